@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {IEscrow} from "./interfaces/IEscrow.sol";
+import {DaifaTypes} from "./libraries/DaifaTypes.sol";
+import {PlanHashing} from "./libraries/PlanHashing.sol";
+import {PlanRegistry} from "./PlanRegistry.sol";
+
+/// @title DaifaEscrow
+/// @notice The plan registry and the escrow of its plans' funds, in one immutable contract (no proxy).
+/// Funds leave only to a plan's payee, its payer, or the fee recipient both signed; the operator can
+/// approve parties, attest materials and pause new business, never move money.
+contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /*//////////////////////////////////////////////////////////////
+                                STORAGE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Payments whose push transfer failed, owed to the account until it withdraws them.
+    mapping(address token => mapping(address account => uint256 amount)) private _credits;
+
+    /*//////////////////////////////////////////////////////////////
+                              CONSTRUCTOR
+    //////////////////////////////////////////////////////////////*/
+
+    constructor(address initialOperator) PlanRegistry(initialOperator) {}
+
+    /*//////////////////////////////////////////////////////////////
+                                FUNDING
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IEscrow
+    function deposit(bytes32 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef[] calldata refs)
+        external
+        nonReentrant
+        whenNotPaused
+    {
+        _deposit(planId, params, refs, msg.sender);
+    }
+
+    /// @inheritdoc IEscrow
+    function depositWithPermit(
+        bytes32 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.InstalmentRef[] calldata refs,
+        DaifaTypes.Permit calldata permit
+    ) external nonReentrant whenNotPaused {
+        address payer = params.payer;
+        // A permit someone else already submitted fails here; the transfer below still checks the allowance.
+        try IERC20Permit(params.token).permit(
+            payer, address(this), permit.value, permit.deadline, permit.v, permit.r, permit.s
+        ) {} catch {}
+        _deposit(planId, params, refs, payer);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                RELEASE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IEscrow
+    function release(bytes32 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef calldata ref)
+        external
+        nonReentrant
+    {
+        bytes memory failure = _releaseFailure(planId, params, ref);
+        if (failure.length != 0) _revertWith(failure);
+        _release(planId, params, ref);
+    }
+
+    /// @inheritdoc IEscrow
+    function releaseBatch(ReleaseItem[] calldata items) external nonReentrant returns (uint256 released) {
+        for (uint256 i; i < items.length; ++i) {
+            ReleaseItem calldata item = items[i];
+            bytes memory failure = _releaseFailure(item.planId, item.params, item.ref);
+            if (failure.length != 0) {
+                emit ReleaseSkipped(item.planId, item.ref.index, failure);
+                continue;
+            }
+            _release(item.planId, item.params, item.ref);
+            ++released;
+        }
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                      DISPUTES, CANCELLATIONS, REFUNDS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IEscrow
+    function resolveDispute(
+        bytes32 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.InstalmentRef calldata ref,
+        uint128 toPayee
+    ) external nonReentrant {
+        // Checks
+        _requireInstalment(planId, params, ref);
+        if (msg.sender != params.arbiter) revert Escrow_NotArbiter(planId, msg.sender);
+        uint8 status = _requireOpen(planId, ref.index);
+        if (status & DaifaTypes.DISPUTED == 0) revert Escrow_InstalmentNotDisputed(planId, ref.index);
+        uint128 funded = status & DaifaTypes.FUNDED != 0 ? ref.instalment.amount : 0;
+        if (toPayee > funded) revert Escrow_SplitExceedsFunds(planId, ref.index, toPayee, funded);
+
+        // Effects
+        _setStatus(planId, ref.index, DaifaTypes.CLOSED);
+        uint128 toPayer = funded - toPayee;
+        emit DisputeResolved(planId, ref.index, toPayee, toPayer);
+
+        // Interactions
+        _pay(params.token, params.payee, toPayee);
+        _pay(params.token, params.payer, toPayer);
+    }
+
+    /// @inheritdoc IEscrow
+    function cancelInstalments(
+        bytes32 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.InstalmentRef[] calldata refs,
+        DaifaTypes.JointAuthorization calldata auth
+    ) external nonReentrant {
+        // Checks
+        if (refs.length == 0) revert Escrow_NoInstalments();
+        uint16[] memory indices = new uint16[](refs.length);
+        for (uint256 i; i < refs.length; ++i) {
+            indices[i] = refs[i].index;
+        }
+        bytes32 structHash =
+            PlanHashing.hashCancellation(planId, indices, auth.payerNonce, auth.payeeNonce, auth.deadline);
+        _requireJointConsent(structHash, params.payer, params.payee, auth);
+
+        // Effects
+        uint256 cancelled;
+        uint256 refund;
+        for (uint256 i; i < refs.length; ++i) {
+            DaifaTypes.InstalmentRef calldata ref = refs[i];
+            _requireInstalment(planId, params, ref);
+            uint8 status = _requireOpen(planId, ref.index);
+            _setStatus(planId, ref.index, DaifaTypes.CLOSED);
+            uint128 refunded = status & DaifaTypes.FUNDED != 0 ? ref.instalment.amount : 0;
+            emit InstalmentCancelled(planId, ref.index, refunded);
+            cancelled += ref.instalment.amount;
+            refund += refunded;
+        }
+        _releaseCommitment(params, cancelled);
+
+        // Interactions
+        _pay(params.token, params.payer, refund);
+    }
+
+    /// @inheritdoc IEscrow
+    function refundExpired(
+        bytes32 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.InstalmentRef[] calldata refs
+    ) external nonReentrant {
+        // Checks and effects, per instalment
+        if (refs.length == 0) revert Escrow_NoInstalments();
+        if (block.timestamp <= params.expiry) revert Escrow_PlanNotExpired(planId, params.expiry, block.timestamp);
+        uint256 refund;
+        for (uint256 i; i < refs.length; ++i) {
+            DaifaTypes.InstalmentRef calldata ref = refs[i];
+            _requireInstalment(planId, params, ref);
+            uint8 status = _requireOpen(planId, ref.index);
+            if (status & DaifaTypes.FUNDED == 0) revert Escrow_InstalmentNotFunded(planId, ref.index);
+            if (status & DaifaTypes.DISPUTED != 0) revert Escrow_InstalmentDisputed(planId, ref.index);
+            // A TIME instalment fell due before expiry (recording checks releaseAt <= expiry): release it.
+            if (ref.instalment.rule == DaifaTypes.RULE_TIME || status & DaifaTypes.CONDITION_MET != 0) {
+                revert Escrow_ReleaseConditionMet(planId, ref.index);
+            }
+            _setStatus(planId, ref.index, DaifaTypes.CLOSED);
+            emit Refunded(planId, ref.index, params.payer, ref.instalment.amount);
+            refund += ref.instalment.amount;
+        }
+
+        // Interactions
+        _pay(params.token, params.payer, refund);
+    }
+
+    /// @inheritdoc IEscrow
+    function withdraw(address token, address to) external nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert Escrow_ZeroRecipient();
+        amount = _credits[token][msg.sender];
+        if (amount == 0) revert Escrow_NothingToWithdraw(token, msg.sender);
+        _credits[token][msg.sender] = 0;
+        emit Withdrawn(token, msg.sender, to, amount);
+        IERC20(token).safeTransfer(to, amount);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                OPERATOR
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IEscrow
+    function pause() external onlyOwner {
+        _pause();
+    }
+
+    /// @inheritdoc IEscrow
+    function unpause() external onlyOwner {
+        _unpause();
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IEscrow
+    function credit(address token, address account) external view returns (uint256) {
+        return _credits[token][account];
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                INTERNAL
+    //////////////////////////////////////////////////////////////*/
+
+    function _deposit(
+        bytes32 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.InstalmentRef[] calldata refs,
+        address from
+    ) private {
+        // Checks and effects, per instalment
+        if (refs.length == 0) revert Escrow_NoInstalments();
+        if (block.timestamp > params.expiry) {
+            revert Escrow_PlanExpired(planId, params.expiry, block.timestamp);
+        }
+        uint256 total;
+        for (uint256 i; i < refs.length; ++i) {
+            DaifaTypes.InstalmentRef calldata ref = refs[i];
+            _requireInstalment(planId, params, ref);
+            uint8 status = _requireOpen(planId, ref.index);
+            if (status & DaifaTypes.FUNDED != 0) revert Escrow_InstalmentAlreadyFunded(planId, ref.index);
+            _setStatus(planId, ref.index, DaifaTypes.FUNDED);
+            emit Deposited(planId, ref.index, from, ref.instalment.amount);
+            total += ref.instalment.amount;
+        }
+
+        // Interactions: measure what arrived, so fee-on-transfer and short-paying tokens are refused.
+        IERC20 token = IERC20(params.token);
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(from, address(this), total);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received != total) revert Escrow_TransferShortfall(address(token), total, received);
+    }
+
+    /// @dev Why the instalment cannot be released now, as an encoded custom error; empty if it can.
+    function _releaseFailure(
+        bytes32 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.InstalmentRef calldata ref
+    ) private view returns (bytes memory) {
+        bytes memory failure = _instalmentFailure(planId, params, ref);
+        if (failure.length != 0) return failure;
+        uint16 index = ref.index;
+        uint8 status = _status(planId, index);
+        if (status & DaifaTypes.CLOSED != 0) return abi.encodeWithSelector(Registry_InstalmentClosed.selector, planId, index);
+        if (status & DaifaTypes.FUNDED == 0) return abi.encodeWithSelector(Escrow_InstalmentNotFunded.selector, planId, index);
+        if (status & DaifaTypes.DISPUTED != 0) return abi.encodeWithSelector(Escrow_InstalmentDisputed.selector, planId, index);
+        uint8 rule = ref.instalment.rule;
+        if (rule == DaifaTypes.RULE_TIME) {
+            uint40 releaseAt = ref.instalment.releaseAt;
+            if (block.timestamp < releaseAt) {
+                return abi.encodeWithSelector(Escrow_InstalmentNotDue.selector, planId, index, releaseAt, block.timestamp);
+            }
+        } else if (status & DaifaTypes.CONDITION_MET == 0) {
+            return rule == DaifaTypes.RULE_PAYER_APPROVAL
+                ? abi.encodeWithSelector(Escrow_PayerApprovalMissing.selector, planId, index)
+                : abi.encodeWithSelector(Escrow_MaterialsNotAttested.selector, planId, index);
+        } else if (rule == DaifaTypes.RULE_MATERIALS) {
+            uint256 reviewEndsAt = uint256(_attestedAt(planId, index)) + params.reviewWindow;
+            if (block.timestamp < reviewEndsAt) {
+                return abi.encodeWithSelector(
+                    Escrow_ReviewWindowOpen.selector, planId, index, reviewEndsAt, block.timestamp
+                );
+            }
+        }
+        return "";
+    }
+
+    function _release(bytes32 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef calldata ref)
+        private
+    {
+        // Effects
+        _setStatus(planId, ref.index, DaifaTypes.CLOSED);
+        uint128 amount = ref.instalment.amount;
+        uint256 fee = uint256(amount) * params.feeBps / 10_000;
+        if (fee > params.feeCap) fee = params.feeCap;
+        uint128 toPayee = amount - uint128(fee);
+        emit Released(planId, ref.index, toPayee, uint128(fee));
+
+        // Interactions
+        _pay(params.token, params.payee, toPayee);
+        _pay(params.token, params.feeRecipient, fee);
+    }
+
+    /// @dev Pushes `amount` to `to`; if the token refuses (a blocked account, say), credits it instead so
+    /// nothing gets stuck and nothing else is held up.
+    function _pay(address token, address to, uint256 amount) private {
+        if (amount == 0) return;
+        if (!IERC20(token).trySafeTransfer(to, amount)) {
+            _credits[token][to] += amount;
+            emit PaymentDeferred(token, to, amount);
+        }
+    }
+}

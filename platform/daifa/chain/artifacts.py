@@ -1,0 +1,16 @@
+"""The compiled contracts shipped inside the package (written by scripts/compile.py)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@cache
+def load_artifact(name: str) -> dict[str, Any]:
+    """The ABI and bytecode of contract `name` (for example ``"DaifaEscrow"``)."""
+    text = resources.files("daifa.artifacts").joinpath(f"{name}.json").read_text()
+    artifact: dict[str, Any] = json.loads(text)
+    return artifact

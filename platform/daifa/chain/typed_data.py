@@ -1,0 +1,352 @@
+"""The EIP-712 messages the parties sign, and the Merkle tree over a plan's instalments.
+
+This is the Python twin of ``contracts/libraries/PlanHashing.sol``: the type definitions below are the
+only ones in Python, and a test proves that they, ``eth_account`` and the contract hash the same. The
+payloads built here are what ``eth_signTypedData_v4`` takes, so a browser wallet shows the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eth_abi import encode
+from eth_utils import keccak, to_checksum_address
+
+from daifa.domain.plans import AgreementSetParams, Instalment, PlanParams
+
+DOMAIN_NAME = "Daifa"
+DOMAIN_VERSION = "1"
+
+Field = dict[str, str]
+
+TYPES: dict[str, list[Field]] = {
+    "Instalment": [
+        {"name": "depositBy", "type": "uint40"},
+        {"name": "releaseAt", "type": "uint40"},
+        {"name": "amount", "type": "uint128"},
+        {"name": "rule", "type": "uint8"},
+        {"name": "materialsHash", "type": "bytes32"},
+    ],
+    "AgreementSet": [
+        {"name": "payer", "type": "address"},
+        {"name": "payee", "type": "address"},
+        {"name": "payerPlatformAgreement", "type": "bytes32"},
+        {"name": "payeePlatformAgreement", "type": "bytes32"},
+        {"name": "payerPayeeAgreement", "type": "bytes32"},
+        {"name": "tokens", "type": "address[]"},
+        {"name": "limit", "type": "uint104"},
+        {"name": "expiry", "type": "uint40"},
+        {"name": "payerNonce", "type": "uint256"},
+        {"name": "payeeNonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "Plan": [
+        {"name": "agreementSetId", "type": "bytes32"},
+        {"name": "payer", "type": "address"},
+        {"name": "payee", "type": "address"},
+        {"name": "token", "type": "address"},
+        {"name": "arbiter", "type": "address"},
+        {"name": "feeRecipient", "type": "address"},
+        {"name": "feeBps", "type": "uint16"},
+        {"name": "feeCap", "type": "uint128"},
+        {"name": "reviewWindow", "type": "uint32"},
+        {"name": "expiry", "type": "uint40"},
+        {"name": "instalments", "type": "Instalment[]"},
+        {"name": "payerNonce", "type": "uint256"},
+        {"name": "payeeNonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "Amendment": [
+        {"name": "planId", "type": "bytes32"},
+        {"name": "currentInstalmentsRoot", "type": "bytes32"},
+        {"name": "instalments", "type": "Instalment[]"},
+        {"name": "payerNonce", "type": "uint256"},
+        {"name": "payeeNonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "Cancellation": [
+        {"name": "planId", "type": "bytes32"},
+        {"name": "indices", "type": "uint16[]"},
+        {"name": "payerNonce", "type": "uint256"},
+        {"name": "payeeNonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "PayerApproval": [
+        {"name": "planId", "type": "bytes32"},
+        {"name": "index", "type": "uint16"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "MaterialsSubmission": [
+        {"name": "planId", "type": "bytes32"},
+        {"name": "index", "type": "uint16"},
+        {"name": "deliveredHash", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+    "Dispute": [
+        {"name": "planId", "type": "bytes32"},
+        {"name": "index", "type": "uint16"},
+        {"name": "reasonHash", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
+}
+
+DOMAIN_TYPE: list[Field] = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# A small, complete EIP-712 encoder over TYPES
+# --------------------------------------------------------------------------------------------------
+
+
+def _referenced_types(primary: str) -> list[str]:
+    found: list[str] = []
+    pending = [primary]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.append(name)
+        for field in TYPES[name]:
+            base = field["type"].removesuffix("[]")
+            if base in TYPES:
+                pending.append(base)
+    return [primary] + sorted(t for t in found if t != primary)
+
+
+def encode_type(primary: str) -> str:
+    """The EIP-712 type string: the primary type, then referenced types in alphabetical order."""
+    return "".join(
+        f"{name}({','.join(f['type'] + ' ' + f['name'] for f in TYPES[name])})" for name in _referenced_types(primary)
+    )
+
+
+def type_hash(primary: str) -> bytes:
+    return keccak(text=encode_type(primary))
+
+
+def _encode_value(type_name: str, value: Any) -> bytes:
+    if type_name.endswith("[]"):
+        element = type_name[:-2]
+        return keccak(b"".join(_encode_value(element, v) for v in value))
+    if type_name in TYPES:
+        return hash_struct(type_name, value)
+    if type_name == "string":
+        return keccak(text=value)
+    if type_name == "bytes":
+        return keccak(value)
+    return encode([type_name], [value])
+
+
+def hash_struct(primary: str, message: dict[str, Any]) -> bytes:
+    """EIP-712 ``hashStruct``: keccak of the type hash and every field's encoding."""
+    return keccak(type_hash(primary) + b"".join(_encode_value(f["type"], message[f["name"]]) for f in TYPES[primary]))
+
+
+def domain(chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    return {
+        "name": DOMAIN_NAME,
+        "version": DOMAIN_VERSION,
+        "chainId": chain_id,
+        "verifyingContract": to_checksum_address(verifying_contract),
+    }
+
+
+def domain_separator(chain_id: int, verifying_contract: str) -> bytes:
+    d = domain(chain_id, verifying_contract)
+    type_string = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    return keccak(
+        keccak(text=type_string)
+        + keccak(text=d["name"])
+        + keccak(text=d["version"])
+        + encode(["uint256", "address"], [d["chainId"], d["verifyingContract"]])
+    )
+
+
+def digest(chain_id: int, verifying_contract: str, struct_hash: bytes) -> bytes:
+    """What a wallet signs: ``keccak(0x1901 ‖ domainSeparator ‖ structHash)``."""
+    return keccak(b"\x19\x01" + domain_separator(chain_id, verifying_contract) + struct_hash)
+
+
+def payload(primary: str, message: dict[str, Any], chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    """The full ``eth_signTypedData_v4`` payload for `message`."""
+    types: dict[str, list[Field]] = {"EIP712Domain": DOMAIN_TYPE}
+    for name in _referenced_types(primary):
+        types[name] = TYPES[name]
+    return {
+        "types": types,
+        "primaryType": primary,
+        "domain": domain(chain_id, verifying_contract),
+        "message": message,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Messages
+# --------------------------------------------------------------------------------------------------
+
+
+def instalment_message(instalment: Instalment) -> dict[str, Any]:
+    return {
+        "depositBy": instalment.deposit_by,
+        "releaseAt": instalment.release_at,
+        "amount": instalment.amount,
+        "rule": int(instalment.rule),
+        "materialsHash": instalment.materials_hash,
+    }
+
+
+def plan_message(
+    params: PlanParams, instalments: Sequence[Instalment], payer_nonce: int, payee_nonce: int, deadline: int
+) -> dict[str, Any]:
+    return {
+        "agreementSetId": params.agreement_set_id,
+        "payer": to_checksum_address(params.payer),
+        "payee": to_checksum_address(params.payee),
+        "token": to_checksum_address(params.token),
+        "arbiter": to_checksum_address(params.arbiter),
+        "feeRecipient": to_checksum_address(params.fee_recipient),
+        "feeBps": params.fee_bps,
+        "feeCap": params.fee_cap,
+        "reviewWindow": params.review_window,
+        "expiry": params.expiry,
+        "instalments": [instalment_message(i) for i in instalments],
+        "payerNonce": payer_nonce,
+        "payeeNonce": payee_nonce,
+        "deadline": deadline,
+    }
+
+
+def agreement_set_message(
+    params: AgreementSetParams, payer_nonce: int, payee_nonce: int, deadline: int
+) -> dict[str, Any]:
+    return {
+        "payer": to_checksum_address(params.payer),
+        "payee": to_checksum_address(params.payee),
+        "payerPlatformAgreement": params.payer_platform_agreement,
+        "payeePlatformAgreement": params.payee_platform_agreement,
+        "payerPayeeAgreement": params.payer_payee_agreement,
+        "tokens": [to_checksum_address(t) for t in params.tokens],
+        "limit": params.limit,
+        "expiry": params.expiry,
+        "payerNonce": payer_nonce,
+        "payeeNonce": payee_nonce,
+        "deadline": deadline,
+    }
+
+
+def amendment_message(
+    plan_id: bytes,
+    current_root: bytes,
+    instalments: Sequence[Instalment],
+    payer_nonce: int,
+    payee_nonce: int,
+    deadline: int,
+) -> dict[str, Any]:
+    return {
+        "planId": plan_id,
+        "currentInstalmentsRoot": current_root,
+        "instalments": [instalment_message(i) for i in instalments],
+        "payerNonce": payer_nonce,
+        "payeeNonce": payee_nonce,
+        "deadline": deadline,
+    }
+
+
+def cancellation_message(
+    plan_id: bytes, indices: Sequence[int], payer_nonce: int, payee_nonce: int, deadline: int
+) -> dict[str, Any]:
+    return {
+        "planId": plan_id,
+        "indices": list(indices),
+        "payerNonce": payer_nonce,
+        "payeeNonce": payee_nonce,
+        "deadline": deadline,
+    }
+
+
+def payer_approval_message(plan_id: bytes, index: int, nonce: int, deadline: int) -> dict[str, Any]:
+    return {"planId": plan_id, "index": index, "nonce": nonce, "deadline": deadline}
+
+
+def materials_submission_message(
+    plan_id: bytes, index: int, delivered_hash: bytes, nonce: int, deadline: int
+) -> dict[str, Any]:
+    return {"planId": plan_id, "index": index, "deliveredHash": delivered_hash, "nonce": nonce, "deadline": deadline}
+
+
+def dispute_message(plan_id: bytes, index: int, reason_hash: bytes, nonce: int, deadline: int) -> dict[str, Any]:
+    return {"planId": plan_id, "index": index, "reasonHash": reason_hash, "nonce": nonce, "deadline": deadline}
+
+
+def plan_id(
+    params: PlanParams, instalments: Sequence[Instalment], payer_nonce: int, payee_nonce: int, deadline: int
+) -> bytes:
+    """A plan's id: the EIP-712 struct hash of the plan both parties sign."""
+    return hash_struct("Plan", plan_message(params, instalments, payer_nonce, payee_nonce, deadline))
+
+
+def agreement_set_id(params: AgreementSetParams, payer_nonce: int, payee_nonce: int, deadline: int) -> bytes:
+    return hash_struct("AgreementSet", agreement_set_message(params, payer_nonce, payee_nonce, deadline))
+
+
+# --------------------------------------------------------------------------------------------------
+# The Merkle tree over a plan's instalments (PlanHashing.merkleRoot)
+# --------------------------------------------------------------------------------------------------
+
+
+def instalment_hash(instalment: Instalment) -> bytes:
+    return hash_struct("Instalment", instalment_message(instalment))
+
+
+def leaf(index: int, instalment: Instalment) -> bytes:
+    """The leaf binds the instalment to its index so a proof cannot move it."""
+    return keccak(encode(["uint256", "bytes32"], [index, instalment_hash(instalment)]))
+
+
+def _pair(a: bytes, b: bytes) -> bytes:
+    return keccak(min(a, b) + max(a, b))
+
+
+def _levels(instalments: Sequence[Instalment]) -> list[list[bytes]]:
+    if not instalments:
+        raise ValueError("a plan has at least one instalment")
+    levels = [[leaf(i, inst) for i, inst in enumerate(instalments)]]
+    while len(levels[-1]) > 1:
+        nodes = levels[-1]
+        levels.append([_pair(nodes[i], nodes[i + 1]) if i + 1 < len(nodes) else nodes[i] for i in range(0, len(nodes), 2)])
+    return levels
+
+
+def instalments_root(instalments: Sequence[Instalment]) -> bytes:
+    return _levels(instalments)[-1][0]
+
+
+def plan_commitment(params: PlanParams, root: bytes) -> bytes:
+    """The 24 bytes the registry stores for a plan: the start of ``keccak(abi.encode(params, root))``."""
+    from daifa.chain.abi import plan_params
+
+    types = ["bytes32", "address", "address", "address", "address", "address", "uint16", "uint128", "uint32", "uint40"]
+    return keccak(encode([*types, "bytes32"], [*plan_params(params), root]))[:24]
+
+
+def instalment_proof(instalments: Sequence[Instalment], index: int) -> list[bytes]:
+    """The sibling path from instalment `index` to the root; a carried-up odd node has no sibling."""
+    if not 0 <= index < len(instalments):
+        raise IndexError(f"instalment {index} is not in a plan of {len(instalments)}")
+    proof: list[bytes] = []
+    position = index
+    for nodes in _levels(instalments)[:-1]:
+        sibling = position ^ 1
+        if sibling < len(nodes):
+            proof.append(nodes[sibling])
+        position //= 2
+    return proof

@@ -1,0 +1,1 @@
+"""Pure domain model: no web3, no database, no HTTP."""

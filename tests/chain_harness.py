@@ -1,0 +1,269 @@
+"""A thin test harness over a real chain: the in-process eth-tester/py-evm chain or an anvil devnet.
+
+Accounts are local keys (deterministic from a name) that sign their own transactions, so the same
+tests run unchanged on both chains. A revert is raised as `Reverted` with the decoded custom error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_abi import decode
+from eth_account import Account
+from eth_tester.exceptions import TransactionFailed
+from eth_account.signers.local import LocalAccount
+from eth_utils import function_signature_to_4byte_selector, keccak
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError
+from web3.types import TxReceipt
+
+from daifa.chain.artifacts import load_artifact
+
+ROOT = Path(__file__).resolve().parent.parent
+ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+ARTIFACT_NAMES = (
+    "DaifaEscrow",
+    "DaifaTestDollar",
+    "MockERC20",
+    "FeeOnTransferToken",
+    "NoReturnToken",
+    "BlockingToken",
+    "ReentrantToken",
+    "MockERC1271Wallet",
+)
+
+
+class Reverted(Exception):
+    """A transaction or call reverted; `name` and `args` are the decoded custom error."""
+
+    def __init__(self, name: str, args: tuple[Any, ...], data: bytes) -> None:
+        super().__init__(f"{name}{args}")
+        self.name = name
+        self.args_ = args
+        self.data = data
+
+
+@contextmanager
+def expect_revert(name: str, *args: Any) -> Iterator[None]:
+    """Asserts that the block reverts with custom error `name` and, if given, exactly these arguments."""
+    with pytest.raises(Reverted) as info:
+        yield
+    error = info.value
+    assert error.name == name, f"expected {name}, got {error.name}{error.args_}"
+    if args:
+        assert _normalise(error.args_) == _normalise(args), f"{name}: got {error.args_}, expected {args}"
+
+
+def _normalise(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(v.lower() if isinstance(v, str) else v for v in values)
+
+
+@cache
+def _error_table() -> dict[bytes, tuple[str, list[str]]]:
+    table: dict[bytes, tuple[str, list[str]]] = {
+        function_signature_to_4byte_selector("Error(string)"): ("Error", ["string"]),
+        function_signature_to_4byte_selector("Panic(uint256)"): ("Panic", ["uint256"]),
+    }
+    for name in ARTIFACT_NAMES:
+        for item in load_artifact(name)["abi"]:
+            if item["type"] == "error":
+                types = [_abi_type(i) for i in item["inputs"]]
+                signature = f"{item['name']}({','.join(types)})"
+                table[function_signature_to_4byte_selector(signature)] = (item["name"], types)
+    return table
+
+
+def _abi_type(item: dict[str, Any]) -> str:
+    if item["type"].startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + item["type"][5:]
+    return str(item["type"])
+
+
+def decode_error(data: bytes) -> Reverted:
+    if len(data) < 4:
+        return Reverted("EmptyRevert", (), data)
+    entry = _error_table().get(data[:4])
+    if entry is None:
+        return Reverted(f"Unknown(0x{data[:4].hex()})", (), data)
+    name, types = entry
+    return Reverted(name, tuple(decode(types, data[4:])), data)
+
+
+def _revert_data(error: Exception) -> bytes:
+    """The revert data of a failed call: web3 carries it for JSON-RPC nodes; eth-tester raises
+    TransactionFailed whose cause holds the raw bytes."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if cause.args and isinstance(cause.args[0], bytes):
+            return cause.args[0]
+        cause = cause.__cause__ or cause.__context__
+    data = getattr(error, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str):
+        return bytes.fromhex(data.removeprefix("0x"))
+    return b""
+
+
+class Chain:
+    """A real chain, local signing accounts and helpers to deploy, transact and move time."""
+
+    def __init__(self, w3: Web3, kind: str) -> None:
+        self.w3 = w3
+        self.kind = kind
+        self.chain_id = w3.eth.chain_id
+        self._nonces: dict[str, int] = {}
+        self._accounts: dict[str, LocalAccount] = {}
+
+    # ---------------------------------------------------------------- accounts
+
+    def account(self, name: str, eth: int = 1_000) -> LocalAccount:
+        """A funded account whose key is derived from `name` (the same on every run)."""
+        if name not in self._accounts:
+            acct: LocalAccount = Account.from_key(keccak(text=f"daifa-test:{name}"))
+            self._accounts[name] = acct
+            funder = self.w3.eth.accounts[0]
+            tx = self.w3.eth.send_transaction({"from": funder, "to": acct.address, "value": Web3.to_wei(eth, "ether")})
+            self.w3.eth.wait_for_transaction_receipt(tx)
+        return self._accounts[name]
+
+    def sign_typed(self, signer: LocalAccount, typed_data: dict[str, Any]) -> bytes:
+        return bytes(signer.sign_typed_data(full_message=typed_data).signature)
+
+    # ---------------------------------------------------------------- contracts
+
+    def contract(self, name: str, address: str) -> Contract:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact(name)["abi"])
+
+    def deploy(self, name: str, *args: Any, sender: LocalAccount) -> Contract:
+        artifact = load_artifact(name)
+        factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        receipt = self._send_tx(factory.constructor(*args).build_transaction(self._tx_base(sender)), sender)
+        return self.contract(name, receipt["contractAddress"])
+
+    def send(self, call: ContractFunction, sender: LocalAccount, gas: int | None = None) -> TxReceipt:
+        """Sends `call` from `sender`; raises `Reverted` with the decoded custom error if it would revert."""
+        base = self._tx_base(sender)
+        if gas is not None:
+            base["gas"] = gas
+        try:
+            tx = call.build_transaction(base)
+        except (ContractLogicError, TransactionFailed) as error:
+            raise decode_error(_revert_data(error)) from None
+        return self._send_tx(tx, sender)
+
+    def call(self, call: ContractFunction, sender: LocalAccount | None = None) -> Any:
+        try:
+            return call.call({"from": sender.address} if sender else {})
+        except (ContractLogicError, TransactionFailed) as error:
+            raise decode_error(_revert_data(error)) from None
+
+    def _tx_base(self, sender: LocalAccount) -> dict[str, Any]:
+        nonce = self._nonces.get(sender.address)
+        if nonce is None:
+            nonce = self.w3.eth.get_transaction_count(sender.address)
+        return {
+            "from": sender.address,
+            "nonce": nonce,
+            "chainId": self.chain_id,
+            "maxFeePerGas": 10**11,
+            "maxPriorityFeePerGas": 10**9,
+        }
+
+    def _send_tx(self, tx: dict[str, Any], sender: LocalAccount) -> TxReceipt:
+        signed = sender.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        self._nonces[sender.address] = tx["nonce"] + 1
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=0.01)
+        if receipt["status"] != 1:
+            raise AssertionError(f"transaction {tx_hash.hex()} failed after a successful gas estimate")
+        return receipt
+
+    # ---------------------------------------------------------------- snapshots
+
+    def snapshot(self) -> Any:
+        if self.kind == "anvil":
+            return self.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+        return self.w3.provider.ethereum_tester.take_snapshot()  # type: ignore[attr-defined]
+
+    def revert(self, snapshot_id: Any) -> None:
+        """Returns the chain to `snapshot_id` (consumed on anvil: take a new one after)."""
+        if self.kind == "anvil":
+            self.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
+        else:
+            self.w3.provider.ethereum_tester.revert_to_snapshot(snapshot_id)  # type: ignore[attr-defined]
+        self._nonces.clear()
+
+    # ---------------------------------------------------------------- time
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def advance(self, seconds: int) -> int:
+        """Moves the chain's clock forward and mines a block; returns the new time."""
+        if self.kind == "anvil":
+            self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+            self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        else:
+            tester = self.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+            tester.time_travel(self.now() + seconds)
+        return self.now()
+
+
+# -------------------------------------------------------------------- chain factories
+
+
+def in_process_chain() -> Chain:
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3 import EthereumTesterProvider
+
+    return Chain(Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend()))), "eth-tester")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def anvil_chain(*extra_args: str) -> Iterator[Chain]:
+    """Starts anvil with --prune-history and its state in a temporary folder; stops and removes it after."""
+    if not ANVIL.exists():
+        raise RuntimeError(f"anvil not found at {ANVIL}: run `npm ci`")
+    port = _free_port()
+    state = Path(tempfile.mkdtemp(prefix="daifa-anvil-"))
+    env = {**os.environ, "HOME": str(state)}  # anvil keeps its tmp files under ~/.foundry
+    process = subprocess.Popen(
+        [str(ANVIL), "--port", str(port), "--prune-history", "--hardfork", "prague", "--silent", *extra_args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 30}))
+        deadline = time.monotonic() + 20
+        while not w3.is_connected():
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("anvil did not start")
+            time.sleep(0.05)
+        yield Chain(w3, "anvil")
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+        shutil.rmtree(state, ignore_errors=True)
