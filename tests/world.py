@@ -146,6 +146,13 @@ class World:
         )
         return bytes(self.events(receipt, "AgreementSetRecorded")[0]["agreementSetId"])
 
+    def adopt_token(self, name: str, *args: Any) -> tuple[Contract, bytes]:
+        """Deploys test token `name`, funds and approves the payer, and opens an agreement set for it."""
+        token = self.chain.deploy(name, *args, sender=self.operator)
+        self.fund(self.payer, 1_000_000 * 10**18, token)
+        self.send(token.functions.approve(self.escrow.address, MAX_UINT), self.payer)
+        return token, self.open_agreement_set(tokens=(token.address,))
+
     # ---------------------------------------------------------------- plans
 
     def instalments(
