@@ -241,7 +241,7 @@ def test_refund_expired_returns_unapproved_and_unattested_funds_to_payer(world: 
 
 def test_refund_expired_reverts_for_instalment_of_another_plan(world: World) -> None:
     plan = expiring_plan(world, ReleaseRule.PAYER_APPROVAL)
-    other = world.record_plan(world.instalments(1, rule=ReleaseRule.PAYER_APPROVAL))
+    other = world.record_plan(world.instalments(1, rule=ReleaseRule.PAYER_APPROVAL, amount=3 * USD))
     world.chain.advance(61 * DAY)
     with expect_revert("Registry_InstalmentNotInPlan", plan.id, 0):
         world.send(world.escrow.functions.refundExpired(plan.id, plan.params_abi, [other.ref(0)]), world.outsider)
