@@ -215,10 +215,21 @@ class Chain:
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
+    def pin_clock(self, timestamp: int) -> None:
+        """Moves the clock to `timestamp` and makes every later block one second after the one before,
+        so that a run sends the same bytes and uses the same gas every time."""
+        if self.kind == "anvil":
+            self.w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
+            self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            self.w3.provider.make_request("anvil_setBlockTimestampInterval", [1])  # type: ignore[arg-type]
+        else:
+            # py-evm stamps each new block one second after the last once the clock is ahead of real time.
+            self.w3.provider.ethereum_tester.time_travel(timestamp)  # type: ignore[attr-defined]
+
     def advance(self, seconds: int) -> int:
         """Moves the chain's clock forward and mines a block; returns the new time."""
         if self.kind == "anvil":
-            self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+            self.w3.provider.make_request("evm_setNextBlockTimestamp", [self.now() + seconds])  # type: ignore[arg-type]
             self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         else:
             tester = self.w3.provider.ethereum_tester  # type: ignore[attr-defined]

@@ -116,7 +116,7 @@ class World:
             payer_payee_agreement=keccak(text="payer-payee agreement"),
             tokens=(self.token.address,),
             limit=10_000_000 * USD,
-            expiry=self.chain.now() + 730 * DAY,
+            expiry=self.chain.now() + 3650 * DAY,
         )
         return replace(params, **overrides)
 
