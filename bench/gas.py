@@ -14,11 +14,12 @@ import json
 import sys
 from pathlib import Path
 
+from tests.chain_harness import Chain, anvil_chain, in_process_chain
+from tests.world import DAY, MAX_UINT, USD, World
+
 from daifa.chain import abi
 from daifa.chain import typed_data as td
 from daifa.domain.plans import ReleaseRule
-from tests.chain_harness import Chain, anvil_chain, in_process_chain
-from tests.world import DAY, MAX_UINT, USD, World
 
 SNAPSHOT = Path(__file__).resolve().parent.parent / "snapshots" / "gas.json"
 FIXED_START = 2_000_000_000  # 2033-05-18: far from any wall clock, the same on every run
@@ -164,9 +165,8 @@ def table(gas: dict[str, int], recorded: dict[str, int] | None = None) -> str:
         target = TARGETS.get(name)
         mark = "" if target is None else ("ok" if value <= target else f"MISSED by {value - target:,}")
         was = "" if recorded is None or name not in recorded else f"{recorded[name]:,}"
-        lines.append(
-            f"{name:<28} {value:>9,} {'' if target is None else f'{target:,}':>9} {was:>9}  {NOTES.get(name, '')} {mark}"
-        )
+        shown_target = "" if target is None else f"{target:,}"
+        lines.append(f"{name:<28} {value:>9,} {shown_target:>9} {was:>9}  {NOTES.get(name, '')} {mark}")
     return "\n".join(lines)
 
 

@@ -68,9 +68,10 @@ def compile_contracts() -> dict[str, str]:
             artifact = {
                 "contractName": name,
                 "sourceName": source_name,
-                "compiler": {"version": str(solcx.wrapper.get_solc_version(SOLC, with_commit_hash=True)), "settings": {
-                    k: v for k, v in SETTINGS.items() if k != "outputSelection"
-                }},
+                "compiler": {
+                    "version": str(solcx.wrapper.get_solc_version(SOLC, with_commit_hash=True)),
+                    "settings": {k: v for k, v in SETTINGS.items() if k != "outputSelection"},
+                },
                 "abi": compiled["abi"],
                 "bytecode": "0x" + compiled["evm"]["bytecode"]["object"],
                 "deployedBytecode": "0x" + compiled["evm"]["deployedBytecode"]["object"],
@@ -89,7 +90,8 @@ def main() -> int:
     artifacts = compile_contracts()
     if args.check:
         stale = [
-            name for name, text in artifacts.items()
+            name
+            for name, text in artifacts.items()
             if not (ARTIFACTS / name).exists() or (ARTIFACTS / name).read_text() != text
         ]
         if stale:

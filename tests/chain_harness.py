@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from eth_abi import decode
 from eth_account import Account
-from eth_tester.exceptions import TransactionFailed
 from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed
 from eth_utils import function_signature_to_4byte_selector, keccak
 from web3 import Web3
 from web3.contract import Contract

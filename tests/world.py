@@ -105,7 +105,9 @@ class World:
 
     def approve_party(self, account: LocalAccount | str, roles: int) -> TxReceipt:
         address = account if isinstance(account, str) else account.address
-        return self.send(self.escrow.functions.approveParty(address, roles, keccak(text=f"docs:{address}")), self.operator)
+        return self.send(
+            self.escrow.functions.approveParty(address, roles, keccak(text=f"docs:{address}")), self.operator
+        )
 
     def agreement_set_params(self, **overrides: Any) -> AgreementSetParams:
         params = AgreementSetParams(
@@ -229,20 +231,27 @@ class World:
         return Plan(plan_id, params, tuple(instalments), receipt)
 
     def deposit(self, plan: Plan, indices: Sequence[int], sender: LocalAccount | None = None) -> TxReceipt:
-        return self.send(self.escrow.functions.deposit(plan.id, plan.params_abi, plan.refs(indices)), sender or self.payer)
+        return self.send(
+            self.escrow.functions.deposit(plan.id, plan.params_abi, plan.refs(indices)), sender or self.payer
+        )
 
     def release(self, plan: Plan, index: int, sender: LocalAccount | None = None) -> TxReceipt:
-        return self.send(self.escrow.functions.release(plan.id, plan.params_abi, plan.ref(index)), sender or self.outsider)
+        return self.send(
+            self.escrow.functions.release(plan.id, plan.params_abi, plan.ref(index)), sender or self.outsider
+        )
 
     def approve_release(self, plan: Plan, index: int) -> TxReceipt:
         return self.send(
-            self.escrow.functions.approveRelease(plan.id, plan.params_abi, plan.ref(index), abi.NO_SIGNATURE), self.payer
+            self.escrow.functions.approveRelease(plan.id, plan.params_abi, plan.ref(index), abi.NO_SIGNATURE),
+            self.payer,
         )
 
     def submit_and_attest(self, plan: Plan, index: int, delivered: bytes | None = None) -> TxReceipt:
         delivered = delivered or keccak(text=f"delivered materials {index}")
         self.send(
-            self.escrow.functions.submitMaterials(plan.id, plan.params_abi, plan.ref(index), delivered, abi.NO_SIGNATURE),
+            self.escrow.functions.submitMaterials(
+                plan.id, plan.params_abi, plan.ref(index), delivered, abi.NO_SIGNATURE
+            ),
             self.payee,
         )
         return self.send(
@@ -279,4 +288,3 @@ class World:
             ),
             self.outsider,
         )
-

@@ -20,7 +20,9 @@ def test_release_credits_payee_when_token_reenters_the_escrow_during_payout(worl
     amount = plan.instalments[0].amount
     receipt = world.release(plan, 0)
     # The nested release hit the reentrancy guard, so the token's transfer failed and the payment was credited.
-    assert world.events(receipt, "PaymentDeferred") == [{"token": token.address, "account": world.payee.address, "amount": amount}]
+    assert world.events(receipt, "PaymentDeferred") == [
+        {"token": token.address, "account": world.payee.address, "amount": amount}
+    ]
     assert world.status(plan, 0) == 1 | 8
     assert world.status(plan, 1) == 1
     assert world.balance(world.escrow.address, token) == 2 * amount
@@ -100,7 +102,12 @@ def test_operator_using_every_power_moves_no_funds_to_itself_or_anyone_else(worl
     # It cannot open business with the payer without the payer's signature.
     params = world.agreement_set_params(payee=op.address)
     with expect_revert("Registry_PartySuspended", world.payer.address):
-        world.send(world.escrow.functions.recordAgreementSet(abi.agreement_set(params), world.agreement_set_auth(params, payee=op)), op)
+        world.send(
+            world.escrow.functions.recordAgreementSet(
+                abi.agreement_set(params), world.agreement_set_auth(params, payee=op)
+            ),
+            op,
+        )
     world.send(world.escrow.functions.reinstateParty(world.payer.address), op)
     with expect_revert("Registry_InvalidSignature", world.payer.address):
         world.send(
@@ -119,7 +126,9 @@ def test_operator_using_every_power_moves_no_funds_to_itself_or_anyone_else(worl
     # It cannot dispute as a party.
     with expect_revert("Registry_NotPlanParty", plan.id, op.address):
         world.send(
-            world.escrow.functions.dispute(plan.id, plan.params_abi, plan.ref(3), op.address, b"\x00" * 32, abi.NO_SIGNATURE),
+            world.escrow.functions.dispute(
+                plan.id, plan.params_abi, plan.ref(3), op.address, b"\x00" * 32, abi.NO_SIGNATURE
+            ),
             op,
         )
     # Pausing does not stop money that is owed.

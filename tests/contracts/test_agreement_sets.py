@@ -125,7 +125,9 @@ def test_record_agreement_set_stores_budget_tokens_and_emits_everything(world: W
     set_id = td.agreement_set_id(params, auth[0], auth[1], auth[2])  # type: ignore[arg-type]
     assert event["agreementSetId"] == set_id
     signed = td.agreement_set_message(params, 0, 0, 0)
-    assert dict(event["params"]) == {k: v for k, v in signed.items() if k not in ("payerNonce", "payeeNonce", "deadline")}
+    assert dict(event["params"]) == {
+        k: v for k, v in signed.items() if k not in ("payerNonce", "payeeNonce", "deadline")
+    }
     stored = world.escrow.functions.agreementSet(set_id).call()
     assert stored == (world.payer.address, world.payee.address, params.expiry, 123_456, 0)
     assert world.escrow.functions.isTokenAllowed(set_id, world.token.address).call() is True

@@ -103,14 +103,18 @@ def test_cancel_instalments_reverts_when_payee_did_not_sign(world: World) -> Non
     plan = world.record_plan()
     auth = world.cancellation_auth(plan, [0], payee=world.outsider)
     with expect_revert("Registry_InvalidSignature", world.payee.address):
-        world.send(world.escrow.functions.cancelInstalments(plan.id, plan.params_abi, plan.refs([0]), auth), world.outsider)
+        world.send(
+            world.escrow.functions.cancelInstalments(plan.id, plan.params_abi, plan.refs([0]), auth), world.outsider
+        )
 
 
 def test_cancel_instalments_reverts_when_signed_for_other_indices(world: World) -> None:
     plan = world.record_plan()
     auth = world.cancellation_auth(plan, [0])
     with expect_revert("Registry_InvalidSignature", world.payer.address):
-        world.send(world.escrow.functions.cancelInstalments(plan.id, plan.params_abi, plan.refs([1]), auth), world.outsider)
+        world.send(
+            world.escrow.functions.cancelInstalments(plan.id, plan.params_abi, plan.refs([1]), auth), world.outsider
+        )
 
 
 def test_cancel_instalments_reverts_when_instalment_closed(world: World) -> None:
@@ -146,7 +150,9 @@ def test_cancel_instalments_by_payer_transaction_and_payee_signature(world: Worl
     plan = world.record_plan()
     auth = list(world.cancellation_auth(plan, [0]))
     auth[3] = b""
-    world.send(world.escrow.functions.cancelInstalments(plan.id, plan.params_abi, plan.refs([0]), tuple(auth)), world.payer)
+    world.send(
+        world.escrow.functions.cancelInstalments(plan.id, plan.params_abi, plan.refs([0]), tuple(auth)), world.payer
+    )
     assert world.status(plan, 0) == 8
 
 
@@ -167,7 +173,9 @@ def expiring_plan(world: World, rule: ReleaseRule) -> Plan:
 
 
 def refund(world: World, plan: Plan, indices: list[int]) -> object:
-    return world.send(world.escrow.functions.refundExpired(plan.id, plan.params_abi, plan.refs(indices)), world.outsider)
+    return world.send(
+        world.escrow.functions.refundExpired(plan.id, plan.params_abi, plan.refs(indices)), world.outsider
+    )
 
 
 def test_refund_expired_reverts_when_plan_not_expired(world: World) -> None:
@@ -227,7 +235,10 @@ def test_refund_expired_reverts_when_already_closed(world: World) -> None:
 
 def test_refund_expired_returns_unapproved_and_unattested_funds_to_payer(world: World) -> None:
     params = world.plan_params(expiry=world.chain.now() + 60 * DAY)
-    instalments = [*world.instalments(1, rule=ReleaseRule.PAYER_APPROVAL), *world.instalments(1, rule=ReleaseRule.MATERIALS)]
+    instalments = [
+        *world.instalments(1, rule=ReleaseRule.PAYER_APPROVAL),
+        *world.instalments(1, rule=ReleaseRule.MATERIALS),
+    ]
     plan = world.record_plan(instalments, params)
     world.deposit(plan, [0, 1])
     payer_before = world.balance(world.payer)

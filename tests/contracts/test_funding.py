@@ -183,7 +183,9 @@ def test_deposit_with_permit_succeeds_when_permit_was_front_run(world: World) ->
     amount = plan.instalments[0].amount
     permit = _permit(world, amount, world.chain.now() + DAY)
     world.send(world.token.functions.permit(world.payer.address, world.escrow.address, *permit), world.outsider)
-    world.send(world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([0]), permit), world.outsider)
+    world.send(
+        world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([0]), permit), world.outsider
+    )
     assert world.status(plan, 0) == 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bench.gas import SNAPSHOT, TARGETS, check, measure
+
 from tests.chain_harness import anvil_chain
 
 

@@ -124,9 +124,7 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
                 assert not item.status & (DISPUTED | CONDITION_MET)
                 assert item.instalment.rule != ReleaseRule.TIME
                 self.pay(item, log.args.amount)
-            recipients = {
-                (m.plan.params.payer, m.plan.params.payee, m.plan.params.fee_recipient) for m in self.plans
-            }
+            recipients = {(m.plan.params.payer, m.plan.params.payee, m.plan.params.fee_recipient) for m in self.plans}
             allowed = {address for trio in recipients for address in trio}
             for log in transfer_event.process_receipt(receipt, errors=DISCARD):
                 if log.args["from"] == escrow.address:
@@ -183,7 +181,9 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
                 for i, r in enumerate(rules)
             ]
             try:
-                plan = world.record_plan(instalments, world.plan_params(fee_bps=fee_bps, fee_cap=fee_cap, expiry=expiry))
+                plan = world.record_plan(
+                    instalments, world.plan_params(fee_bps=fee_bps, fee_cap=fee_cap, expiry=expiry)
+                )
             except Reverted as error:
                 assert error.name in ("Registry_AgreementSetExpired", "Registry_PlanOutlivesAgreementSet"), error
                 return
@@ -209,7 +209,9 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
         def release(self, choice: int, index: int) -> None:
             model = self.pick(choice)
             index %= len(model.items)
-            self.attempt(escrow.functions.release(model.plan.id, model.plan.params_abi, model.plan.ref(index)), world.outsider)
+            self.attempt(
+                escrow.functions.release(model.plan.id, model.plan.params_abi, model.plan.ref(index)), world.outsider
+            )
 
         @precondition(lambda self: self.plans)
         @rule(picks=st.lists(st.tuples(st.integers(0, 99), st.integers(0, 3)), min_size=1, max_size=5))
@@ -228,9 +230,13 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
             model = self.pick(choice)
             index %= len(model.items)
             item = model.items[index]
-            expected_ok = item.instalment.rule == ReleaseRule.PAYER_APPROVAL and not item.status & (CLOSED | CONDITION_MET)
+            expected_ok = item.instalment.rule == ReleaseRule.PAYER_APPROVAL and not item.status & (
+                CLOSED | CONDITION_MET
+            )
             result = self.attempt(
-                escrow.functions.approveRelease(model.plan.id, model.plan.params_abi, model.plan.ref(index), abi.NO_SIGNATURE),
+                escrow.functions.approveRelease(
+                    model.plan.id, model.plan.params_abi, model.plan.ref(index), abi.NO_SIGNATURE
+                ),
                 world.payer,
             )
             assert (result is not None) == expected_ok
@@ -243,11 +249,14 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
             delivered = b"\x09" * 32
             ref = model.plan.ref(index)
             if self.attempt(
-                escrow.functions.submitMaterials(model.plan.id, model.plan.params_abi, ref, delivered, abi.NO_SIGNATURE),
+                escrow.functions.submitMaterials(
+                    model.plan.id, model.plan.params_abi, ref, delivered, abi.NO_SIGNATURE
+                ),
                 world.payee,
             ):
                 self.attempt(
-                    escrow.functions.attestMaterials(model.plan.id, model.plan.params_abi, ref, delivered), world.operator
+                    escrow.functions.attestMaterials(model.plan.id, model.plan.params_abi, ref, delivered),
+                    world.operator,
                 )
 
         @precondition(lambda self: self.plans)
@@ -260,7 +269,12 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
             expected_ok = not item.status & (CLOSED | DISPUTED)
             result = self.attempt(
                 escrow.functions.dispute(
-                    model.plan.id, model.plan.params_abi, model.plan.ref(index), party.address, b"\x01" * 32, abi.NO_SIGNATURE
+                    model.plan.id,
+                    model.plan.params_abi,
+                    model.plan.ref(index),
+                    party.address,
+                    b"\x01" * 32,
+                    abi.NO_SIGNATURE,
                 ),
                 party,
             )
@@ -288,7 +302,9 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
             auth = world.cancellation_auth(model.plan, indices)
             expected_ok = all(not model.items[i].status & CLOSED for i in indices)
             result = self.attempt(
-                escrow.functions.cancelInstalments(model.plan.id, model.plan.params_abi, model.plan.refs(indices), auth),
+                escrow.functions.cancelInstalments(
+                    model.plan.id, model.plan.params_abi, model.plan.refs(indices), auth
+                ),
                 world.outsider,
             )
             assert (result is not None) == expected_ok

@@ -33,7 +33,9 @@ def test_approve_party_reverts_when_roles_are_unknown(world: World) -> None:
 def test_approve_party_records_roles_and_documents(world: World) -> None:
     docs = keccak(text="business licence")
     receipt = world.send(world.escrow.functions.approveParty(world.outsider.address, 3, docs), world.operator)
-    assert world.events(receipt, "PartyApproved") == [{"account": world.outsider.address, "roles": 3, "documentsHash": docs}]
+    assert world.events(receipt, "PartyApproved") == [
+        {"account": world.outsider.address, "roles": 3, "documentsHash": docs}
+    ]
     assert world.escrow.functions.party(world.outsider.address).call() == [3, False, docs]
 
 

@@ -17,14 +17,19 @@ def approve(world: World, plan: Plan, index: int, sender: object, sig: tuple = a
     return world.send(world.escrow.functions.approveRelease(plan.id, plan.params_abi, plan.ref(index), sig), sender)  # type: ignore[arg-type]
 
 
-def submit(world: World, plan: Plan, index: int, sender: object, delivered: bytes = DELIVERED, sig: tuple = abi.NO_SIGNATURE) -> object:
+def submit(
+    world: World, plan: Plan, index: int, sender: object, delivered: bytes = DELIVERED, sig: tuple = abi.NO_SIGNATURE
+) -> object:
     return world.send(
-        world.escrow.functions.submitMaterials(plan.id, plan.params_abi, plan.ref(index), delivered, sig), sender  # type: ignore[arg-type]
+        world.escrow.functions.submitMaterials(plan.id, plan.params_abi, plan.ref(index), delivered, sig),
+        sender,  # type: ignore[arg-type]
     )
 
 
 def attest(world: World, plan: Plan, index: int, sender: object, delivered: bytes = DELIVERED) -> object:
-    return world.send(world.escrow.functions.attestMaterials(plan.id, plan.params_abi, plan.ref(index), delivered), sender)  # type: ignore[arg-type]
+    return world.send(
+        world.escrow.functions.attestMaterials(plan.id, plan.params_abi, plan.ref(index), delivered), sender
+    )  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------ approveRelease

@@ -168,9 +168,7 @@ def test_record_plan_event_holds_the_whole_plan(world: World) -> None:
         *world.instalments(1, rule=ReleaseRule.MATERIALS, amount=2**100),
     ]
     big = world.open_agreement_set(limit=2**104 - 1)
-    plan = world.record_plan(
-        instalments, params=world.plan_params(agreement_set_id=big, fee_bps=30, fee_cap=5 * USD)
-    )
+    plan = world.record_plan(instalments, params=world.plan_params(agreement_set_id=big, fee_bps=30, fee_cap=5 * USD))
     (event,) = world.events(plan.receipt, "PlanRecorded")
     assert event["planId"] == plan.id
     assert event["agreementSetId"] == big
@@ -200,7 +198,10 @@ def amend(world: World, plan: object, current: list[Instalment], amended: list[I
     deadline = world.chain.now() + DAY
     message = td.amendment_message(plan.id, td.instalments_root(current), amended, *auth_nonces, deadline)  # type: ignore[attr-defined]
     auth = abi.joint_authorization(
-        *auth_nonces, deadline, world.sign(world.payer, "Amendment", message), world.sign(world.payee, "Amendment", message)
+        *auth_nonces,
+        deadline,
+        world.sign(world.payer, "Amendment", message),
+        world.sign(world.payee, "Amendment", message),
     )
     return world.send(
         world.escrow.functions.amendPlan(

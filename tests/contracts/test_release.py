@@ -97,9 +97,7 @@ def test_release_pays_materials_instalment_after_undisputed_review_window(world:
 
 
 def test_release_takes_fee_in_basis_points_to_signed_recipient(world: World) -> None:
-    plan = world.record_plan(
-        world.instalments(1, amount=1_000 * USD), world.plan_params(fee_bps=50, fee_cap=100 * USD)
-    )
+    plan = world.record_plan(world.instalments(1, amount=1_000 * USD), world.plan_params(fee_bps=50, fee_cap=100 * USD))
     world.deposit(plan, [0])
     world.chain.advance(31 * DAY)
     receipt = world.release(plan, 0)
@@ -143,7 +141,9 @@ def test_release_credits_payee_when_token_blocks_it_and_payee_withdraws_elsewher
     world.chain.advance(31 * DAY)
     amount = plan.instalments[0].amount
     receipt = world.release(plan, 0)
-    assert world.events(receipt, "PaymentDeferred") == [{"token": token.address, "account": world.payee.address, "amount": amount}]
+    assert world.events(receipt, "PaymentDeferred") == [
+        {"token": token.address, "account": world.payee.address, "amount": amount}
+    ]
     assert world.escrow.functions.credit(token.address, world.payee.address).call() == amount
     new_wallet = world.chain.account("payee-new-wallet")
     world.send(world.escrow.functions.withdraw(token.address, new_wallet.address), world.payee)

@@ -16,7 +16,9 @@ from tests.world import DAY, World
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
-def plan_auth_with(world: World, payer_signature: bytes, params: object, instalments: list, nonces: tuple, deadline: int) -> tuple:
+def plan_auth_with(
+    world: World, payer_signature: bytes, params: object, instalments: list, nonces: tuple, deadline: int
+) -> tuple:
     message = td.plan_message(params, instalments, nonces[0], nonces[1], deadline)  # type: ignore[arg-type]
     return abi.joint_authorization(
         nonces[0], nonces[1], deadline, payer_signature, world.sign(world.payee, "Plan", message)
@@ -54,8 +56,11 @@ def test_record_agreement_set_reverts_when_signed_for_another_registry(world: Wo
 def test_record_plan_reverts_when_payer_nonce_already_used(world: World) -> None:
     params = world.plan_params()
     used = world.nonce()
-    world.record_plan(params=params, auth=world.plan_auth(params, world.instalments(1), nonces=(used, world.nonce())),
-                      instalments=world.instalments(1))
+    world.record_plan(
+        params=params,
+        auth=world.plan_auth(params, world.instalments(1), nonces=(used, world.nonce())),
+        instalments=world.instalments(1),
+    )
     second = world.instalments(2)
     with expect_revert("Registry_NonceAlreadyUsed", world.payer.address, used):
         world.record_plan(second, params, world.plan_auth(params, second, nonces=(used, world.nonce())))
@@ -98,8 +103,12 @@ def test_record_plan_reverts_when_signature_is_malleated_to_high_s(world: World)
     good = world.sign(world.payer, "Plan", message)
     r, s, v = good[:32], int.from_bytes(good[32:64], "big"), good[64]
     high_s = r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])  # the same point, other half
-    assert Account._recover_hash(td.digest(world.chain.chain_id, world.escrow.address, td.hash_struct("Plan", message)),
-                                 signature=high_s) == world.payer.address  # valid for ecrecover...
+    assert (
+        Account._recover_hash(
+            td.digest(world.chain.chain_id, world.escrow.address, td.hash_struct("Plan", message)), signature=high_s
+        )
+        == world.payer.address
+    )  # valid for ecrecover...
     with expect_revert("Registry_InvalidSignature", world.payer.address):  # ...but refused by the registry
         world.record_plan(instalments, params, plan_auth_with(world, high_s, params, instalments, nonces, deadline))
 
@@ -139,11 +148,21 @@ def test_dispute_by_signature_reverts_when_replayed(world: World) -> None:
     reason = keccak(text="short delivery")
     signature = world.sign(world.payee, "Dispute", td.dispute_message(plan.id, 0, reason, nonce, deadline))
     call = world.escrow.functions.dispute(
-        plan.id, plan.params_abi, plan.ref(0), world.payee.address, reason, abi.party_signature(nonce, deadline, signature)
+        plan.id,
+        plan.params_abi,
+        plan.ref(0),
+        world.payee.address,
+        reason,
+        abi.party_signature(nonce, deadline, signature),
     )
     world.send(call, world.outsider)
     call_again = world.escrow.functions.dispute(
-        plan.id, plan.params_abi, plan.ref(1), world.payee.address, reason, abi.party_signature(nonce, deadline, signature)
+        plan.id,
+        plan.params_abi,
+        plan.ref(1),
+        world.payee.address,
+        reason,
+        abi.party_signature(nonce, deadline, signature),
     )
     with expect_revert("Registry_InvalidSignature", world.payee.address):  # signed for instalment 0 only
         world.send(call_again, world.outsider)

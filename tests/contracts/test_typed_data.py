@@ -51,7 +51,9 @@ def test_type_strings_list_referenced_types_after_the_primary() -> None:
     assert td.encode_type("Plan").endswith(
         "Instalment(uint40 depositBy,uint40 releaseAt,uint128 amount,uint8 rule,bytes32 materialsHash)"
     )
-    assert td.encode_type("PayerApproval") == "PayerApproval(bytes32 planId,uint16 index,uint256 nonce,uint256 deadline)"
+    assert (
+        td.encode_type("PayerApproval") == "PayerApproval(bytes32 planId,uint16 index,uint256 nonce,uint256 deadline)"
+    )
 
 
 def _root_from_proof(leaf: bytes, proof: list[bytes]) -> bytes:

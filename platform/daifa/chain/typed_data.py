@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eth_abi import encode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.abi import encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from daifa.domain.plans import AgreementSetParams, Instalment, PlanParams
 
@@ -119,7 +120,7 @@ def _referenced_types(primary: str) -> list[str]:
             base = field["type"].removesuffix("[]")
             if base in TYPES:
                 pending.append(base)
-    return [primary] + sorted(t for t in found if t != primary)
+    return [primary, *sorted(t for t in found if t != primary)]
 
 
 def encode_type(primary: str) -> str:
@@ -322,7 +323,9 @@ def _levels(instalments: Sequence[Instalment]) -> list[list[bytes]]:
     levels = [[leaf(i, inst) for i, inst in enumerate(instalments)]]
     while len(levels[-1]) > 1:
         nodes = levels[-1]
-        levels.append([_pair(nodes[i], nodes[i + 1]) if i + 1 < len(nodes) else nodes[i] for i in range(0, len(nodes), 2)])
+        levels.append(
+            [_pair(nodes[i], nodes[i + 1]) if i + 1 < len(nodes) else nodes[i] for i in range(0, len(nodes), 2)]
+        )
     return levels
 
 
