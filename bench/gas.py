@@ -147,7 +147,7 @@ def _batch_per_item(world: World, count: int) -> int:
         receipt = world.send(
             world.escrow.functions.recordAgreementSet(abi.agreement_set(set_params), auth), world.outsider
         )
-        set_id = bytes(world.events(receipt, "AgreementSetRecorded")[0]["agreementSetId"])
+        set_id = int(world.events(receipt, "AgreementSetRecorded")[0]["agreementSetId"])
         params = world.plan_params(agreement_set_id=set_id, payee=payee.address)
         instalments = world.instalments(1, amount=(1_000 + n) * USD, first_release_in=DAY)
         plan = world.record_plan(instalments, params, world.plan_auth(params, instalments, payee=payee))

@@ -36,7 +36,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IEscrow
-    function deposit(bytes32 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef[] calldata refs)
+    function deposit(uint64 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef[] calldata refs)
         external
         nonReentrant
         whenNotPaused
@@ -46,7 +46,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
 
     /// @inheritdoc IEscrow
     function depositWithPermit(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef[] calldata refs,
         DaifaTypes.Permit calldata permit
@@ -64,7 +64,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IEscrow
-    function release(bytes32 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef calldata ref)
+    function release(uint64 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef calldata ref)
         external
         nonReentrant
     {
@@ -93,7 +93,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
 
     /// @inheritdoc IEscrow
     function resolveDispute(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref,
         uint128 toPayee
@@ -118,7 +118,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
 
     /// @inheritdoc IEscrow
     function cancelInstalments(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef[] calldata refs,
         DaifaTypes.JointAuthorization calldata auth
@@ -154,7 +154,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
 
     /// @inheritdoc IEscrow
     function refundExpired(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef[] calldata refs
     ) external nonReentrant {
@@ -197,12 +197,12 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
 
     /// @inheritdoc IEscrow
     function pause() external onlyOwner {
-        _pause();
+        _setPaused(true);
     }
 
     /// @inheritdoc IEscrow
     function unpause() external onlyOwner {
-        _unpause();
+        _setPaused(false);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -219,7 +219,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
     //////////////////////////////////////////////////////////////*/
 
     function _deposit(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef[] calldata refs,
         address from
@@ -233,24 +233,40 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         for (uint256 i; i < refs.length; ++i) {
             DaifaTypes.InstalmentRef calldata ref = refs[i];
             _requireInstalment(planId, params, ref);
-            uint8 status = _requireOpen(planId, ref.index);
-            if (status & DaifaTypes.FUNDED != 0) revert Escrow_InstalmentAlreadyFunded(planId, ref.index);
-            _setStatus(planId, ref.index, DaifaTypes.FUNDED);
-            emit Deposited(planId, ref.index, from, ref.instalment.amount);
-            total += ref.instalment.amount;
+            uint16 index = ref.index;
+            uint128 amount = ref.instalment.amount;
+            uint8 previous = _setStatus(planId, index, DaifaTypes.FUNDED);
+            if (previous & DaifaTypes.CLOSED != 0) revert Registry_InstalmentClosed(planId, index);
+            if (previous & DaifaTypes.FUNDED != 0) revert Escrow_InstalmentAlreadyFunded(planId, index);
+            emit Deposited(planId, index, amount);
+            total += amount;
         }
 
         // Interactions: measure what arrived, so fee-on-transfer and short-paying tokens are refused.
-        IERC20 token = IERC20(params.token);
-        uint256 before = token.balanceOf(address(this));
-        token.safeTransferFrom(from, address(this), total);
-        uint256 received = token.balanceOf(address(this)) - before;
-        if (received != total) revert Escrow_TransferShortfall(address(token), total, received);
+        address token = params.token;
+        uint256 before = _balanceOfSelf(token);
+        IERC20(token).safeTransferFrom(from, address(this), total);
+        uint256 received = _balanceOfSelf(token) - before;
+        if (received != total) revert Escrow_TransferShortfall(token, total, received);
+    }
+
+    /// @dev `IERC20(token).balanceOf(address(this))` in scratch space: deposits call it twice on their hot path.
+    function _balanceOfSelf(address token) private view returns (uint256 amount) {
+        assembly ("memory-safe") {
+            mstore(0x00, 0x70a08231) // balanceOf(address)
+            mstore(0x20, address())
+            // Arguments are evaluated right to left: the call runs before returndatasize is read.
+            if iszero(and(gt(returndatasize(), 0x1f), staticcall(gas(), token, 0x1c, 0x24, 0x00, 0x20))) {
+                returndatacopy(0x00, 0x00, returndatasize())
+                revert(0x00, returndatasize())
+            }
+            amount := mload(0x00)
+        }
     }
 
     /// @dev Why the instalment cannot be released now, as an encoded custom error; empty if it can.
     function _releaseFailure(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref
     ) private view returns (bytes memory) {
@@ -282,7 +298,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         return "";
     }
 
-    function _release(bytes32 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef calldata ref)
+    function _release(uint64 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef calldata ref)
         private
     {
         // Effects

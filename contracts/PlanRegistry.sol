@@ -7,7 +7,6 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 import {IPlanRegistry} from "./interfaces/IPlanRegistry.sol";
 import {DaifaTypes} from "./libraries/DaifaTypes.sol";
@@ -19,7 +18,7 @@ import {PlanHashing} from "./libraries/PlanHashing.sol";
 /// cannot drift apart. A plan is stored as a commitment to its params and instalments' Merkle root plus
 /// packed four-bit instalment statuses; calls that act on an instalment pass the params, the instalment
 /// and its Merkle proof.
-abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 {
+abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
     /*//////////////////////////////////////////////////////////////
                                  TYPES
     //////////////////////////////////////////////////////////////*/
@@ -43,6 +42,14 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
         address payee;
     }
 
+    /// @dev The pause flag and the id counters share a slot: recording and depositing read the flag
+    /// anyway, so handing out the next id costs only the warm store.
+    struct Registry {
+        bool paused;
+        uint64 agreementSetCount;
+        uint64 planCount;
+    }
+
     struct Materials {
         bytes32 deliveredHash;
         uint40 attestedAt;
@@ -52,13 +59,16 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
                                 STORAGE
     //////////////////////////////////////////////////////////////*/
 
+    Registry private _registry;
     mapping(address account => Party) private _parties;
-    mapping(bytes32 agreementSetId => SetParties) private _setParties;
+    mapping(uint64 agreementSetId => SetParties) private _setParties;
     mapping(bytes32 budgetKey => Budget) private _budgets;
-    mapping(bytes32 agreementSetId => mapping(address token => bool)) private _allowedTokens;
-    /// @dev Word 0: the plan's commitment and statuses 0-15; words 1-4: further statuses (see {DaifaTypes}).
-    mapping(bytes32 planId => mapping(uint256 word => uint256)) private _planWords;
-    mapping(bytes32 planId => mapping(uint256 index => Materials)) private _materials;
+    mapping(uint64 agreementSetId => mapping(address token => bool)) private _allowedTokens;
+    /// @dev The plan's commitment and the statuses of instalments 0-15 (see {DaifaTypes}).
+    mapping(uint64 planId => uint256) private _planHeads;
+    /// @dev Statuses of instalments 16 and up, 63 a word (see {DaifaTypes}).
+    mapping(uint64 planId => mapping(uint256 word => uint256)) private _statusWords;
+    mapping(uint64 planId => mapping(uint256 index => Materials)) private _materials;
     /// @dev Unordered nonces (as Permit2): a party may sign many plans at once and have them recorded in any order.
     mapping(address owner => mapping(uint256 word => uint256 bitmap)) private _nonceBitmaps;
 
@@ -67,6 +77,15 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
     //////////////////////////////////////////////////////////////*/
 
     constructor(address initialOperator) Ownable(initialOperator) EIP712("Daifa", "1") {}
+
+    /*//////////////////////////////////////////////////////////////
+                               MODIFIERS
+    //////////////////////////////////////////////////////////////*/
+
+    modifier whenNotPaused() {
+        if (_registry.paused) revert EnforcedPause();
+        _;
+    }
 
     /*//////////////////////////////////////////////////////////////
                           OPERATOR: PARTIES
@@ -111,7 +130,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
     function recordAgreementSet(DaifaTypes.AgreementSetParams calldata params, DaifaTypes.JointAuthorization calldata auth)
         external
         whenNotPaused
-        returns (bytes32 agreementSetId)
+        returns (uint64 agreementSetId)
     {
         // Checks
         if (params.payer == params.payee) revert Registry_SameParty(params.payer);
@@ -124,10 +143,11 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
             params.payerPlatformAgreement == 0 || params.payeePlatformAgreement == 0
                 || params.payerPayeeAgreement == 0
         ) revert Registry_MissingAgreementHash();
-        agreementSetId = PlanHashing.hashAgreementSet(params, auth.payerNonce, auth.payeeNonce, auth.deadline);
-        _requireJointConsent(agreementSetId, params.payer, params.payee, auth);
+        bytes32 consentHash = PlanHashing.hashAgreementSet(params, auth.payerNonce, auth.payeeNonce, auth.deadline);
+        _requireJointConsent(consentHash, params.payer, params.payee, auth);
 
         // Effects
+        agreementSetId = ++_registry.agreementSetCount;
         _setParties[agreementSetId] = SetParties({payer: params.payer, payee: params.payee});
         _budgets[_budgetKey(agreementSetId, params.payer, params.payee)] =
             Budget({expiry: params.expiry, limit: params.limit, committed: 0});
@@ -135,7 +155,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
             if (params.tokens[i] == address(0)) revert Registry_ZeroToken();
             _allowedTokens[agreementSetId][params.tokens[i]] = true;
         }
-        emit AgreementSetRecorded(agreementSetId, params.payer, params.payee, params);
+        emit AgreementSetRecorded(agreementSetId, params.payer, params.payee, consentHash, params);
     }
 
     /// @inheritdoc IPlanRegistry
@@ -143,31 +163,34 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.Instalment[] calldata instalments,
         DaifaTypes.JointAuthorization calldata auth
-    ) external whenNotPaused returns (bytes32 planId) {
+    ) external whenNotPaused returns (uint64 planId) {
         // Checks
         _requirePlanParams(params);
         uint256 total = _requireValidInstalments(instalments, params.expiry);
         _commitToAgreementSet(params, total, 0);
         (bytes32 arrayHash, bytes32 root) = PlanHashing.hashInstalments(instalments);
-        planId = PlanHashing.hashPlan(params, arrayHash, auth.payerNonce, auth.payeeNonce, auth.deadline);
-        _requireJointConsent(planId, params.payer, params.payee, auth);
+        bytes32 consentHash = PlanHashing.hashPlan(params, arrayHash, auth.payerNonce, auth.payeeNonce, auth.deadline);
+        _requireJointConsent(consentHash, params.payer, params.payee, auth);
 
-        // Effects: nonces make the plan id unique, so it cannot be recorded twice.
-        _planWords[planId][0] = _commitment(PlanHashing.hashTerms(params, root));
+        // Effects: the nonces the signatures used are spent, so the same consent cannot record twice.
+        planId = ++_registry.planCount;
+        _planHeads[planId] = _commitment(PlanHashing.hashTerms(params, root));
         _initStatusWords(planId, 0, instalments.length);
-        emit PlanRecorded(planId, params.agreementSetId, params, PlanHashing.packInstalments(instalments), root);
+        emit PlanRecorded(
+            planId, params.agreementSetId, consentHash, params, PlanHashing.packInstalments(instalments), root
+        );
     }
 
     /// @inheritdoc IPlanRegistry
     function amendPlan(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.Instalment[] calldata current,
         DaifaTypes.Instalment[] calldata amended,
         DaifaTypes.JointAuthorization calldata auth
     ) external whenNotPaused returns (bytes32 amendedRoot) {
         // Checks
-        uint256 head = _planWords[planId][0];
+        uint256 head = _planHeads[planId];
         if (head == 0) revert Registry_UnknownPlan(planId);
         (, bytes32 currentRoot) = PlanHashing.hashInstalments(current);
         if (head & ~DaifaTypes.HEAD_STATUS_MASK != _commitment(PlanHashing.hashTerms(params, currentRoot))) {
@@ -193,7 +216,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
         _requireJointConsent(structHash, params.payer, params.payee, auth);
 
         // Effects
-        _planWords[planId][0] =
+        _planHeads[planId] =
             (head & DaifaTypes.HEAD_STATUS_MASK) | _commitment(PlanHashing.hashTerms(params, amendedRoot));
         _initStatusWords(planId, current.length, amended.length);
         emit PlanAmended(planId, PlanHashing.packInstalments(amended), amendedRoot);
@@ -201,7 +224,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
 
     /// @inheritdoc IPlanRegistry
     function approveRelease(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref,
         DaifaTypes.PartySignature calldata sig
@@ -219,7 +242,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
 
     /// @inheritdoc IPlanRegistry
     function submitMaterials(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref,
         bytes32 deliveredHash,
@@ -240,7 +263,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
 
     /// @inheritdoc IPlanRegistry
     function attestMaterials(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref,
         bytes32 deliveredHash
@@ -262,7 +285,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
 
     /// @inheritdoc IPlanRegistry
     function dispute(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref,
         address by,
@@ -289,6 +312,11 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IPlanRegistry
+    function paused() public view returns (bool) {
+        return _registry.paused;
+    }
+
+    /// @inheritdoc IPlanRegistry
     function operator() external view returns (address) {
         return owner();
     }
@@ -300,7 +328,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
     }
 
     /// @inheritdoc IPlanRegistry
-    function agreementSet(bytes32 agreementSetId) external view returns (DaifaTypes.AgreementSet memory) {
+    function agreementSet(uint64 agreementSetId) external view returns (DaifaTypes.AgreementSet memory) {
         SetParties storage parties = _setParties[agreementSetId];
         Budget storage budget = _budgets[_budgetKey(agreementSetId, parties.payer, parties.payee)];
         return DaifaTypes.AgreementSet({
@@ -313,22 +341,22 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
     }
 
     /// @inheritdoc IPlanRegistry
-    function isTokenAllowed(bytes32 agreementSetId, address token) external view returns (bool) {
+    function isTokenAllowed(uint64 agreementSetId, address token) external view returns (bool) {
         return _allowedTokens[agreementSetId][token];
     }
 
     /// @inheritdoc IPlanRegistry
-    function planCommitment(bytes32 planId) external view returns (bytes24) {
-        return bytes24(bytes32(_planWords[planId][0]));
+    function planCommitment(uint64 planId) external view returns (bytes24) {
+        return bytes24(bytes32(_planHeads[planId]));
     }
 
     /// @inheritdoc IPlanRegistry
-    function instalmentStatus(bytes32 planId, uint256 index) external view returns (uint8) {
+    function instalmentStatus(uint64 planId, uint256 index) external view returns (uint8) {
         return _status(planId, index);
     }
 
     /// @inheritdoc IPlanRegistry
-    function materials(bytes32 planId, uint256 index) external view returns (bytes32 deliveredHash, uint40 attestedAt) {
+    function materials(uint64 planId, uint256 index) external view returns (bytes32 deliveredHash, uint40 attestedAt) {
         Materials storage m = _materials[planId][index];
         return (m.deliveredHash, m.attestedAt);
     }
@@ -350,11 +378,11 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
         uint256 payerNonce,
         uint256 payeeNonce,
         uint256 deadline
-    ) external view returns (bytes32 planId, bytes32 digest, bytes32 instalmentsRoot) {
+    ) external view returns (bytes32 consentHash, bytes32 digest, bytes32 instalmentsRoot) {
         bytes32 arrayHash;
         (arrayHash, instalmentsRoot) = PlanHashing.hashInstalments(instalments);
-        planId = PlanHashing.hashPlan(params, arrayHash, payerNonce, payeeNonce, deadline);
-        digest = _hashTypedDataV4(planId);
+        consentHash = PlanHashing.hashPlan(params, arrayHash, payerNonce, payeeNonce, deadline);
+        digest = _hashTypedDataV4(consentHash);
     }
 
     /// @inheritdoc IPlanRegistry
@@ -363,9 +391,9 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
         uint256 payerNonce,
         uint256 payeeNonce,
         uint256 deadline
-    ) external view returns (bytes32 agreementSetId, bytes32 digest) {
-        agreementSetId = PlanHashing.hashAgreementSet(params, payerNonce, payeeNonce, deadline);
-        digest = _hashTypedDataV4(agreementSetId);
+    ) external view returns (bytes32 consentHash, bytes32 digest) {
+        consentHash = PlanHashing.hashAgreementSet(params, payerNonce, payeeNonce, deadline);
+        digest = _hashTypedDataV4(consentHash);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -417,7 +445,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
     function _commitToAgreementSet(DaifaTypes.PlanParams calldata params, uint256 newTotal, uint256 oldTotal)
         private
     {
-        bytes32 setId = params.agreementSetId;
+        uint64 setId = params.agreementSetId;
         Budget storage budget = _budgets[_budgetKey(setId, params.payer, params.payee)];
         uint40 setExpiry = budget.expiry;
         if (setExpiry == 0) revert Registry_NoAgreementSet(setId, params.payer, params.payee);
@@ -435,47 +463,66 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
         budget.committed = uint104(uint256(budget.committed) - amount);
     }
 
-    function _budgetKey(bytes32 agreementSetId, address payer, address payee) private pure returns (bytes32) {
+    function _budgetKey(uint64 agreementSetId, address payer, address payee) private pure returns (bytes32) {
         return keccak256(abi.encode(agreementSetId, payer, payee));
     }
 
     /// @dev Reverts unless `ref` is instalment `ref.index` of the recorded plan with these `params`.
     function _requireInstalment(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref
     ) internal view {
-        bytes memory failure = _instalmentFailure(planId, params, ref);
-        if (failure.length != 0) _revertWith(failure);
+        (bool known, bool inPlan) = _checkInstalment(planId, params, ref);
+        if (!known) revert Registry_UnknownPlan(planId);
+        if (!inPlan) revert Registry_InstalmentNotInPlan(planId, ref.index);
     }
 
-    /// @dev Why `ref` is not an instalment of the recorded plan with these `params`, as an encoded custom
-    /// error; empty if it is. The proof yields the instalments' root, and the params with that root must
-    /// hash to the stored commitment: so calls need not carry the root, and the leaf's index binding means
-    /// no index outside the plan can be proven.
+    /// @dev As {_requireInstalment}, returning the custom error encoded instead of reverting; empty if none.
     function _instalmentFailure(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref
     ) internal view returns (bytes memory) {
-        uint256 head = _planWords[planId][0];
-        if (head == 0) return abi.encodeWithSelector(Registry_UnknownPlan.selector, planId);
-        bytes32 leaf = PlanHashing.leaf(ref.index, PlanHashing.hashInstalment(ref.instalment));
-        bytes32 root = MerkleProof.processProofCalldata(ref.proof, leaf);
-        if (head & ~DaifaTypes.HEAD_STATUS_MASK != _commitment(PlanHashing.hashTerms(params, root))) {
-            return abi.encodeWithSelector(Registry_InstalmentNotInPlan.selector, planId, ref.index);
-        }
+        (bool known, bool inPlan) = _checkInstalment(planId, params, ref);
+        if (!known) return abi.encodeWithSelector(Registry_UnknownPlan.selector, planId);
+        if (!inPlan) return abi.encodeWithSelector(Registry_InstalmentNotInPlan.selector, planId, ref.index);
         return "";
     }
 
-    function _requireRule(bytes32 planId, DaifaTypes.InstalmentRef calldata ref, uint8 rule) private pure {
+    /// @dev The proof yields the instalments' root, and the params with that root must hash to the stored
+    /// commitment: so calls need not carry the root, and the leaf's index binding means no index outside
+    /// the plan can be proven.
+    function _checkInstalment(
+        uint64 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.InstalmentRef calldata ref
+    ) private view returns (bool known, bool inPlan) {
+        uint256 head = _planHeads[planId];
+        if (head == 0) return (false, false);
+        bytes32 leaf = PlanHashing.leaf(ref.index, PlanHashing.hashInstalment(ref.instalment));
+        bytes32 root = MerkleProof.processProofCalldata(ref.proof, leaf);
+        return (true, head & ~DaifaTypes.HEAD_STATUS_MASK == _commitment(PlanHashing.hashTerms(params, root)));
+    }
+
+    function _requireRule(uint64 planId, DaifaTypes.InstalmentRef calldata ref, uint8 rule) private pure {
         if (ref.instalment.rule != rule) revert Registry_WrongReleaseRule(planId, ref.index, ref.instalment.rule);
     }
 
     /// @dev Reverts if the instalment is closed; returns its status.
-    function _requireOpen(bytes32 planId, uint16 index) internal view returns (uint8 status) {
+    function _requireOpen(uint64 planId, uint16 index) internal view returns (uint8 status) {
         status = _status(planId, index);
         if (status & DaifaTypes.CLOSED != 0) revert Registry_InstalmentClosed(planId, index);
+    }
+
+    function _setPaused(bool pause) internal {
+        if (_registry.paused == pause) {
+            if (pause) revert EnforcedPause();
+            revert ExpectedPause();
+        }
+        _registry.paused = pause;
+        if (pause) emit Paused(msg.sender);
+        else emit Unpaused(msg.sender);
     }
 
     function _revertWith(bytes memory failure) internal pure {
@@ -488,25 +535,39 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
                         INTERNAL: INSTALMENT STATUS
     //////////////////////////////////////////////////////////////*/
 
-    function _status(bytes32 planId, uint256 index) internal view returns (uint8) {
-        (uint256 word, uint256 shift) = _statusLocation(index);
-        return uint8((_planWords[planId][word] >> shift) & 0xf);
+    function _status(uint64 planId, uint256 index) internal view returns (uint8) {
+        if (index < DaifaTypes.HEAD_STATUSES) return uint8(_planHeads[planId] >> (index * 4)) & 0xf;
+        (uint256 word, uint256 shift) = _overflowLocation(index);
+        return uint8(_statusWords[planId][word] >> shift) & 0xf;
     }
 
-    function _attestedAt(bytes32 planId, uint256 index) internal view returns (uint40) {
+    function _attestedAt(uint64 planId, uint256 index) internal view returns (uint40) {
         return _materials[planId][index].attestedAt;
     }
 
-    /// @dev Sets status bits; bits are never cleared, so statuses only move forward.
-    function _setStatus(bytes32 planId, uint256 index, uint8 bits) internal {
-        (uint256 word, uint256 shift) = _statusLocation(index);
-        _planWords[planId][word] |= uint256(bits) << shift;
+    /// @dev Sets status bits and returns the status before; bits are never cleared, so statuses only move
+    /// forward. One read and one write: callers check the previous status and revert if the move was wrong.
+    function _setStatus(uint64 planId, uint256 index, uint8 bits) internal returns (uint8 previous) {
+        uint256 shift;
+        uint256 word;
+        if (index < DaifaTypes.HEAD_STATUSES) {
+            shift = index * 4;
+            word = _planHeads[planId];
+            _planHeads[planId] = word | (uint256(bits) << shift);
+        } else {
+            uint256 slot;
+            (slot, shift) = _overflowLocation(index);
+            mapping(uint256 => uint256) storage words = _statusWords[planId];
+            word = words[slot];
+            words[slot] = word | (uint256(bits) << shift);
+        }
+        return uint8(word >> shift) & 0xf;
     }
 
-    function _statusLocation(uint256 index) private pure returns (uint256 word, uint256 shift) {
-        if (index < DaifaTypes.HEAD_STATUSES) return (0, index * 4);
+    /// @dev Where the status of instalment `index` (16 or more) lives in the further status words.
+    function _overflowLocation(uint256 index) private pure returns (uint256 word, uint256 shift) {
         index -= DaifaTypes.HEAD_STATUSES;
-        return (1 + index / DaifaTypes.STATUSES_PER_WORD, (index % DaifaTypes.STATUSES_PER_WORD) * 4);
+        return (index / DaifaTypes.STATUSES_PER_WORD, (index % DaifaTypes.STATUSES_PER_WORD) * 4);
     }
 
     /// @dev The high 192 bits of `keccak256(abi.encode(params, instalmentsRoot))`. A 192-bit commitment leaves 2^96 work for a collision and
@@ -516,13 +577,13 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Pausable, EIP712 
     }
 
     /// @dev Marks the further status words that instalments [from, to) need and [0, from) did not.
-    function _initStatusWords(bytes32 planId, uint256 from, uint256 to) private {
+    function _initStatusWords(uint64 planId, uint256 from, uint256 to) private {
         uint256 head = DaifaTypes.HEAD_STATUSES;
         if (to <= head) return;
-        uint256 first = from <= head ? 1 : 2 + (from - head - 1) / DaifaTypes.STATUSES_PER_WORD;
-        uint256 last = 1 + (to - head - 1) / DaifaTypes.STATUSES_PER_WORD;
+        uint256 first = from <= head ? 0 : 1 + (from - head - 1) / DaifaTypes.STATUSES_PER_WORD;
+        uint256 last = (to - head - 1) / DaifaTypes.STATUSES_PER_WORD;
         for (uint256 w = first; w <= last; ++w) {
-            _planWords[planId][w] = DaifaTypes.WORD_MARKER;
+            _statusWords[planId][w] = DaifaTypes.WORD_MARKER;
         }
     }
 

@@ -26,7 +26,7 @@ USD = 10**6  # the test dollar has 6 decimals
 
 @dataclass(frozen=True)
 class Plan:
-    id: bytes
+    id: int
     params: PlanParams
     instalments: tuple[Instalment, ...]
     receipt: TxReceipt
@@ -140,15 +140,15 @@ class World:
             self.sign(payee or self.payee, "AgreementSet", message),
         )
 
-    def open_agreement_set(self, **overrides: Any) -> bytes:
+    def open_agreement_set(self, **overrides: Any) -> int:
         params = self.agreement_set_params(**overrides)
         receipt = self.send(
             self.escrow.functions.recordAgreementSet(abi.agreement_set(params), self.agreement_set_auth(params)),
             self.outsider,
         )
-        return bytes(self.events(receipt, "AgreementSetRecorded")[0]["agreementSetId"])
+        return int(self.events(receipt, "AgreementSetRecorded")[0]["agreementSetId"])
 
-    def adopt_token(self, name: str, *args: Any) -> tuple[Contract, bytes]:
+    def adopt_token(self, name: str, *args: Any) -> tuple[Contract, int]:
         """Deploys test token `name`, funds and approves the payer, and opens an agreement set for it."""
         token = self.chain.deploy(name, *args, sender=self.operator)
         self.fund(self.payer, 1_000_000 * 10**18, token)
@@ -227,7 +227,7 @@ class World:
             self.escrow.functions.recordPlan(abi.plan_params(params), [abi.instalment(i) for i in instalments], auth),
             sender or self.outsider,
         )
-        plan_id = bytes(self.events(receipt, "PlanRecorded")[0]["planId"])
+        plan_id = int(self.events(receipt, "PlanRecorded")[0]["planId"])
         return Plan(plan_id, params, tuple(instalments), receipt)
 
     def deposit(self, plan: Plan, indices: Sequence[int], sender: LocalAccount | None = None) -> TxReceipt:

@@ -14,19 +14,20 @@ interface IEscrow is IPlanRegistry {
                                  EVENTS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice `funder` deposited `amount` for instalment `index`, which is now funded in full.
-    event Deposited(bytes32 indexed planId, uint16 index, address funder, uint128 amount);
+    /// @notice Instalment `index` is now funded in full with `amount`.
+    /// @dev Who paid is the `from` of the token's Transfer to the escrow in the same transaction.
+    event Deposited(uint64 indexed planId, uint16 index, uint128 amount);
     /// @notice Instalment `index` was released: `toPayee` to the plan's payee, `fee` to its fee recipient.
     /// @dev The payee is not repeated here: it is in the plan, and the token's Transfer event indexes it.
-    event Released(bytes32 indexed planId, uint16 index, uint128 toPayee, uint128 fee);
+    event Released(uint64 indexed planId, uint16 index, uint128 toPayee, uint128 fee);
     /// @notice A batch release passed over instalment `index`; `reason` is the ABI-encoded custom error.
-    event ReleaseSkipped(bytes32 indexed planId, uint16 index, bytes reason);
+    event ReleaseSkipped(uint64 indexed planId, uint16 index, bytes reason);
     /// @notice The arbiter resolved the dispute over instalment `index` as this split.
-    event DisputeResolved(bytes32 indexed planId, uint16 index, uint128 toPayee, uint128 toPayer);
+    event DisputeResolved(uint64 indexed planId, uint16 index, uint128 toPayee, uint128 toPayer);
     /// @notice Both parties cancelled instalment `index`; `refunded` went back to the payer.
-    event InstalmentCancelled(bytes32 indexed planId, uint16 index, uint128 refunded);
+    event InstalmentCancelled(uint64 indexed planId, uint16 index, uint128 refunded);
     /// @notice Instalment `index` expired unreleased and `amount` went back to the payer.
-    event Refunded(bytes32 indexed planId, uint16 index, address indexed payer, uint128 amount);
+    event Refunded(uint64 indexed planId, uint16 index, address indexed payer, uint128 amount);
     /// @notice A transfer to `account` failed, so `amount` is credited to it to {withdraw} later.
     event PaymentDeferred(address indexed token, address indexed account, uint256 amount);
     /// @notice `account` withdrew its credited `amount` to `to`.
@@ -37,19 +38,19 @@ interface IEscrow is IPlanRegistry {
     //////////////////////////////////////////////////////////////*/
 
     error Escrow_NoInstalments();
-    error Escrow_InstalmentAlreadyFunded(bytes32 planId, uint16 index);
-    error Escrow_InstalmentNotFunded(bytes32 planId, uint16 index);
-    error Escrow_InstalmentDisputed(bytes32 planId, uint16 index);
-    error Escrow_InstalmentNotDisputed(bytes32 planId, uint16 index);
-    error Escrow_InstalmentNotDue(bytes32 planId, uint16 index, uint40 releaseAt, uint256 now);
-    error Escrow_PayerApprovalMissing(bytes32 planId, uint16 index);
-    error Escrow_MaterialsNotAttested(bytes32 planId, uint16 index);
-    error Escrow_ReviewWindowOpen(bytes32 planId, uint16 index, uint256 reviewEndsAt, uint256 now);
-    error Escrow_PlanExpired(bytes32 planId, uint40 expiry, uint256 now);
-    error Escrow_PlanNotExpired(bytes32 planId, uint40 expiry, uint256 now);
-    error Escrow_ReleaseConditionMet(bytes32 planId, uint16 index);
-    error Escrow_NotArbiter(bytes32 planId, address account);
-    error Escrow_SplitExceedsFunds(bytes32 planId, uint16 index, uint128 toPayee, uint128 funded);
+    error Escrow_InstalmentAlreadyFunded(uint64 planId, uint16 index);
+    error Escrow_InstalmentNotFunded(uint64 planId, uint16 index);
+    error Escrow_InstalmentDisputed(uint64 planId, uint16 index);
+    error Escrow_InstalmentNotDisputed(uint64 planId, uint16 index);
+    error Escrow_InstalmentNotDue(uint64 planId, uint16 index, uint40 releaseAt, uint256 now);
+    error Escrow_PayerApprovalMissing(uint64 planId, uint16 index);
+    error Escrow_MaterialsNotAttested(uint64 planId, uint16 index);
+    error Escrow_ReviewWindowOpen(uint64 planId, uint16 index, uint256 reviewEndsAt, uint256 now);
+    error Escrow_PlanExpired(uint64 planId, uint40 expiry, uint256 now);
+    error Escrow_PlanNotExpired(uint64 planId, uint40 expiry, uint256 now);
+    error Escrow_ReleaseConditionMet(uint64 planId, uint16 index);
+    error Escrow_NotArbiter(uint64 planId, address account);
+    error Escrow_SplitExceedsFunds(uint64 planId, uint16 index, uint128 toPayee, uint128 funded);
     error Escrow_TransferShortfall(address token, uint256 expected, uint256 received);
     error Escrow_NothingToWithdraw(address token, address account);
     error Escrow_ZeroRecipient();
@@ -62,13 +63,13 @@ interface IEscrow is IPlanRegistry {
     /// @dev Requirements: not paused; the plan has not expired; each instalment belongs to the plan, is not
     /// funded and not closed. The escrow's balance must rise by exactly the total: fee-on-transfer and
     /// short-paying tokens are refused.
-    function deposit(bytes32 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef[] calldata refs)
+    function deposit(uint64 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef[] calldata refs)
         external;
 
     /// @notice Like {deposit}, paid from the payer's tokens with its EIP-2612 permit, relayed by anyone.
     /// @dev A permit already used (front-run) is ignored when the allowance is there anyway.
     function depositWithPermit(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef[] calldata refs,
         DaifaTypes.Permit calldata permit
@@ -81,7 +82,7 @@ interface IEscrow is IPlanRegistry {
     /// @notice Pays a funded instalment whose rule allows it to the payee, less the fee. Anyone may call.
     /// @dev Reverts with the reason it cannot be released: not funded, disputed, closed, not due, not
     /// approved, not attested, review window open. Works while paused.
-    function release(bytes32 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef calldata ref)
+    function release(uint64 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef calldata ref)
         external;
 
     /// @notice One release per item, across plans. An item that cannot be released is skipped with a
@@ -91,7 +92,7 @@ interface IEscrow is IPlanRegistry {
 
     /// @notice One item of {releaseBatch}.
     struct ReleaseItem {
-        bytes32 planId;
+        uint64 planId;
         DaifaTypes.PlanParams params;
         DaifaTypes.InstalmentRef ref;
     }
@@ -103,7 +104,7 @@ interface IEscrow is IPlanRegistry {
     /// @notice The plan's arbiter splits a disputed instalment: `toPayee` to the payee, the rest of what was
     /// funded back to the payer. Works while paused.
     function resolveDispute(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref,
         uint128 toPayee
@@ -112,7 +113,7 @@ interface IEscrow is IPlanRegistry {
     /// @notice Cancels instalments not yet closed with both parties' consent; funded ones refund to the payer.
     /// The agreement set's limit regains their amounts. Works while paused.
     function cancelInstalments(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef[] calldata refs,
         DaifaTypes.JointAuthorization calldata auth
@@ -121,7 +122,7 @@ interface IEscrow is IPlanRegistry {
     /// @notice After the plan's expiry, refunds funded instalments whose release condition never became
     /// true (not approved, not attested) and that are not disputed. Anyone may call; works while paused.
     function refundExpired(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef[] calldata refs
     ) external;

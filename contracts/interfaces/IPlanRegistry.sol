@@ -19,23 +19,31 @@ interface IPlanRegistry {
     event PartySuspended(address indexed account);
     /// @notice The operator lifted the suspension of `account`.
     event PartyReinstated(address indexed account);
+    /// @notice The operator stopped new agreement sets, plans, amendments and deposits.
+    event Paused(address account);
+    /// @notice The operator lifted the pause.
+    event Unpaused(address account);
     /// @notice `owner` revoked every signature it gave with `nonce`.
     event NonceInvalidated(address indexed owner, uint256 nonce);
 
-    /// @notice Both parties signed the product opening `agreementSetId`; `params` is all of it.
+    /// @notice Both parties signed the product opening `agreementSetId`; `params` is all of it and
+    /// `consentHash` the EIP-712 struct hash they signed.
     event AgreementSetRecorded(
-        bytes32 indexed agreementSetId,
+        uint64 indexed agreementSetId,
         address indexed payer,
         address indexed payee,
+        bytes32 consentHash,
         DaifaTypes.AgreementSetParams params
     );
 
     /// @notice Both parties signed plan `planId`; the event holds the whole plan.
     /// @param packedInstalments Every instalment in 59 bytes: depositBy (5 bytes), releaseAt (5),
     /// amount (16), rule (1), materialsHash (32), big-endian, in index order (see {PlanHashing.packInstalments}).
+    /// @param consentHash The EIP-712 struct hash both parties signed (see {hashPlan}).
     event PlanRecorded(
-        bytes32 indexed planId,
-        bytes32 indexed agreementSetId,
+        uint64 indexed planId,
+        uint64 indexed agreementSetId,
+        bytes32 consentHash,
         DaifaTypes.PlanParams params,
         bytes packedInstalments,
         bytes32 instalmentsRoot
@@ -43,21 +51,23 @@ interface IPlanRegistry {
 
     /// @notice Both parties replaced the instalments of `planId`; touched instalments are unchanged.
     /// @param packedInstalments The new instalments, packed as in {PlanRecorded}.
-    event PlanAmended(bytes32 indexed planId, bytes packedInstalments, bytes32 instalmentsRoot);
+    event PlanAmended(uint64 indexed planId, bytes packedInstalments, bytes32 instalmentsRoot);
 
     /// @notice The payer approved the release of instalment `index`.
-    event PayerApproved(bytes32 indexed planId, uint16 index);
+    event PayerApproved(uint64 indexed planId, uint16 index);
     /// @notice The payee delivered the materials hashed in `deliveredHash` for instalment `index`.
-    event MaterialsSubmitted(bytes32 indexed planId, uint16 index, bytes32 deliveredHash);
+    event MaterialsSubmitted(uint64 indexed planId, uint16 index, bytes32 deliveredHash);
     /// @notice The operator reviewed the delivered materials; the payer may dispute until `reviewEndsAt`.
-    event MaterialsAttested(bytes32 indexed planId, uint16 index, bytes32 deliveredHash, uint40 reviewEndsAt);
+    event MaterialsAttested(uint64 indexed planId, uint16 index, bytes32 deliveredHash, uint40 reviewEndsAt);
     /// @notice `by` disputed instalment `index`; it is frozen until the plan's arbiter resolves it.
-    event Disputed(bytes32 indexed planId, uint16 index, address indexed by, bytes32 reasonHash);
+    event Disputed(uint64 indexed planId, uint16 index, address indexed by, bytes32 reasonHash);
 
     /*//////////////////////////////////////////////////////////////
                                  ERRORS
     //////////////////////////////////////////////////////////////*/
 
+    error EnforcedPause();
+    error ExpectedPause();
     error Registry_ZeroAccount();
     error Registry_InvalidRoles(uint8 roles);
     error Registry_PartyNotApproved(address account, uint8 role);
@@ -74,11 +84,11 @@ interface IPlanRegistry {
     error Registry_MissingAgreementHash();
     error Registry_ExpiryNotInFuture(uint40 expiry, uint256 now);
 
-    error Registry_NoAgreementSet(bytes32 agreementSetId, address payer, address payee);
-    error Registry_AgreementSetExpired(bytes32 agreementSetId, uint40 expiry, uint256 now);
+    error Registry_NoAgreementSet(uint64 agreementSetId, address payer, address payee);
+    error Registry_AgreementSetExpired(uint64 agreementSetId, uint40 expiry, uint256 now);
     error Registry_PlanOutlivesAgreementSet(uint40 planExpiry, uint40 agreementSetExpiry);
-    error Registry_TokenNotAllowed(bytes32 agreementSetId, address token);
-    error Registry_LimitExceeded(bytes32 agreementSetId, uint256 requested, uint256 available);
+    error Registry_TokenNotAllowed(uint64 agreementSetId, address token);
+    error Registry_LimitExceeded(uint64 agreementSetId, uint256 requested, uint256 available);
 
     error Registry_InstalmentCountOutOfRange(uint256 count, uint256 max);
     error Registry_ZeroAmount(uint256 index);
@@ -90,17 +100,17 @@ interface IPlanRegistry {
     error Registry_FeeRecipientMissing();
     error Registry_ArbiterMissing();
 
-    error Registry_UnknownPlan(bytes32 planId);
-    error Registry_TermsMismatch(bytes32 planId);
-    error Registry_InstalmentNotInPlan(bytes32 planId, uint16 index);
-    error Registry_WrongReleaseRule(bytes32 planId, uint16 index, uint8 rule);
-    error Registry_InstalmentClosed(bytes32 planId, uint16 index);
-    error Registry_ConditionAlreadyMet(bytes32 planId, uint16 index);
-    error Registry_AlreadyDisputed(bytes32 planId, uint16 index);
-    error Registry_NotPlanParty(bytes32 planId, address account);
-    error Registry_MaterialsNotSubmitted(bytes32 planId, uint16 index);
-    error Registry_MaterialsHashMismatch(bytes32 planId, uint16 index, bytes32 submitted, bytes32 attested);
-    error Registry_InstalmentLocked(bytes32 planId, uint256 index);
+    error Registry_UnknownPlan(uint64 planId);
+    error Registry_TermsMismatch(uint64 planId);
+    error Registry_InstalmentNotInPlan(uint64 planId, uint16 index);
+    error Registry_WrongReleaseRule(uint64 planId, uint16 index, uint8 rule);
+    error Registry_InstalmentClosed(uint64 planId, uint16 index);
+    error Registry_ConditionAlreadyMet(uint64 planId, uint16 index);
+    error Registry_AlreadyDisputed(uint64 planId, uint16 index);
+    error Registry_NotPlanParty(uint64 planId, address account);
+    error Registry_MaterialsNotSubmitted(uint64 planId, uint16 index);
+    error Registry_MaterialsHashMismatch(uint64 planId, uint16 index, bytes32 submitted, bytes32 attested);
+    error Registry_InstalmentLocked(uint64 planId, uint256 index);
     error Registry_RenounceDisabled();
 
     /*//////////////////////////////////////////////////////////////
@@ -131,10 +141,10 @@ interface IPlanRegistry {
     /// valid signatures (or the sender is the party), unused nonces, deadline not passed.
     /// @param params The agreement set.
     /// @param auth The parties' consent over {PlanHashing.AGREEMENT_SET_TYPEHASH}.
-    /// @return agreementSetId The EIP-712 struct hash of the signed agreement set.
+    /// @return agreementSetId The next agreement set id (1, 2, ...).
     function recordAgreementSet(DaifaTypes.AgreementSetParams calldata params, DaifaTypes.JointAuthorization calldata auth)
         external
-        returns (bytes32 agreementSetId);
+        returns (uint64 agreementSetId);
 
     /// @notice Records a plan that payer and payee both signed, under an open agreement set.
     /// @dev Requirements: not paused; the agreement set exists between the same parties, has not expired,
@@ -145,19 +155,19 @@ interface IPlanRegistry {
     /// @param params Everything but the instalments.
     /// @param instalments The instalments, in order; their index is their position.
     /// @param auth The parties' consent over {PlanHashing.PLAN_TYPEHASH}.
-    /// @return planId The EIP-712 struct hash of the signed plan.
+    /// @return planId The next plan id (1, 2, ...). Small ids keep every later call's calldata cheap.
     function recordPlan(
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.Instalment[] calldata instalments,
         DaifaTypes.JointAuthorization calldata auth
-    ) external returns (bytes32 planId);
+    ) external returns (uint64 planId);
 
     /// @notice Replaces a plan's instalments with both parties' consent.
     /// @dev Requirements: not paused; `current` are the plan's instalments; any instalment already funded,
     /// approved, disputed or closed stays exactly as it was; the new list passes the checks of {recordPlan}
     /// and fits the agreement set's limit.
     function amendPlan(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.Instalment[] calldata current,
         DaifaTypes.Instalment[] calldata amended,
@@ -167,7 +177,7 @@ interface IPlanRegistry {
     /// @notice The payer approves the release of a PAYER_APPROVAL instalment.
     /// @dev Requirements: the payer sent it or signed it; the rule is PAYER_APPROVAL; not closed; not yet approved.
     function approveRelease(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref,
         DaifaTypes.PartySignature calldata sig
@@ -177,7 +187,7 @@ interface IPlanRegistry {
     /// @dev Requirements: the payee sent it or signed it; the rule is MATERIALS; not closed; not yet attested.
     /// A new submission before attestation replaces the previous one.
     function submitMaterials(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref,
         bytes32 deliveredHash,
@@ -188,7 +198,7 @@ interface IPlanRegistry {
     /// @dev Operator only. Requirements: rule MATERIALS; not closed; not yet attested; `deliveredHash`
     /// equals what the payee submitted.
     function attestMaterials(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref,
         bytes32 deliveredHash
@@ -197,7 +207,7 @@ interface IPlanRegistry {
     /// @notice Payer or payee disputes an instalment that is not closed; it freezes until the arbiter splits it.
     /// @param by The disputing party: the plan's payer or payee.
     function dispute(
-        bytes32 planId,
+        uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref,
         address by,
@@ -212,45 +222,48 @@ interface IPlanRegistry {
                                  VIEWS
     //////////////////////////////////////////////////////////////*/
 
+    /// @notice Whether new agreement sets, plans, amendments and deposits are paused.
+    function paused() external view returns (bool);
+
     /// @notice The operator: approves parties, attests materials, pauses new business. It cannot move funds.
     function operator() external view returns (address);
 
     /// @notice A party's roles, suspension and reviewed documents' hash.
     function party(address account) external view returns (uint8 roles, bool suspended, bytes32 documentsHash);
 
-    function agreementSet(bytes32 agreementSetId) external view returns (DaifaTypes.AgreementSet memory);
+    function agreementSet(uint64 agreementSetId) external view returns (DaifaTypes.AgreementSet memory);
 
-    function isTokenAllowed(bytes32 agreementSetId, address token) external view returns (bool);
+    function isTokenAllowed(uint64 agreementSetId, address token) external view returns (bool);
 
     /// @notice The first 24 bytes of `keccak256(abi.encode(params, instalmentsRoot))` of a recorded plan, the
     /// commitment every call that acts on an instalment is checked against; zero for an unknown plan.
-    function planCommitment(bytes32 planId) external view returns (bytes24);
+    function planCommitment(uint64 planId) external view returns (bytes24);
 
     /// @notice An instalment's status bits (see {DaifaTypes}): FUNDED 1, CONDITION_MET 2, DISPUTED 4, CLOSED 8.
-    function instalmentStatus(bytes32 planId, uint256 index) external view returns (uint8);
+    function instalmentStatus(uint64 planId, uint256 index) external view returns (uint8);
 
     /// @notice What the payee delivered for a MATERIALS instalment and when the operator attested it (0: not yet).
-    function materials(bytes32 planId, uint256 index) external view returns (bytes32 deliveredHash, uint40 attestedAt);
+    function materials(uint64 planId, uint256 index) external view returns (bytes32 deliveredHash, uint40 attestedAt);
 
     function isNonceUsed(address owner, uint256 nonce) external view returns (bool);
 
     /// @notice The EIP-712 domain separator (name "Daifa", version "1", this chain, this contract).
     function domainSeparator() external view returns (bytes32);
 
-    /// @notice The plan id, the digest the parties sign, and the instalments' Merkle root, for off-chain checks.
+    /// @notice The struct hash and the digest the parties sign for a plan, and its instalments' Merkle root.
     function hashPlan(
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.Instalment[] calldata instalments,
         uint256 payerNonce,
         uint256 payeeNonce,
         uint256 deadline
-    ) external view returns (bytes32 planId, bytes32 digest, bytes32 instalmentsRoot);
+    ) external view returns (bytes32 consentHash, bytes32 digest, bytes32 instalmentsRoot);
 
-    /// @notice The agreement set id and the digest the parties sign.
+    /// @notice The struct hash and the digest the parties sign for an agreement set.
     function hashAgreementSet(
         DaifaTypes.AgreementSetParams calldata params,
         uint256 payerNonce,
         uint256 payeeNonce,
         uint256 deadline
-    ) external view returns (bytes32 agreementSetId, bytes32 digest);
+    ) external view returns (bytes32 consentHash, bytes32 digest);
 }

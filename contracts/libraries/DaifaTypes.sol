@@ -65,7 +65,7 @@ library DaifaTypes {
 
     /// @notice A plan's terms other than its instalments.
     struct PlanParams {
-        bytes32 agreementSetId;
+        uint64 agreementSetId;
         address payer;
         address payee;
         address token;

@@ -28,7 +28,7 @@ library PlanHashing {
 
     bytes32 internal constant PLAN_TYPEHASH = keccak256(
         abi.encodePacked(
-            "Plan(bytes32 agreementSetId,address payer,address payee,address token,address arbiter,"
+            "Plan(uint64 agreementSetId,address payer,address payee,address token,address arbiter,"
             "address feeRecipient,uint16 feeBps,uint128 feeCap,uint32 reviewWindow,uint40 expiry,"
             "Instalment[] instalments,uint256 payerNonce,uint256 payeeNonce,uint256 deadline)",
             INSTALMENT_TYPE
@@ -37,25 +37,25 @@ library PlanHashing {
 
     bytes32 internal constant AMENDMENT_TYPEHASH = keccak256(
         abi.encodePacked(
-            "Amendment(bytes32 planId,bytes32 currentInstalmentsRoot,Instalment[] instalments,uint256 payerNonce,"
+            "Amendment(uint64 planId,bytes32 currentInstalmentsRoot,Instalment[] instalments,uint256 payerNonce,"
             "uint256 payeeNonce,uint256 deadline)",
             INSTALMENT_TYPE
         )
     );
 
     bytes32 internal constant CANCELLATION_TYPEHASH = keccak256(
-        "Cancellation(bytes32 planId,uint16[] indices,uint256 payerNonce,uint256 payeeNonce,uint256 deadline)"
+        "Cancellation(uint64 planId,uint16[] indices,uint256 payerNonce,uint256 payeeNonce,uint256 deadline)"
     );
 
     bytes32 internal constant PAYER_APPROVAL_TYPEHASH =
-        keccak256("PayerApproval(bytes32 planId,uint16 index,uint256 nonce,uint256 deadline)");
+        keccak256("PayerApproval(uint64 planId,uint16 index,uint256 nonce,uint256 deadline)");
 
     bytes32 internal constant MATERIALS_SUBMISSION_TYPEHASH = keccak256(
-        "MaterialsSubmission(bytes32 planId,uint16 index,bytes32 deliveredHash,uint256 nonce,uint256 deadline)"
+        "MaterialsSubmission(uint64 planId,uint16 index,bytes32 deliveredHash,uint256 nonce,uint256 deadline)"
     );
 
     bytes32 internal constant DISPUTE_TYPEHASH =
-        keccak256("Dispute(bytes32 planId,uint16 index,bytes32 reasonHash,uint256 nonce,uint256 deadline)");
+        keccak256("Dispute(uint64 planId,uint16 index,bytes32 reasonHash,uint256 nonce,uint256 deadline)");
 
     /*//////////////////////////////////////////////////////////////
                                INSTALMENTS
@@ -198,7 +198,7 @@ library PlanHashing {
     }
 
     function hashAmendment(
-        bytes32 planId,
+        uint64 planId,
         bytes32 currentInstalmentsRoot,
         bytes32 instalmentsArrayHash,
         uint256 payerNonce,
@@ -219,7 +219,7 @@ library PlanHashing {
     }
 
     function hashCancellation(
-        bytes32 planId,
+        uint64 planId,
         uint16[] memory indices,
         uint256 payerNonce,
         uint256 payeeNonce,
@@ -237,7 +237,7 @@ library PlanHashing {
         );
     }
 
-    function hashPayerApproval(bytes32 planId, uint16 index, uint256 nonce, uint256 deadline)
+    function hashPayerApproval(uint64 planId, uint16 index, uint256 nonce, uint256 deadline)
         internal
         pure
         returns (bytes32)
@@ -246,7 +246,7 @@ library PlanHashing {
     }
 
     function hashMaterialsSubmission(
-        bytes32 planId,
+        uint64 planId,
         uint16 index,
         bytes32 deliveredHash,
         uint256 nonce,
@@ -255,7 +255,7 @@ library PlanHashing {
         return keccak256(abi.encode(MATERIALS_SUBMISSION_TYPEHASH, planId, index, deliveredHash, nonce, deadline));
     }
 
-    function hashDispute(bytes32 planId, uint16 index, bytes32 reasonHash, uint256 nonce, uint256 deadline)
+    function hashDispute(uint64 planId, uint16 index, bytes32 reasonHash, uint256 nonce, uint256 deadline)
         internal
         pure
         returns (bytes32)

@@ -122,8 +122,9 @@ def test_record_agreement_set_stores_budget_tokens_and_emits_everything(world: W
     auth = world.agreement_set_auth(params)
     receipt = record(world, params, auth)
     (event,) = world.events(receipt, "AgreementSetRecorded")  # type: ignore[arg-type]
-    set_id = td.agreement_set_id(params, auth[0], auth[1], auth[2])  # type: ignore[arg-type]
-    assert event["agreementSetId"] == set_id
+    set_id = event["agreementSetId"]
+    assert set_id == world.agreement_set_id + 1  # ids count up from 1
+    assert event["consentHash"] == td.agreement_set_consent_hash(params, auth[0], auth[1], auth[2])  # type: ignore[arg-type]
     signed = td.agreement_set_message(params, 0, 0, 0)
     assert dict(event["params"]) == {
         k: v for k, v in signed.items() if k not in ("payerNonce", "payeeNonce", "deadline")

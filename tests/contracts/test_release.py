@@ -183,12 +183,12 @@ def test_release_batch_releases_due_items_and_reports_the_others(world: World) -
     assert released == [(first.id, 0), (second.id, 0)]
     skipped = world.events(receipt, "ReleaseSkipped")
     assert [(e["planId"], e["index"], bytes(e["reason"][:4])) for e in skipped] == [
-        (first.id, 1, _selector("Escrow_InstalmentNotDue(bytes32,uint16,uint40,uint256)")),
-        (second.id, 1, _selector("Escrow_InstalmentNotFunded(bytes32,uint16)")),
-        (first.id, 0, _selector("Registry_InstalmentClosed(bytes32,uint16)")),
+        (first.id, 1, _selector("Escrow_InstalmentNotDue(uint64,uint16,uint40,uint256)")),
+        (second.id, 1, _selector("Escrow_InstalmentNotFunded(uint64,uint16)")),
+        (first.id, 0, _selector("Registry_InstalmentClosed(uint64,uint16)")),
     ]
-    assert bytes(skipped[1]["reason"]) == _selector("Escrow_InstalmentNotFunded(bytes32,uint16)") + encode(
-        ["bytes32", "uint16"], [second.id, 1]
+    assert bytes(skipped[1]["reason"]) == _selector("Escrow_InstalmentNotFunded(uint64,uint16)") + encode(
+        ["uint64", "uint16"], [second.id, 1]
     )
     assert world.balance(world.payee) == 300 * USD
 
@@ -200,5 +200,5 @@ def test_release_batch_skips_forged_items(world: World) -> None:
     forged = abi.instalment_ref(0, plan.instalments[0], [keccak(text="not a proof")])
     receipt = world.send(world.escrow.functions.releaseBatch([(plan.id, plan.params_abi, forged)]), world.outsider)
     (skipped,) = world.events(receipt, "ReleaseSkipped")
-    assert bytes(skipped["reason"][:4]) == _selector("Registry_InstalmentNotInPlan(bytes32,uint16)")
+    assert bytes(skipped["reason"][:4]) == _selector("Registry_InstalmentNotInPlan(uint64,uint16)")
     assert world.balance(world.payee) == 0

@@ -25,21 +25,21 @@ def test_plan_hash_matches_contract_and_eth_account(world: World) -> None:
         *world.instalments(2, rule=ReleaseRule.MATERIALS),
     ]
     nonces, deadline = (11, 2**200), 1_900_000_000
-    plan_id, digest, root = world.escrow.functions.hashPlan(
+    consent_hash, digest, root = world.escrow.functions.hashPlan(
         abi.plan_params(params), [abi.instalment(i) for i in instalments], *nonces, deadline
     ).call()
     message = td.plan_message(params, instalments, *nonces, deadline)
-    assert bytes(plan_id) == td.plan_id(params, instalments, *nonces, deadline)
+    assert bytes(consent_hash) == td.plan_consent_hash(params, instalments, *nonces, deadline)
     assert bytes(root) == td.instalments_root(instalments)
-    assert bytes(digest) == td.digest(world.chain.chain_id, world.escrow.address, bytes(plan_id))
+    assert bytes(digest) == td.digest(world.chain.chain_id, world.escrow.address, bytes(consent_hash))
     signable = encode_typed_data(full_message=td.payload("Plan", message, world.chain.chain_id, world.escrow.address))
     assert keccak(b"\x19" + signable.version + signable.header + signable.body) == bytes(digest)
 
 
 def test_agreement_set_hash_matches_contract_and_eth_account(world: World) -> None:
     params = world.agreement_set_params(tokens=(world.token.address, world.payer.address))
-    set_id, digest = world.escrow.functions.hashAgreementSet(abi.agreement_set(params), 1, 2, 3).call()
-    assert bytes(set_id) == td.agreement_set_id(params, 1, 2, 3)
+    consent_hash, digest = world.escrow.functions.hashAgreementSet(abi.agreement_set(params), 1, 2, 3).call()
+    assert bytes(consent_hash) == td.agreement_set_consent_hash(params, 1, 2, 3)
     message = td.agreement_set_message(params, 1, 2, 3)
     signable = encode_typed_data(
         full_message=td.payload("AgreementSet", message, world.chain.chain_id, world.escrow.address)
@@ -51,9 +51,7 @@ def test_type_strings_list_referenced_types_after_the_primary() -> None:
     assert td.encode_type("Plan").endswith(
         "Instalment(uint40 depositBy,uint40 releaseAt,uint128 amount,uint8 rule,bytes32 materialsHash)"
     )
-    assert (
-        td.encode_type("PayerApproval") == "PayerApproval(bytes32 planId,uint16 index,uint256 nonce,uint256 deadline)"
-    )
+    assert td.encode_type("PayerApproval") == "PayerApproval(uint64 planId,uint16 index,uint256 nonce,uint256 deadline)"
 
 
 def _root_from_proof(leaf: bytes, proof: list[bytes]) -> bytes:

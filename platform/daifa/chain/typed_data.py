@@ -43,7 +43,7 @@ TYPES: dict[str, list[Field]] = {
         {"name": "deadline", "type": "uint256"},
     ],
     "Plan": [
-        {"name": "agreementSetId", "type": "bytes32"},
+        {"name": "agreementSetId", "type": "uint64"},
         {"name": "payer", "type": "address"},
         {"name": "payee", "type": "address"},
         {"name": "token", "type": "address"},
@@ -59,7 +59,7 @@ TYPES: dict[str, list[Field]] = {
         {"name": "deadline", "type": "uint256"},
     ],
     "Amendment": [
-        {"name": "planId", "type": "bytes32"},
+        {"name": "planId", "type": "uint64"},
         {"name": "currentInstalmentsRoot", "type": "bytes32"},
         {"name": "instalments", "type": "Instalment[]"},
         {"name": "payerNonce", "type": "uint256"},
@@ -67,27 +67,27 @@ TYPES: dict[str, list[Field]] = {
         {"name": "deadline", "type": "uint256"},
     ],
     "Cancellation": [
-        {"name": "planId", "type": "bytes32"},
+        {"name": "planId", "type": "uint64"},
         {"name": "indices", "type": "uint16[]"},
         {"name": "payerNonce", "type": "uint256"},
         {"name": "payeeNonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ],
     "PayerApproval": [
-        {"name": "planId", "type": "bytes32"},
+        {"name": "planId", "type": "uint64"},
         {"name": "index", "type": "uint16"},
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ],
     "MaterialsSubmission": [
-        {"name": "planId", "type": "bytes32"},
+        {"name": "planId", "type": "uint64"},
         {"name": "index", "type": "uint16"},
         {"name": "deliveredHash", "type": "bytes32"},
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ],
     "Dispute": [
-        {"name": "planId", "type": "bytes32"},
+        {"name": "planId", "type": "uint64"},
         {"name": "index", "type": "uint16"},
         {"name": "reasonHash", "type": "bytes32"},
         {"name": "nonce", "type": "uint256"},
@@ -245,7 +245,7 @@ def agreement_set_message(
 
 
 def amendment_message(
-    plan_id: bytes,
+    plan_id: int,
     current_root: bytes,
     instalments: Sequence[Instalment],
     payer_nonce: int,
@@ -263,7 +263,7 @@ def amendment_message(
 
 
 def cancellation_message(
-    plan_id: bytes, indices: Sequence[int], payer_nonce: int, payee_nonce: int, deadline: int
+    plan_id: int, indices: Sequence[int], payer_nonce: int, payee_nonce: int, deadline: int
 ) -> dict[str, Any]:
     return {
         "planId": plan_id,
@@ -274,28 +274,29 @@ def cancellation_message(
     }
 
 
-def payer_approval_message(plan_id: bytes, index: int, nonce: int, deadline: int) -> dict[str, Any]:
+def payer_approval_message(plan_id: int, index: int, nonce: int, deadline: int) -> dict[str, Any]:
     return {"planId": plan_id, "index": index, "nonce": nonce, "deadline": deadline}
 
 
 def materials_submission_message(
-    plan_id: bytes, index: int, delivered_hash: bytes, nonce: int, deadline: int
+    plan_id: int, index: int, delivered_hash: bytes, nonce: int, deadline: int
 ) -> dict[str, Any]:
     return {"planId": plan_id, "index": index, "deliveredHash": delivered_hash, "nonce": nonce, "deadline": deadline}
 
 
-def dispute_message(plan_id: bytes, index: int, reason_hash: bytes, nonce: int, deadline: int) -> dict[str, Any]:
+def dispute_message(plan_id: int, index: int, reason_hash: bytes, nonce: int, deadline: int) -> dict[str, Any]:
     return {"planId": plan_id, "index": index, "reasonHash": reason_hash, "nonce": nonce, "deadline": deadline}
 
 
-def plan_id(
+def plan_consent_hash(
     params: PlanParams, instalments: Sequence[Instalment], payer_nonce: int, payee_nonce: int, deadline: int
 ) -> bytes:
-    """A plan's id: the EIP-712 struct hash of the plan both parties sign."""
+    """The EIP-712 struct hash of the plan both parties sign (PlanRecorded.consentHash)."""
     return hash_struct("Plan", plan_message(params, instalments, payer_nonce, payee_nonce, deadline))
 
 
-def agreement_set_id(params: AgreementSetParams, payer_nonce: int, payee_nonce: int, deadline: int) -> bytes:
+def agreement_set_consent_hash(params: AgreementSetParams, payer_nonce: int, payee_nonce: int, deadline: int) -> bytes:
+    """The EIP-712 struct hash of the agreement set both parties sign (AgreementSetRecorded.consentHash)."""
     return hash_struct("AgreementSet", agreement_set_message(params, payer_nonce, payee_nonce, deadline))
 
 
@@ -337,7 +338,7 @@ def plan_commitment(params: PlanParams, root: bytes) -> bytes:
     """The 24 bytes the registry stores for a plan: the start of ``keccak(abi.encode(params, root))``."""
     from daifa.chain.abi import plan_params
 
-    types = ["bytes32", "address", "address", "address", "address", "address", "uint16", "uint128", "uint32", "uint40"]
+    types = ["uint64", "address", "address", "address", "address", "address", "uint16", "uint128", "uint32", "uint40"]
     return keccak(encode([*types, "bytes32"], [*plan_params(params), root]))[:24]
 
 

@@ -64,7 +64,7 @@ class Instalment:
 class PlanParams:
     """A plan's terms other than its instalments."""
 
-    agreement_set_id: bytes
+    agreement_set_id: int
     payer: str
     payee: str
     token: str
