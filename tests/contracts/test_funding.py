@@ -200,3 +200,13 @@ def test_deposit_with_permit_reverts_when_permit_invalid_and_no_allowance(world:
         world.send(
             world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([0]), permit), world.outsider
         )
+
+
+def test_deposit_with_permit_reverts_when_paused(world: World) -> None:
+    plan = world.record_plan()
+    permit = _permit(world, plan.instalments[0].amount, world.chain.now() + DAY)
+    world.send(world.escrow.functions.pause(), world.operator)
+    with expect_revert("EnforcedPause"):
+        world.send(
+            world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([0]), permit), world.outsider
+        )

@@ -270,3 +270,28 @@ def test_amend_plan_replaces_untouched_instalments_and_keeps_statuses(world: Wor
     world.deposit(amended_plan, [1, 21])  # index 21 lives in the second status word
     assert [world.status(amended_plan, i) for i in (1, 2, 21)] == [1, 0, 1]
     assert world.escrow.functions.agreementSet(world.agreement_set_id).call()[4] == sum(i.amount for i in amended)
+
+
+def test_amend_plan_reverts_when_paused(world: World) -> None:
+    plan = world.record_plan()
+    world.send(world.escrow.functions.pause(), world.operator)
+    with expect_revert("EnforcedPause"):
+        amend(world, plan, list(plan.instalments), list(plan.instalments))
+
+
+def test_amend_plan_reverts_when_payee_did_not_sign(world: World) -> None:
+    plan = world.record_plan()
+    nonces, deadline = (world.nonce(), world.nonce()), world.chain.now() + DAY
+    message = td.amendment_message(plan.id, plan.root, plan.instalments, *nonces, deadline)
+    auth = abi.joint_authorization(
+        *nonces, deadline, world.sign(world.payer, "Amendment", message), world.sign(world.payer, "Amendment", message)
+    )
+    call = world.escrow.functions.amendPlan(
+        plan.id,
+        plan.params_abi,
+        [abi.instalment(i) for i in plan.instalments],
+        [abi.instalment(i) for i in plan.instalments],
+        auth,
+    )
+    with expect_revert("Registry_InvalidSignature", world.payee.address):
+        world.send(call, world.outsider)
