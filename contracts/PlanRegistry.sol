@@ -164,7 +164,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         DaifaTypes.Instalment[] calldata instalments,
         DaifaTypes.JointAuthorization calldata auth
     ) external whenNotPaused returns (uint64 planId) {
-        // Checks
+        // Checks; the agreement set's budget is taken here, and a failed check below reverts it with the rest.
         _requirePlanParams(params);
         uint256 total = _requireValidInstalments(instalments, params.expiry);
         _commitToAgreementSet(params, total, 0);

@@ -176,7 +176,8 @@ library PlanHashing {
         );
     }
 
-    /// @dev The plan's struct hash is also its id. Encoded in two steps to keep the stack shallow.
+    /// @dev The struct hash both parties sign (PlanRecorded.consentHash). Encoded in two steps to keep the
+    /// stack shallow.
     function hashPlan(
         DaifaTypes.PlanParams calldata p,
         bytes32 instalmentsArrayHash,
