@@ -121,13 +121,11 @@ def measure(chain: Chain | None = None) -> dict[str, int]:
 
 def _permit_deposits(world: World, plan: object) -> int:
     """Permit + deposit, measured on the second one (the payer has used a permit before)."""
-    from tests.contracts.test_funding import _permit
-
     world.send(world.token.functions.approve(world.escrow.address, 0), world.payer)
     measured = 0
     for index in (3, 4):
         amount = plan.instalments[index].amount  # type: ignore[attr-defined]
-        permit = _permit(world, amount, world.chain.now() + DAY)
+        permit = world.permit(amount, world.chain.now() + DAY)
         measured = world.send(
             world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([index]), permit),  # type: ignore[attr-defined]
             world.outsider,

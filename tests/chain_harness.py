@@ -31,20 +31,10 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
-from daifa.chain.artifacts import load_artifact
+from daifa.chain.artifacts import artifact_names, load_artifact
 
 ROOT = Path(__file__).resolve().parent.parent
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-ARTIFACT_NAMES = (
-    "DaifaEscrow",
-    "DaifaTestDollar",
-    "MockERC20",
-    "FeeOnTransferToken",
-    "NoReturnToken",
-    "BlockingToken",
-    "ReentrantToken",
-    "MockERC1271Wallet",
-)
 
 
 class Reverted(Exception):
@@ -80,7 +70,7 @@ def _error_table() -> dict[bytes, tuple[str, list[str]]]:
         function_signature_to_4byte_selector("Error(string)"): ("Error", ["string"]),
         function_signature_to_4byte_selector("Panic(uint256)"): ("Panic", ["uint256"]),
     }
-    for name in ARTIFACT_NAMES:
+    for name in artifact_names():
         for item in load_artifact(name)["abi"]:
             if item["type"] == "error":
                 types = [_abi_type(i) for i in item["inputs"]]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from web3.logs import DISCARD
 
 from daifa.chain import abi
@@ -129,48 +127,11 @@ def test_deposit_and_release_work_with_18_decimal_token(world: World) -> None:
     del set_id
 
 
-def _permit(world: World, value: int, deadline: int, nonce: int | None = None) -> tuple[object, ...]:
-    token = world.token
-    message = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {
-            "name": token.functions.name().call(),
-            "version": "1",
-            "chainId": world.chain.chain_id,
-            "verifyingContract": token.address,
-        },
-        "message": {
-            "owner": world.payer.address,
-            "spender": world.escrow.address,
-            "value": value,
-            "nonce": nonce if nonce is not None else token.functions.nonces(world.payer.address).call(),
-            "deadline": deadline,
-        },
-    }
-    signed = Account.sign_message(encode_typed_data(full_message=message), world.payer.key)
-    return (value, deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"))
-
-
 def test_deposit_with_permit_pulls_from_payer_without_prior_approval(world: World) -> None:
     world.send(world.token.functions.approve(world.escrow.address, 0), world.payer)
     plan = world.record_plan()
     amount = plan.instalments[0].amount
-    permit = _permit(world, amount, world.chain.now() + DAY)
+    permit = world.permit(amount, world.chain.now() + DAY)
     receipt = world.send(
         world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([0]), permit), world.outsider
     )
@@ -183,7 +144,7 @@ def test_deposit_with_permit_succeeds_when_permit_was_front_run(world: World) ->
     world.send(world.token.functions.approve(world.escrow.address, 0), world.payer)
     plan = world.record_plan()
     amount = plan.instalments[0].amount
-    permit = _permit(world, amount, world.chain.now() + DAY)
+    permit = world.permit(amount, world.chain.now() + DAY)
     world.send(world.token.functions.permit(world.payer.address, world.escrow.address, *permit), world.outsider)
     world.send(
         world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([0]), permit), world.outsider
@@ -195,7 +156,7 @@ def test_deposit_with_permit_reverts_when_permit_invalid_and_no_allowance(world:
     world.send(world.token.functions.approve(world.escrow.address, 0), world.payer)
     plan = world.record_plan()
     amount = plan.instalments[0].amount
-    permit = _permit(world, amount, world.chain.now() + DAY, nonce=99)  # wrong nonce: permit fails
+    permit = world.permit(amount, world.chain.now() + DAY, nonce=99)  # wrong nonce: permit fails
     with expect_revert("ERC20InsufficientAllowance", world.escrow.address, 0, amount):
         world.send(
             world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([0]), permit), world.outsider
@@ -204,7 +165,7 @@ def test_deposit_with_permit_reverts_when_permit_invalid_and_no_allowance(world:
 
 def test_deposit_with_permit_reverts_when_paused(world: World) -> None:
     plan = world.record_plan()
-    permit = _permit(world, plan.instalments[0].amount, world.chain.now() + DAY)
+    permit = world.permit(plan.instalments[0].amount, world.chain.now() + DAY)
     world.send(world.escrow.functions.pause(), world.operator)
     with expect_revert("EnforcedPause"):
         world.send(

@@ -85,11 +85,11 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
             self.apply(receipt, block_time)
             return {"receipt": receipt, "time": block_time}
 
-        def model(self, plan_id: bytes) -> Model:
+        def model(self, plan_id: int) -> Model:
             return next(m for m in self.plans if m.plan.id == plan_id)
 
         def apply(self, receipt: Any, now: int) -> None:
-            touched: set[tuple[bytes, int]] = set()
+            touched: set[tuple[int, int]] = set()
             for log in escrow.events.Deposited().process_receipt(receipt, errors=DISCARD):
                 item = self.item(log.args.planId, log.args.index, touched)
                 assert item.status & (FUNDED | CLOSED) == 0, "deposit into a funded or closed instalment"
@@ -133,8 +133,8 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
                 model = self.model(plan_id)
                 assert world.status(model.plan, index) == model.items[index].status
 
-        def item(self, plan_id: bytes, index: int, touched: set[tuple[bytes, int]]) -> Item:
-            touched.add((bytes(plan_id), index))
+        def item(self, plan_id: int, index: int, touched: set[tuple[int, int]]) -> Item:
+            touched.add((plan_id, index))
             return self.model(plan_id).items[index]
 
         def pay(self, item: Item, amount: int) -> None:

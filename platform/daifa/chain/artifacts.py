@@ -8,6 +8,12 @@ from importlib import resources
 from typing import Any
 
 
+def artifact_names() -> list[str]:
+    """Every compiled contract shipped in the package, by name."""
+    files = resources.files("daifa.artifacts").iterdir()
+    return sorted(f.name.removesuffix(".json") for f in files if f.name.endswith(".json"))
+
+
 @cache
 def load_artifact(name: str) -> dict[str, Any]:
     """The ABI and bytecode of contract `name` (for example ``"DaifaEscrow"``)."""
