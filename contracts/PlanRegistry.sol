@@ -200,8 +200,8 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         uint256 oldTotal;
         for (uint256 i; i < current.length; ++i) {
             oldTotal += current[i].amount;
-            if (_status(planId, i) == 0) continue;
-            // Funded, approved, disputed or closed: it must stay exactly as both signed it.
+            if (_status(planId, i) == 0 && _materials[planId][i].deliveredHash == 0) continue;
+            // Funded, approved, delivered, disputed or closed: it must stay exactly as both signed it.
             if (i >= amended.length || PlanHashing.hashInstalment(amended[i]) != PlanHashing.hashInstalment(current[i]))
             {
                 revert Registry_InstalmentLocked(planId, i);

@@ -164,7 +164,7 @@ interface IPlanRegistry {
 
     /// @notice Replaces a plan's instalments with both parties' consent.
     /// @dev Requirements: not paused; `current` are the plan's instalments; any instalment already funded,
-    /// approved, disputed or closed stays exactly as it was; the new list passes the checks of {recordPlan}
+    /// approved, delivered (materials submitted), disputed or closed stays exactly as it was; the new list passes the checks of {recordPlan}
     /// and fits the agreement set's limit.
     function amendPlan(
         uint64 planId,

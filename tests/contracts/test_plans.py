@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from eth_utils.crypto import keccak
+
 from daifa.chain import abi
 from daifa.chain import typed_data as td
 from daifa.chain.events import unpack_instalments
@@ -295,3 +297,16 @@ def test_amend_plan_reverts_when_payee_did_not_sign(world: World) -> None:
     )
     with expect_revert("Registry_InvalidSignature", world.payee.address):
         world.send(call, world.outsider)
+
+
+def test_amend_plan_reverts_when_payee_already_delivered_materials(world: World) -> None:
+    plan = world.record_plan(world.instalments(2, rule=ReleaseRule.MATERIALS))
+    world.send(
+        world.escrow.functions.submitMaterials(
+            plan.id, plan.params_abi, plan.ref(1), keccak(text="delivered"), abi.NO_SIGNATURE
+        ),
+        world.payee,
+    )
+    amended = [plan.instalments[0], replace(plan.instalments[1], amount=1)]
+    with expect_revert("Registry_InstalmentLocked", plan.id, 1):
+        amend(world, plan, list(plan.instalments), amended)
