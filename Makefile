@@ -5,13 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+VENV_SLITHER := .venv-slither
+STAMP_SLITHER := $(VENV_SLITHER)/.installed
 
-.PHONY: help setup test test-fast lint compile compile-check bench-gas lock clean
+.PHONY: help setup test test-fast lint slither compile bench-gas lock lock-slither clean
 
 help:
 	@echo "make test        set up everything and run lint and every test (eth-tester and anvil)"
 	@echo "make test-fast   the contract tests on the in-process chain only"
 	@echo "make lint        ruff and mypy"
+	@echo "make slither     static analysis of the contracts (fails on high or medium findings)"
 	@echo "make compile     recompile the contracts into platform/daifa/artifacts"
 	@echo "make bench-gas   measure gas and write snapshots/gas.json"
 
@@ -33,13 +36,19 @@ lint: $(STAMP_PY)
 	$(VENV)/bin/ruff format --check platform tests bench scripts
 	$(VENV)/bin/mypy
 
+$(STAMP_SLITHER): requirements-slither.lock
+	$(PYTHON) -m venv $(VENV_SLITHER)
+	$(VENV_SLITHER)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_SLITHER)/bin/python -m pip install --quiet -r requirements-slither.lock
+	touch $@
+
+slither: $(STAMP_SLITHER) $(STAMP_NODE)
+	$(VENV_SLITHER)/bin/python scripts/slither.py
+
 compile: setup
 	$(PY) scripts/compile.py
 
-compile-check: setup
-	$(PY) scripts/compile.py --check
-
-test: setup lint
+test: setup lint slither
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 test-fast: setup
@@ -53,5 +62,10 @@ lock: $(STAMP_PY)
 	  echo "# Regenerate with \`make lock\` after changing pyproject.toml."; \
 	  $(PY) -m pip freeze --exclude-editable; } > requirements.lock
 
+lock-slither: $(STAMP_SLITHER)
+	{ echo "# slither lives in its own virtualenv: it needs web3 7, the platform web3 8 (see shared/TOOLCHAIN.md)."; \
+	  echo "# Regenerate with \`make lock-slither\`."; \
+	  $(VENV_SLITHER)/bin/python -m pip freeze; } > requirements-slither.lock
+
 clean:
-	rm -rf $(VENV) node_modules build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis var
+	rm -rf $(VENV) $(VENV_SLITHER) node_modules build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis var

@@ -41,7 +41,7 @@ NOTES = {
     "record_agreement_set": "product opening, both signatures, one token",
     "deposit_1": "one instalment from the payer's wallet, escrow already holds the token",
     "deposit_12": "twelve instalments in one deposit",
-    "permit_deposit_1": "EIP-2612 permit + deposit relayed by the platform",
+    "permit_deposit_1": "EIP-2612 permit + the payer's deposit authorisation, relayed by the platform",
     "release_1": "TIME instalment, no fee, payee already holds the token",
     "release_1_fee": "as release_1, with a 0.5% fee to a recipient that holds the token",
     "release_batch_100_per_item": "releaseBatch of 100 instalments of 100 plans to 100 payees, per instalment",
@@ -127,7 +127,13 @@ def _permit_deposits(world: World, plan: object) -> int:
         amount = plan.instalments[index].amount  # type: ignore[attr-defined]
         permit = world.permit(amount, world.chain.now() + DAY)
         measured = world.send(
-            world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([index]), permit),  # type: ignore[attr-defined]
+            world.escrow.functions.depositWithPermit(
+                plan.id,  # type: ignore[attr-defined]
+                plan.params_abi,  # type: ignore[attr-defined]
+                plan.refs([index]),  # type: ignore[attr-defined]
+                permit,
+                world.deposit_authorization(plan, [index]),  # type: ignore[arg-type]
+            ),
             world.outsider,
         )["gasUsed"]
     world.send(world.token.functions.approve(world.escrow.address, MAX_UINT), world.payer)

@@ -41,7 +41,8 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         nonReentrant
         whenNotPaused
     {
-        _deposit(planId, params, refs, msg.sender);
+        uint256 total = _fundInstalments(planId, params, refs);
+        _pull(params.token, msg.sender, total);
     }
 
     /// @inheritdoc IEscrow
@@ -49,14 +50,24 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef[] calldata refs,
-        DaifaTypes.Permit calldata permit
+        DaifaTypes.Permit calldata permit,
+        DaifaTypes.PartySignature calldata payerSig
     ) external nonReentrant whenNotPaused {
+        // Checks: the payer authorised exactly these instalments, so no one can use its allowance for others.
         address payer = params.payer;
-        // A permit someone else already submitted fails here; the transfer below still checks the allowance.
+        bytes32 structHash = PlanHashing.hashDepositAuthorization(
+            planId, PlanHashing.hashIndices(refs), payerSig.nonce, payerSig.deadline
+        );
+        _requirePartyConsent(payer, structHash, payerSig);
+
+        // Effects
+        uint256 total = _fundInstalments(planId, params, refs);
+
+        // Interactions. A permit someone else already submitted fails here; the pull still checks the allowance.
         try IERC20Permit(params.token).permit(
             payer, address(this), permit.value, permit.deadline, permit.v, permit.r, permit.s
         ) {} catch {}
-        _deposit(planId, params, refs, payer);
+        _pull(params.token, payer, total);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -125,17 +136,14 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
     ) external nonReentrant {
         // Checks
         if (refs.length == 0) revert Escrow_NoInstalments();
-        uint16[] memory indices = new uint16[](refs.length);
-        for (uint256 i; i < refs.length; ++i) {
-            indices[i] = refs[i].index;
-        }
-        bytes32 structHash =
-            PlanHashing.hashCancellation(planId, indices, auth.payerNonce, auth.payeeNonce, auth.deadline);
+        bytes32 structHash = PlanHashing.hashCancellation(
+            planId, PlanHashing.hashIndices(refs), auth.payerNonce, auth.payeeNonce, auth.deadline
+        );
         _requireJointConsent(structHash, params.payer, params.payee, auth);
 
         // Effects
-        uint256 cancelled;
-        uint256 refund;
+        uint256 cancelled = 0;
+        uint256 refund = 0;
         for (uint256 i; i < refs.length; ++i) {
             DaifaTypes.InstalmentRef calldata ref = refs[i];
             _requireInstalment(planId, params, ref);
@@ -161,7 +169,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         // Checks and effects, per instalment
         if (refs.length == 0) revert Escrow_NoInstalments();
         if (block.timestamp <= params.expiry) revert Escrow_PlanNotExpired(planId, params.expiry, block.timestamp);
-        uint256 refund;
+        uint256 refund = 0;
         for (uint256 i; i < refs.length; ++i) {
             DaifaTypes.InstalmentRef calldata ref = refs[i];
             _requireInstalment(planId, params, ref);
@@ -218,19 +226,19 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
                                 INTERNAL
     //////////////////////////////////////////////////////////////*/
 
-    function _deposit(
+    /// @dev Checks that each instalment belongs to the plan and is open and unfunded, marks it funded, and
+    /// returns the total to pull.
+    function _fundInstalments(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
-        DaifaTypes.InstalmentRef[] calldata refs,
-        address from
-    ) private {
-        // Checks and effects, per instalment
+        DaifaTypes.InstalmentRef[] calldata refs
+    ) private returns (uint256 total) {
         if (refs.length == 0) revert Escrow_NoInstalments();
         if (block.timestamp > params.expiry) {
             revert Escrow_PlanExpired(planId, params.expiry, block.timestamp);
         }
-        uint256 total;
-        for (uint256 i; i < refs.length; ++i) {
+        total = 0;
+        for (uint256 i = 0; i < refs.length; ++i) {
             DaifaTypes.InstalmentRef calldata ref = refs[i];
             _requireInstalment(planId, params, ref);
             uint16 index = ref.index;
@@ -241,10 +249,13 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
             emit Deposited(planId, index, amount);
             total += amount;
         }
+    }
 
-        // Interactions: measure what arrived, so fee-on-transfer and short-paying tokens are refused.
-        address token = params.token;
+    /// @dev Pulls `total` of `token` from `from` and measures what arrived, so fee-on-transfer and
+    /// short-paying tokens are refused. `from` is the sender, or the payer that signed the deposit.
+    function _pull(address token, address from, uint256 total) private {
         uint256 before = _balanceOfSelf(token);
+        // slither-disable-next-line arbitrary-send-erc20 (the sender itself, or the payer's signed authorisation)
         IERC20(token).safeTransferFrom(from, address(this), total);
         uint256 received = _balanceOfSelf(token) - before;
         if (received != total) revert Escrow_TransferShortfall(token, total, received);

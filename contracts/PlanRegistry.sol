@@ -192,13 +192,13 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         // Checks
         uint256 head = _planHeads[planId];
         if (head == 0) revert Registry_UnknownPlan(planId);
-        (, bytes32 currentRoot) = PlanHashing.hashInstalments(current);
+        bytes32 currentRoot = PlanHashing.instalmentsRoot(current);
         if (head & ~DaifaTypes.HEAD_STATUS_MASK != _commitment(PlanHashing.hashTerms(params, currentRoot))) {
             revert Registry_TermsMismatch(planId);
         }
         uint256 newTotal = _requireValidInstalments(amended, params.expiry);
-        uint256 oldTotal;
-        for (uint256 i; i < current.length; ++i) {
+        uint256 oldTotal = 0;
+        for (uint256 i = 0; i < current.length; ++i) {
             oldTotal += current[i].amount;
             if (_status(planId, i) == 0 && _materials[planId][i].deliveredHash == 0) continue;
             // Funded, approved, delivered, disputed or closed: it must stay exactly as both signed it.
@@ -625,6 +625,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
     /// @dev ECDSA first (it rejects malleable high-s signatures), then ERC-1271 for contract wallets. Unlike
     /// OpenZeppelin's {SignatureChecker.isValidSignatureNow}, an EOA's signature needs no code-size lookup.
     function _isValidSignature(address signer, bytes32 digest, bytes calldata signature) private view returns (bool) {
+        // slither-disable-next-line unused-return (the third value only details an error, which we treat as invalid)
         (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
         if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
         return signer.code.length != 0 && SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);

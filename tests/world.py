@@ -116,6 +116,14 @@ class World:
         signed = self.payer.sign_typed_data(full_message=message)
         return (value, deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"))
 
+    def deposit_authorization(
+        self, plan: Plan, indices: Sequence[int], signer: LocalAccount | None = None
+    ) -> tuple[object, ...]:
+        """The payer's signed consent to fund exactly `indices` of `plan` through depositWithPermit."""
+        nonce, deadline = self.nonce(), self.chain.now() + DAY
+        message = td.deposit_authorization_message(plan.id, indices, nonce, deadline)
+        return abi.party_signature(nonce, deadline, self.sign(signer or self.payer, "DepositAuthorization", message))
+
     def fund(self, account: LocalAccount | str, amount: int, token: Contract | None = None) -> None:
         token = token or self.token
         address = account if isinstance(account, str) else account.address

@@ -67,12 +67,15 @@ interface IEscrow is IPlanRegistry {
         external;
 
     /// @notice Like {deposit}, paid from the payer's tokens with its EIP-2612 permit, relayed by anyone.
-    /// @dev A permit already used (front-run) is ignored when the allowance is there anyway.
+    /// @dev Requirements: as {deposit}, and the payer's EIP-712 `DepositAuthorization` over the plan and
+    /// exactly these instalments (or the payer sends it), so a relayer cannot spend the payer's allowance
+    /// on other instalments. A permit already used (front-run) is ignored when the allowance is there anyway.
     function depositWithPermit(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef[] calldata refs,
-        DaifaTypes.Permit calldata permit
+        DaifaTypes.Permit calldata permit,
+        DaifaTypes.PartySignature calldata payerSig
     ) external;
 
     /*//////////////////////////////////////////////////////////////

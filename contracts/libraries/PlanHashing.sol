@@ -47,6 +47,9 @@ library PlanHashing {
         "Cancellation(uint64 planId,uint16[] indices,uint256 payerNonce,uint256 payeeNonce,uint256 deadline)"
     );
 
+    bytes32 internal constant DEPOSIT_AUTHORIZATION_TYPEHASH =
+        keccak256("DepositAuthorization(uint64 planId,uint16[] indices,uint256 nonce,uint256 deadline)");
+
     bytes32 internal constant PAYER_APPROVAL_TYPEHASH =
         keccak256("PayerApproval(uint64 planId,uint16 index,uint256 nonce,uint256 deadline)");
 
@@ -92,6 +95,11 @@ library PlanHashing {
         root = merkleRoot(structHashes);
     }
 
+    /// @notice The Merkle root of `instalments` alone.
+    function instalmentsRoot(DaifaTypes.Instalment[] calldata instalments) internal pure returns (bytes32 root) {
+        (, root) = hashInstalments(instalments);
+    }
+
     /// @notice The instalments in 59 bytes each, for events: depositBy (5 bytes), releaseAt (5), amount (16),
     /// rule (1), materialsHash (32), big-endian, in index order. A third of their ABI encoding, so the whole
     /// plan fits in its event at a third of the log gas. Call after the fields were read through Solidity
@@ -125,8 +133,8 @@ library PlanHashing {
     function merkleRoot(bytes32[] memory nodes) internal pure returns (bytes32) {
         uint256 width = nodes.length;
         while (width > 1) {
-            uint256 next;
-            for (uint256 i; i < width; i += 2) {
+            uint256 next = 0;
+            for (uint256 i = 0; i < width; i += 2) {
                 nodes[next++] = i + 1 < width ? Hashes.commutativeKeccak256(nodes[i], nodes[i + 1]) : nodes[i];
             }
             width = next;
@@ -219,23 +227,31 @@ library PlanHashing {
         );
     }
 
+    /// @notice The EIP-712 encoding of the `uint16[] indices` of `refs`: the hash of their 32-byte words.
+    function hashIndices(DaifaTypes.InstalmentRef[] calldata refs) internal pure returns (bytes32) {
+        uint256[] memory padded = new uint256[](refs.length);
+        for (uint256 i = 0; i < refs.length; ++i) {
+            padded[i] = refs[i].index;
+        }
+        return keccak256(abi.encodePacked(padded));
+    }
+
     function hashCancellation(
         uint64 planId,
-        uint16[] memory indices,
+        bytes32 indicesHash,
         uint256 payerNonce,
         uint256 payeeNonce,
         uint256 deadline
     ) internal pure returns (bytes32) {
-        // EIP-712 encodes an array of uint16 as the hash of its 32-byte padded elements.
-        uint256[] memory padded = new uint256[](indices.length);
-        for (uint256 i; i < indices.length; ++i) {
-            padded[i] = indices[i];
-        }
-        return keccak256(
-            abi.encode(
-                CANCELLATION_TYPEHASH, planId, keccak256(abi.encodePacked(padded)), payerNonce, payeeNonce, deadline
-            )
-        );
+        return keccak256(abi.encode(CANCELLATION_TYPEHASH, planId, indicesHash, payerNonce, payeeNonce, deadline));
+    }
+
+    function hashDepositAuthorization(uint64 planId, bytes32 indicesHash, uint256 nonce, uint256 deadline)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(DEPOSIT_AUTHORIZATION_TYPEHASH, planId, indicesHash, nonce, deadline));
     }
 
     function hashPayerApproval(uint64 planId, uint16 index, uint256 nonce, uint256 deadline)

@@ -54,7 +54,7 @@ STATE_CHANGING = {
     "attestMaterials": "operator",
     "cancelInstalments": "anyone, with both parties' consent",
     "deposit": "anyone, with its own tokens",
-    "depositWithPermit": "anyone, with the payer's permit",
+    "depositWithPermit": "anyone, with the payer's permit and deposit authorisation",
     "dispute": "payer or payee, or its signature",
     "invalidateNonce": "anyone, for itself",
     "pause": "operator",

@@ -133,7 +133,10 @@ def test_deposit_with_permit_pulls_from_payer_without_prior_approval(world: Worl
     amount = plan.instalments[0].amount
     permit = world.permit(amount, world.chain.now() + DAY)
     receipt = world.send(
-        world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([0]), permit), world.outsider
+        world.escrow.functions.depositWithPermit(
+            plan.id, plan.params_abi, plan.refs([0]), permit, world.deposit_authorization(plan, [0])
+        ),
+        world.outsider,
     )
     (transfer,) = world.token.events.Transfer().process_receipt(receipt, errors=DISCARD)
     assert (transfer.args["from"], transfer.args.value) == (world.payer.address, amount)
@@ -147,7 +150,10 @@ def test_deposit_with_permit_succeeds_when_permit_was_front_run(world: World) ->
     permit = world.permit(amount, world.chain.now() + DAY)
     world.send(world.token.functions.permit(world.payer.address, world.escrow.address, *permit), world.outsider)
     world.send(
-        world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([0]), permit), world.outsider
+        world.escrow.functions.depositWithPermit(
+            plan.id, plan.params_abi, plan.refs([0]), permit, world.deposit_authorization(plan, [0])
+        ),
+        world.outsider,
     )
     assert world.status(plan, 0) == 1
 
@@ -159,7 +165,10 @@ def test_deposit_with_permit_reverts_when_permit_invalid_and_no_allowance(world:
     permit = world.permit(amount, world.chain.now() + DAY, nonce=99)  # wrong nonce: permit fails
     with expect_revert("ERC20InsufficientAllowance", world.escrow.address, 0, amount):
         world.send(
-            world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([0]), permit), world.outsider
+            world.escrow.functions.depositWithPermit(
+                plan.id, plan.params_abi, plan.refs([0]), permit, world.deposit_authorization(plan, [0])
+            ),
+            world.outsider,
         )
 
 
@@ -169,5 +178,29 @@ def test_deposit_with_permit_reverts_when_paused(world: World) -> None:
     world.send(world.escrow.functions.pause(), world.operator)
     with expect_revert("EnforcedPause"):
         world.send(
-            world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([0]), permit), world.outsider
+            world.escrow.functions.depositWithPermit(
+                plan.id, plan.params_abi, plan.refs([0]), permit, world.deposit_authorization(plan, [0])
+            ),
+            world.outsider,
         )
+
+
+def test_deposit_with_permit_reverts_when_payer_did_not_authorise_these_instalments(world: World) -> None:
+    # The payer has a standing allowance (World approves the escrow): without its deposit authorisation, a
+    # relayer with a garbage permit must not be able to spend it on instalments the payer did not choose.
+    plan = world.record_plan()
+    garbage = (plan.instalments[1].amount, world.chain.now() + DAY, 27, b"\x01" * 32, b"\x02" * 32)
+    signed_for_0 = world.deposit_authorization(plan, [0])
+    with expect_revert("Registry_InvalidSignature", world.payer.address):
+        world.send(
+            world.escrow.functions.depositWithPermit(plan.id, plan.params_abi, plan.refs([1]), garbage, signed_for_0),
+            world.outsider,
+        )
+    with expect_revert("Registry_InvalidSignature", world.payer.address):
+        world.send(
+            world.escrow.functions.depositWithPermit(
+                plan.id, plan.params_abi, plan.refs([1]), garbage, world.deposit_authorization(plan, [1], world.payee)
+            ),
+            world.outsider,
+        )
+    assert world.status(plan, 1) == 0

@@ -73,6 +73,12 @@ TYPES: dict[str, list[Field]] = {
         {"name": "payeeNonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ],
+    "DepositAuthorization": [
+        {"name": "planId", "type": "uint64"},
+        {"name": "indices", "type": "uint16[]"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
     "PayerApproval": [
         {"name": "planId", "type": "uint64"},
         {"name": "index", "type": "uint16"},
@@ -272,6 +278,11 @@ def cancellation_message(
         "payeeNonce": payee_nonce,
         "deadline": deadline,
     }
+
+
+def deposit_authorization_message(plan_id: int, indices: Sequence[int], nonce: int, deadline: int) -> dict[str, Any]:
+    """The payer's consent to fund exactly these instalments of the plan from its allowance (depositWithPermit)."""
+    return {"planId": plan_id, "indices": list(indices), "nonce": nonce, "deadline": deadline}
 
 
 def payer_approval_message(plan_id: int, index: int, nonce: int, deadline: int) -> dict[str, Any]:
