@@ -143,7 +143,7 @@ library PlanHashing {
     }
 
     /// @notice What the registry commits to for a plan: `keccak256(abi.encode(params, instalmentsRoot))`.
-    function hashTerms(DaifaTypes.PlanParams calldata params, bytes32 instalmentsRoot)
+    function hashTerms(DaifaTypes.PlanParams calldata params, bytes32 root)
         internal
         pure
         returns (bytes32 result)
@@ -151,7 +151,7 @@ library PlanHashing {
         assembly ("memory-safe") {
             let ptr := mload(0x40)
             calldatacopy(ptr, params, 0x140) // PlanParams is static: 10 words in place
-            mstore(add(ptr, 0x140), instalmentsRoot)
+            mstore(add(ptr, 0x140), root)
             result := keccak256(ptr, 0x160)
         }
     }
