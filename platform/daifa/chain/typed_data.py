@@ -14,6 +14,7 @@ from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from daifa.chain.abi import plan_params
 from daifa.domain.plans import AgreementSetParams, Instalment, PlanParams
 
 DOMAIN_NAME = "Daifa"
@@ -347,8 +348,6 @@ def instalments_root(instalments: Sequence[Instalment]) -> bytes:
 
 def plan_commitment(params: PlanParams, root: bytes) -> bytes:
     """The 24 bytes the registry stores for a plan: the start of ``keccak(abi.encode(params, root))``."""
-    from daifa.chain.abi import plan_params
-
     types = ["uint64", "address", "address", "address", "address", "address", "uint16", "uint128", "uint32", "uint40"]
     return keccak(encode([*types, "bytes32"], [*plan_params(params), root]))[:24]
 
