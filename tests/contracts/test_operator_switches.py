@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.chain_harness import expect_revert
-from tests.world import USD, World
+from tests.world import DAY, USD, World
 
 
 def test_pause_reverts_when_sender_is_not_operator(world: World) -> None:
@@ -72,3 +72,18 @@ def test_test_dollar_has_six_decimals_and_a_capped_faucet(world: World) -> None:
         world.send(token.functions.faucet(world.outsider.address, limit + 1), world.outsider)
     world.send(token.functions.faucet(world.outsider.address, limit), world.outsider)
     assert world.balance(world.outsider) == limit
+
+
+def test_pause_does_not_block_disputes_or_withdrawals(world: World) -> None:
+    token, set_id = world.adopt_token("BlockingToken")
+    plan = world.record_plan(world.instalments(2), world.plan_params(agreement_set_id=set_id, token=token.address))
+    world.deposit(plan, [0, 1])
+    world.send(token.functions.setBlocked(world.payee.address, True), world.operator)
+    world.chain.advance(31 * DAY)
+    world.release(plan, 0)  # the push fails and is credited
+    world.send(world.escrow.functions.pause(), world.operator)
+    world.dispute(plan, 1, by=world.payee)
+    assert world.status(plan, 1) & 4
+    elsewhere = world.chain.account("payee-other-wallet")
+    world.send(world.escrow.functions.withdraw(token.address, elsewhere.address), world.payee)
+    assert world.balance(elsewhere, token) == plan.instalments[0].amount
