@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from tests.chain_harness import Chain, anvil_chain, in_process_chain
-from tests.world import DAY, MAX_UINT, USD, World
+from tests.world import DAY, MAX_UINT, USD, Plan, World
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td
@@ -119,23 +119,17 @@ def measure(chain: Chain | None = None) -> dict[str, int]:
     return gas
 
 
-def _permit_deposits(world: World, plan: object) -> int:
-    """Permit + deposit, measured on the second one (the payer has used a permit before)."""
+def _permit_deposits(world: World, plan: Plan) -> int:
+    """Permit + deposit authorisation + deposit, measured on the second one (the payer has signed before)."""
     world.send(world.token.functions.approve(world.escrow.address, 0), world.payer)
     measured = 0
     for index in (3, 4):
-        amount = plan.instalments[index].amount  # type: ignore[attr-defined]
-        permit = world.permit(amount, world.chain.now() + DAY)
-        measured = world.send(
-            world.escrow.functions.depositWithPermit(
-                plan.id,  # type: ignore[attr-defined]
-                plan.params_abi,  # type: ignore[attr-defined]
-                plan.refs([index]),  # type: ignore[attr-defined]
-                permit,
-                world.deposit_authorization(plan, [index]),  # type: ignore[arg-type]
-            ),
-            world.outsider,
-        )["gasUsed"]
+        permit = world.permit(plan.instalments[index].amount, world.chain.now() + DAY)
+        authorisation = world.deposit_authorization(plan, [index])
+        call = world.escrow.functions.depositWithPermit(
+            plan.id, plan.params_abi, plan.refs([index]), permit, authorisation
+        )
+        measured = world.send(call, world.outsider)["gasUsed"]
     world.send(world.token.functions.approve(world.escrow.address, MAX_UINT), world.payer)
     return measured
 
