@@ -10,14 +10,22 @@ from daifa.domain.plans import (
     PlanParams,
     ReleaseRule,
 )
+from daifa.errors import Conflict, DaifaError, Forbidden, InvalidInput, InvalidTransition, NotFound, Problem
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AgreementSetParams",
+    "Conflict",
+    "DaifaError",
+    "Forbidden",
     "Instalment",
     "InstalmentStatus",
+    "InvalidInput",
+    "InvalidTransition",
+    "NotFound",
     "PlanParams",
+    "Problem",
     "ReleaseRule",
     "__version__",
 ]

@@ -1,0 +1,129 @@
+"""A payer's request for a disbursement plan: checked against its product before the payee sees it,
+confirmed or rejected by the payee, recorded on chain with both signatures.
+
+`check_plan_request` refuses, with every problem named, what the contracts would refuse, so a bad plan
+gets a clear answer from the platform instead of a reverted transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from daifa.domain.plans import (
+    MAX_FEE_BPS,
+    MAX_INSTALMENTS,
+    UINT40_MAX,
+    UINT128_MAX,
+    Instalment,
+    PlanParams,
+    ReleaseRule,
+)
+from daifa.domain.workflow import Workflow
+from daifa.errors import InvalidInput, Problem
+
+ZERO_HASH = b"\x00" * 32
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class PlanStatus(StrEnum):
+    AWAITING_PAYEE = "awaiting_payee"  # checked against the product, signed by the payer, sent to the payee
+    REJECTED = "rejected"  # the payee refused, with a reason
+    WITHDRAWN = "withdrawn"  # the payer took it back before the payee answered
+    RECORDING = "recording"  # both signed; the plan is in the relayer's outbox
+    RECORDED = "recorded"  # the indexer saw PlanRecorded
+    COMPLETED = "completed"  # every instalment is closed on chain
+    EXPIRED = "expired"  # the signatures' deadline passed before the plan was recorded
+
+
+class PlanEvent(StrEnum):
+    PAYEE_CONFIRM = "payee_confirm"
+    PAYEE_REJECT = "payee_reject"
+    PAYER_WITHDRAW = "payer_withdraw"
+    RECORD_CONFIRMED = "record_confirmed"
+    ALL_INSTALMENTS_CLOSED = "all_instalments_closed"
+    SIGNATURES_EXPIRED = "signatures_expired"
+
+
+S, E = PlanStatus, PlanEvent
+
+PLAN_LIFECYCLE: Workflow[PlanStatus, PlanEvent] = Workflow(
+    name="plan",
+    initial=S.AWAITING_PAYEE,
+    moves={
+        (S.AWAITING_PAYEE, E.PAYEE_CONFIRM): S.RECORDING,
+        (S.AWAITING_PAYEE, E.PAYEE_REJECT): S.REJECTED,
+        (S.AWAITING_PAYEE, E.PAYER_WITHDRAW): S.WITHDRAWN,
+        (S.AWAITING_PAYEE, E.SIGNATURES_EXPIRED): S.EXPIRED,
+        (S.RECORDING, E.RECORD_CONFIRMED): S.RECORDED,
+        (S.RECORDING, E.SIGNATURES_EXPIRED): S.EXPIRED,
+        (S.RECORDED, E.ALL_INSTALMENTS_CLOSED): S.COMPLETED,
+    },
+)
+
+
+@dataclass(frozen=True)
+class ProductTerms:
+    """What a plan is checked against: the open product (agreement set) it is requested under."""
+
+    agreement_set_id: int
+    payer: str
+    payee: str
+    tokens: frozenset[str]
+    limit: int
+    committed: int  # the total of the plans already recorded under it
+    expiry: int
+    is_open: bool
+
+
+def check_plan_request(product: ProductTerms, params: PlanParams, instalments: Sequence[Instalment], now: int) -> int:
+    """Returns the plan's total, or raises InvalidInput listing every problem. `now` is the chain's time."""
+    problems: list[Problem] = []
+
+    def problem(field: str, message: str) -> None:
+        problems.append(Problem(field, message))
+
+    if not product.is_open:
+        problem("agreement_set_id", "the product is not open: finish opening it, or choose an open one")
+    if params.agreement_set_id != product.agreement_set_id:
+        problem("agreement_set_id", f"must be {product.agreement_set_id}, the product's agreement set")
+    if (params.payer.lower(), params.payee.lower()) != (product.payer.lower(), product.payee.lower()):
+        problem("payer", "payer and payee must be the product's parties")
+    if params.token.lower() not in {t.lower() for t in product.tokens}:
+        problem("token", f"the product allows only {', '.join(sorted(product.tokens))}")
+    if not now < params.expiry <= min(product.expiry, UINT40_MAX):
+        problem("expiry", f"must be after now ({now}) and no later than the product's expiry ({product.expiry})")
+    if not 0 <= params.fee_bps <= MAX_FEE_BPS:
+        problem("fee_bps", f"must be between 0 and {MAX_FEE_BPS} basis points")
+    if params.fee_bps and params.fee_recipient.lower() == ZERO_ADDRESS:
+        problem("fee_recipient", "a plan with a fee needs a fee recipient")
+    if not 0 <= params.fee_cap <= UINT128_MAX:
+        problem("fee_cap", "must be a whole number of token units, 0 or more")
+    if params.arbiter.lower() == ZERO_ADDRESS:
+        problem("arbiter", "name the arbiter (the operator unless the parties agree on another)")
+    if not 1 <= len(instalments) <= MAX_INSTALMENTS:
+        problem("instalments", f"a plan has 1 to {MAX_INSTALMENTS} instalments")
+
+    total = 0
+    for i, instalment in enumerate(instalments):
+        where = f"instalments[{i}]"
+        if not 0 < instalment.amount <= UINT128_MAX:
+            problem(f"{where}.amount", "must be a positive whole number of the token's smallest unit")
+        else:
+            total += instalment.amount
+        if instalment.deposit_by <= now:
+            problem(f"{where}.deposit_by", "must be in the future")
+        if instalment.deposit_by > instalment.release_at:
+            problem(f"{where}.deposit_by", "must not be after release_at")
+        if instalment.release_at > params.expiry:
+            problem(f"{where}.release_at", "must not be after the plan's expiry")
+        if instalment.rule == ReleaseRule.MATERIALS and instalment.materials_hash == ZERO_HASH:
+            problem(f"{where}.materials_hash", "a MATERIALS instalment needs its list of required materials")
+
+    available = product.limit - product.committed
+    if total > available:
+        problem("instalments", f"the plan totals {total}; the product has {available} left of its limit")
+    if problems:
+        raise InvalidInput(problems)
+    return total

@@ -1,0 +1,71 @@
+"""The errors the platform raises on purpose. Each says what went wrong and what to do about it.
+
+DaifaError                    the root: `code` for machines, `message` for people
+├── InvalidInput              the request's values are wrong; `problems` lists each field (HTTP 422)
+├── NotFound                  no such record, or not the caller's (HTTP 404)
+├── Forbidden                 the caller's role may not do this (HTTP 403)
+└── Conflict                  the record's state does not allow it now (HTTP 409)
+    └── InvalidTransition     a workflow move that is not allowed from the current status
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DaifaError(Exception):
+    """Root of the platform's errors."""
+
+    code = "daifa_error"
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One wrong value: where it is (`instalments[2].amount`) and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class InvalidInput(DaifaError):
+    code = "invalid_input"
+    http_status = 422
+
+    def __init__(self, problems: list[Problem]) -> None:
+        if not problems:
+            raise ValueError("InvalidInput needs at least one problem")
+        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        super().__init__(f"fix these and send the request again: {summary}")
+        self.problems = problems
+
+
+class NotFound(DaifaError):
+    code = "not_found"
+    http_status = 404
+
+
+class Forbidden(DaifaError):
+    code = "forbidden"
+    http_status = 403
+
+
+class Conflict(DaifaError):
+    code = "conflict"
+    http_status = 409
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+    def __init__(self, workflow: str, status: str, event: str, allowed: list[str]) -> None:
+        hint = f"allowed now: {', '.join(allowed)}" if allowed else f"a {workflow} that is {status} is final"
+        super().__init__(f"a {workflow} that is {status} cannot take '{event}'; {hint}")
+        self.workflow = workflow
+        self.status = status
+        self.event = event
+        self.allowed = allowed
