@@ -1,0 +1,1 @@
+"""Persistence: the content-addressed document store (and, next, the database)."""
