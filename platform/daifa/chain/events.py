@@ -1,8 +1,16 @@
-"""Decoding what the contracts' events carry beyond plain ABI values."""
+"""The escrow's logs as domain events, including what they carry beyond plain ABI values."""
 
 from __future__ import annotations
 
-from daifa.domain.plans import Instalment, ReleaseRule
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from eth_utils.abi import event_abi_to_log_topic
+from web3.contract import Contract
+from web3.types import LogReceipt
+
+from daifa.domain.ledger import ChainEvent
+from daifa.domain.plans import Instalment, PlanParams, ReleaseRule
 
 PACKED_INSTALMENT_SIZE = 59
 
@@ -25,3 +33,41 @@ def unpack_instalments(packed: bytes) -> list[Instalment]:
             )
         )
     return instalments
+
+
+def plan_params_from_event(p: Mapping[str, Any]) -> PlanParams:
+    """A PlanRecorded event's `params` tuple as PlanParams."""
+    return PlanParams(
+        agreement_set_id=int(p["agreementSetId"]),
+        payer=str(p["payer"]),
+        payee=str(p["payee"]),
+        token=str(p["token"]),
+        arbiter=str(p["arbiter"]),
+        fee_recipient=str(p["feeRecipient"]),
+        fee_bps=int(p["feeBps"]),
+        fee_cap=int(p["feeCap"]),
+        review_window=int(p["reviewWindow"]),
+        expiry=int(p["expiry"]),
+    )
+
+
+def decode_escrow_logs(escrow: Contract, logs: Iterable[LogReceipt]) -> list[ChainEvent]:
+    """The escrow's logs as ChainEvents in chain order; logs of other contracts or events are left out."""
+    topics = {event_abi_to_log_topic(item): item["name"] for item in escrow.abi if item["type"] == "event"}
+    events = []
+    for log in sorted(logs, key=lambda entry: (entry["blockNumber"], entry["logIndex"])):
+        if log["address"].lower() != escrow.address.lower() or not log["topics"]:
+            continue
+        name = topics.get(bytes(log["topics"][0]))
+        if name is None:
+            continue
+        args = dict(getattr(escrow.events, name)().process_log(log)["args"])
+        for key, value in args.items():
+            if isinstance(value, bytes):
+                args[key] = bytes(value)
+        if name in ("PlanRecorded", "PlanAmended"):
+            args["instalments"] = unpack_instalments(args.pop("packedInstalments"))
+        if name == "PlanRecorded":
+            args["params"] = plan_params_from_event(args["params"])
+        events.append(ChainEvent(name, args, int(log["blockNumber"]), int(log["logIndex"])))
+    return events
