@@ -1,19 +1,20 @@
 """Invariants of the money over random sequences of every action, on a real chain.
 
 Hypothesis drives deposits, releases, batch releases, approvals, materials, disputes, resolutions,
-cancellations, refunds, pauses and time jumps against the deployed escrow. After every step:
+cancellations, refunds, pauses and time jumps against the deployed escrow. Every receipt's logs are folded
+into the platform's own Ledger (daifa.domain.ledger), so the ledger is tested on the same sequences.
+After every step:
 - the escrow's token balance equals what was deposited minus what was paid out (released, fees,
   refunded, split);
 - no instalment pays out more than its amount, and a closed funded one paid out exactly its amount;
 - tokens leave the escrow only to the plan's payee, its payer or its signed fee recipient;
-- statuses only move forward, and the chain's statuses equal the model's;
+- statuses only move forward, and the chain's statuses equal the ledger's;
 - an action that succeeded was allowed by the plan's rules at that block's time.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -22,6 +23,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from web3.logs import DISCARD
 
 from daifa.chain import abi
+from daifa.chain.events import decode_escrow_logs
+from daifa.domain.ledger import ChainEvent, InstalmentState, Ledger, PlanState
 from daifa.domain.plans import Instalment, ReleaseRule
 from tests.chain_harness import Chain, Reverted
 from tests.world import DAY, Plan, World
@@ -35,20 +38,6 @@ MIN_STEPS = {
 STEPS_PER_EXAMPLE = 50
 
 
-@dataclass
-class Item:
-    instalment: Instalment
-    status: int = 0
-    attested_at: int = 0
-    paid: int = 0
-
-
-@dataclass
-class Model:
-    plan: Plan
-    items: list[Item] = field(default_factory=list)
-
-
 def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachine]:
     chain: Chain = world.chain
     escrow = world.escrow
@@ -60,16 +49,15 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
             super().__init__()
             self.snapshot = chain.snapshot()
             world.reset_nonces()
-            self.plans: list[Model] = []
-            self.deposited = 0
-            self.paid_out = 0
+            self.plans: list[Plan] = []  # what the rules build calls from
+            self.ledger = Ledger()  # what the logs say
             self.paused = False
 
         def teardown(self) -> None:
             try:
-                for model in self.plans:
-                    for index, item in enumerate(model.items):
-                        assert world.status(model.plan, index) == item.status
+                for plan in self.plans:
+                    for index, item in enumerate(self.state(plan).instalments):
+                        assert world.status(plan, index) == item.status
             finally:
                 chain.revert(self.snapshot)
 
@@ -85,74 +73,55 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
             self.apply(receipt, block_time)
             return {"receipt": receipt, "time": block_time}
 
-        def model(self, plan_id: int) -> Model:
-            return next(m for m in self.plans if m.plan.id == plan_id)
+        def state(self, plan: Plan) -> PlanState:
+            return self.ledger.plans[plan.id]
+
+        def item(self, plan: Plan, index: int) -> InstalmentState:
+            return self.ledger.plans[plan.id].instalments[index]
 
         def apply(self, receipt: Any, now: int) -> None:
-            touched: set[tuple[int, int]] = set()
-            for log in escrow.events.Deposited().process_receipt(receipt, errors=DISCARD):
-                item = self.item(log.args.planId, log.args.index, touched)
-                assert item.status & (FUNDED | CLOSED) == 0, "deposit into a funded or closed instalment"
-                assert log.args.amount == item.instalment.amount
-                item.status |= FUNDED
-                self.deposited += log.args.amount
-            for log in escrow.events.PayerApproved().process_receipt(receipt, errors=DISCARD):
-                self.item(log.args.planId, log.args.index, touched).status |= CONDITION_MET
-            for log in escrow.events.MaterialsAttested().process_receipt(receipt, errors=DISCARD):
-                item = self.item(log.args.planId, log.args.index, touched)
-                item.status |= CONDITION_MET
-                item.attested_at = now
-            for log in escrow.events.Disputed().process_receipt(receipt, errors=DISCARD):
-                self.item(log.args.planId, log.args.index, touched).status |= DISPUTED
-            for log in escrow.events.Released().process_receipt(receipt, errors=DISCARD):
-                model = self.model(log.args.planId)
-                item = self.item(log.args.planId, log.args.index, touched)
-                self.assert_releasable(model, item, now)
-                self.pay(item, log.args.toPayee + log.args.fee)
-            for log in escrow.events.DisputeResolved().process_receipt(receipt, errors=DISCARD):
-                item = self.item(log.args.planId, log.args.index, touched)
-                assert item.status & DISPUTED and not item.status & CLOSED
-                self.pay(item, log.args.toPayee + log.args.toPayer)
-            for log in escrow.events.InstalmentCancelled().process_receipt(receipt, errors=DISCARD):
-                item = self.item(log.args.planId, log.args.index, touched)
-                assert not item.status & CLOSED
-                self.pay(item, log.args.refunded)
-            for log in escrow.events.Refunded().process_receipt(receipt, errors=DISCARD):
-                model = self.model(log.args.planId)
-                item = self.item(log.args.planId, log.args.index, touched)
-                assert now > model.plan.params.expiry and item.status & FUNDED
-                assert not item.status & (DISPUTED | CONDITION_MET)
-                assert item.instalment.rule != ReleaseRule.TIME
-                self.pay(item, log.args.amount)
-            recipients = {(m.plan.params.payer, m.plan.params.payee, m.plan.params.fee_recipient) for m in self.plans}
-            allowed = {address for trio in recipients for address in trio}
+            """Folds the receipt's logs into the ledger, checking first that each payout was allowed."""
+            events = decode_escrow_logs(escrow, receipt["logs"])
+            for event in events:
+                self.assert_allowed(event, now)
+                self.ledger.apply(event)
+            allowed = {
+                address.lower()
+                for state in self.ledger.plans.values()
+                for address in (state.params.payer, state.params.payee, state.params.fee_recipient)
+            }
             for log in transfer_event.process_receipt(receipt, errors=DISCARD):
                 if log.args["from"] == escrow.address:
-                    assert log.args.to in allowed, f"escrow paid {log.args.to}, not a plan party"
+                    assert log.args.to.lower() in allowed, f"escrow paid {log.args.to}, not a plan party"
+            touched = {(int(e.args["planId"]), int(e.args["index"])) for e in events if "index" in e.args}
             for plan_id, index in touched:
-                model = self.model(plan_id)
-                assert world.status(model.plan, index) == model.items[index].status
+                plan = next(p for p in self.plans if p.id == plan_id)
+                assert world.status(plan, index) == self.item(plan, index).status
 
-        def item(self, plan_id: int, index: int, touched: set[tuple[int, int]]) -> Item:
-            touched.add((plan_id, index))
-            return self.model(plan_id).items[index]
-
-        def pay(self, item: Item, amount: int) -> None:
-            item.paid += amount
-            item.status |= CLOSED
-            self.paid_out += amount
-
-        def assert_releasable(self, model: Model, item: Item, now: int) -> None:
+        def assert_allowed(self, event: ChainEvent, now: int) -> None:
+            if event.name not in ("Released", "DisputeResolved", "Refunded"):
+                return  # the ledger itself refuses double funding and double closing
+            state = self.ledger.plans[int(event.args["planId"])]
+            item = state.instalments[int(event.args["index"])]
+            if event.name == "DisputeResolved":
+                assert item.status & DISPUTED and not item.status & CLOSED
+                return
+            if event.name == "Refunded":
+                assert now > state.params.expiry and item.status & FUNDED
+                assert not item.status & (DISPUTED | CONDITION_MET)
+                assert item.terms.rule != ReleaseRule.TIME
+                return
             assert item.status & FUNDED and not item.status & (DISPUTED | CLOSED)
-            rule = item.instalment.rule
+            rule = item.terms.rule
             if rule == ReleaseRule.TIME:
-                assert now >= item.instalment.release_at
+                assert now >= item.terms.release_at
             elif rule == ReleaseRule.PAYER_APPROVAL:
                 assert item.status & CONDITION_MET
             else:
-                assert item.status & CONDITION_MET and now >= item.attested_at + model.plan.params.review_window
+                assert item.status & CONDITION_MET
+                assert item.review_ends_at is not None and now >= item.review_ends_at
 
-        def pick(self, choice: int) -> Model:
+        def pick(self, choice: int) -> Plan:
             return self.plans[choice % len(self.plans)]
 
         # ------------------------------------------------------------------ rules
@@ -187,56 +156,49 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
             except Reverted as error:
                 assert error.name in ("Registry_AgreementSetExpired", "Registry_PlanOutlivesAgreementSet"), error
                 return
-            self.plans.append(Model(plan, [Item(i) for i in instalments]))
+            self.plans.append(plan)
+            self.apply(plan.receipt, int(chain.w3.eth.get_block(plan.receipt["blockNumber"])["timestamp"]))
 
         @precondition(lambda self: self.plans)
         @rule(choice=st.integers(0, 99), indices=st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True))
         def deposit(self, choice: int, indices: list[int]) -> None:
-            model = self.pick(choice)
-            indices = [i % len(model.items) for i in indices]
+            plan = self.pick(choice)
+            indices = [i % len(plan.instalments) for i in indices]
             indices = list(dict.fromkeys(indices))
-            expected_ok = not self.paused and all(model.items[i].status & (FUNDED | CLOSED) == 0 for i in indices)
-            result = self.attempt(
-                escrow.functions.deposit(model.plan.id, model.plan.params_abi, model.plan.refs(indices)), world.payer
-            )
+            expected_ok = not self.paused and all(self.item(plan, i).status & (FUNDED | CLOSED) == 0 for i in indices)
+            result = self.attempt(escrow.functions.deposit(plan.id, plan.params_abi, plan.refs(indices)), world.payer)
             if result is not None:
-                assert expected_ok and result["time"] <= model.plan.params.expiry
+                assert expected_ok and result["time"] <= plan.params.expiry
             elif expected_ok:
-                assert chain.now() + 1 >= model.plan.params.expiry, "a valid deposit was refused"
+                assert chain.now() + 1 >= plan.params.expiry, "a valid deposit was refused"
 
         @precondition(lambda self: self.plans)
         @rule(choice=st.integers(0, 99), index=st.integers(0, 3))
         def release(self, choice: int, index: int) -> None:
-            model = self.pick(choice)
-            index %= len(model.items)
-            self.attempt(
-                escrow.functions.release(model.plan.id, model.plan.params_abi, model.plan.ref(index)), world.outsider
-            )
+            plan = self.pick(choice)
+            index %= len(plan.instalments)
+            self.attempt(escrow.functions.release(plan.id, plan.params_abi, plan.ref(index)), world.outsider)
 
         @precondition(lambda self: self.plans)
         @rule(picks=st.lists(st.tuples(st.integers(0, 99), st.integers(0, 3)), min_size=1, max_size=5))
         def release_batch(self, picks: list[tuple[int, int]]) -> None:
             items = []
             for choice, index in picks:
-                model = self.pick(choice)
-                index %= len(model.items)
-                items.append((model.plan.id, model.plan.params_abi, model.plan.ref(index)))
+                plan = self.pick(choice)
+                index %= len(plan.instalments)
+                items.append((plan.id, plan.params_abi, plan.ref(index)))
             result = self.attempt(escrow.functions.releaseBatch(items), world.outsider)
             assert result is not None, "a batch release never reverts as a whole"
 
         @precondition(lambda self: self.plans)
         @rule(choice=st.integers(0, 99), index=st.integers(0, 3))
         def approve(self, choice: int, index: int) -> None:
-            model = self.pick(choice)
-            index %= len(model.items)
-            item = model.items[index]
-            expected_ok = item.instalment.rule == ReleaseRule.PAYER_APPROVAL and not item.status & (
-                CLOSED | CONDITION_MET
-            )
+            plan = self.pick(choice)
+            index %= len(plan.instalments)
+            item = self.item(plan, index)
+            expected_ok = item.terms.rule == ReleaseRule.PAYER_APPROVAL and not item.status & (CLOSED | CONDITION_MET)
             result = self.attempt(
-                escrow.functions.approveRelease(
-                    model.plan.id, model.plan.params_abi, model.plan.ref(index), abi.NO_SIGNATURE
-                ),
+                escrow.functions.approveRelease(plan.id, plan.params_abi, plan.ref(index), abi.NO_SIGNATURE),
                 world.payer,
             )
             assert (result is not None) == expected_ok
@@ -244,34 +206,32 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
         @precondition(lambda self: self.plans)
         @rule(choice=st.integers(0, 99), index=st.integers(0, 3))
         def deliver_materials(self, choice: int, index: int) -> None:
-            model = self.pick(choice)
-            index %= len(model.items)
+            plan = self.pick(choice)
+            index %= len(plan.instalments)
             delivered = b"\x09" * 32
-            ref = model.plan.ref(index)
+            ref = plan.ref(index)
             if self.attempt(
-                escrow.functions.submitMaterials(
-                    model.plan.id, model.plan.params_abi, ref, delivered, abi.NO_SIGNATURE
-                ),
+                escrow.functions.submitMaterials(plan.id, plan.params_abi, ref, delivered, abi.NO_SIGNATURE),
                 world.payee,
             ):
                 self.attempt(
-                    escrow.functions.attestMaterials(model.plan.id, model.plan.params_abi, ref, delivered),
+                    escrow.functions.attestMaterials(plan.id, plan.params_abi, ref, delivered),
                     world.operator,
                 )
 
         @precondition(lambda self: self.plans)
         @rule(choice=st.integers(0, 99), index=st.integers(0, 3), by_payee=st.booleans())
         def dispute(self, choice: int, index: int, by_payee: bool) -> None:
-            model = self.pick(choice)
-            index %= len(model.items)
-            item = model.items[index]
+            plan = self.pick(choice)
+            index %= len(plan.instalments)
+            item = self.item(plan, index)
             party = world.payee if by_payee else world.payer
             expected_ok = not item.status & (CLOSED | DISPUTED)
             result = self.attempt(
                 escrow.functions.dispute(
-                    model.plan.id,
-                    model.plan.params_abi,
-                    model.plan.ref(index),
+                    plan.id,
+                    plan.params_abi,
+                    plan.ref(index),
                     party.address,
                     b"\x01" * 32,
                     abi.NO_SIGNATURE,
@@ -283,28 +243,24 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
         @precondition(lambda self: self.plans)
         @rule(choice=st.integers(0, 99), index=st.integers(0, 3), share=st.integers(0, 100))
         def resolve(self, choice: int, index: int, share: int) -> None:
-            model = self.pick(choice)
-            index %= len(model.items)
-            item = model.items[index]
-            funded = item.instalment.amount if item.status & FUNDED else 0
+            plan = self.pick(choice)
+            index %= len(plan.instalments)
+            item = self.item(plan, index)
+            funded = item.terms.amount if item.status & FUNDED else 0
             self.attempt(
-                escrow.functions.resolveDispute(
-                    model.plan.id, model.plan.params_abi, model.plan.ref(index), funded * share // 100
-                ),
+                escrow.functions.resolveDispute(plan.id, plan.params_abi, plan.ref(index), funded * share // 100),
                 world.operator,
             )
 
         @precondition(lambda self: self.plans)
         @rule(choice=st.integers(0, 99), indices=st.lists(st.integers(0, 3), min_size=1, max_size=2, unique=True))
         def cancel(self, choice: int, indices: list[int]) -> None:
-            model = self.pick(choice)
-            indices = list(dict.fromkeys(i % len(model.items) for i in indices))
-            auth = world.cancellation_auth(model.plan, indices)
-            expected_ok = all(not model.items[i].status & CLOSED for i in indices)
+            plan = self.pick(choice)
+            indices = list(dict.fromkeys(i % len(plan.instalments) for i in indices))
+            auth = world.cancellation_auth(plan, indices)
+            expected_ok = all(not self.item(plan, i).status & CLOSED for i in indices)
             result = self.attempt(
-                escrow.functions.cancelInstalments(
-                    model.plan.id, model.plan.params_abi, model.plan.refs(indices), auth
-                ),
+                escrow.functions.cancelInstalments(plan.id, plan.params_abi, plan.refs(indices), auth),
                 world.outsider,
             )
             assert (result is not None) == expected_ok
@@ -312,10 +268,10 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
         @precondition(lambda self: self.plans)
         @rule(choice=st.integers(0, 99), index=st.integers(0, 3))
         def refund_expired(self, choice: int, index: int) -> None:
-            model = self.pick(choice)
-            index %= len(model.items)
+            plan = self.pick(choice)
+            index %= len(plan.instalments)
             self.attempt(
-                escrow.functions.refundExpired(model.plan.id, model.plan.params_abi, model.plan.refs([index])),
+                escrow.functions.refundExpired(plan.id, plan.params_abi, plan.refs([index])),
                 world.outsider,
             )
 
@@ -334,17 +290,17 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
 
         @invariant()
         def escrow_holds_exactly_what_was_deposited_and_not_paid_out(self) -> None:
-            assert world.balance(escrow.address) == self.deposited - self.paid_out
+            assert world.balance(escrow.address) == self.ledger.held(token.address)
 
         @invariant()
         def no_instalment_pays_out_more_than_its_amount(self) -> None:
-            for model in self.plans:
-                for item in model.items:
-                    assert item.paid <= item.instalment.amount
+            for state in self.ledger.plans.values():
+                for item in state.instalments:
+                    assert item.paid_out <= item.terms.amount
                     if item.status & CLOSED and item.status & FUNDED:
-                        assert item.paid == item.instalment.amount
+                        assert item.paid_out == item.terms.amount
                     if not item.status & FUNDED:
-                        assert item.paid == 0
+                        assert item.paid_out == 0
 
     return EscrowMachine
 
