@@ -307,6 +307,29 @@ class World:
             by,
         )
 
+    def amend(
+        self, plan: Plan, amended: Sequence[Instalment], current: Sequence[Instalment] | None = None
+    ) -> TxReceipt:
+        """Both parties sign and anyone relays the replacement of `plan`'s instalments (`current` may be
+        given to send other instalments than the plan's, to see them refused)."""
+        current = list(plan.instalments if current is None else current)
+        payer_nonce, payee_nonce = self.nonce(), self.nonce()
+        deadline = self.chain.now() + DAY
+        message = td.amendment_message(
+            plan.id, td.instalments_root(current), amended, payer_nonce, payee_nonce, deadline
+        )
+        auth = abi.joint_authorization(
+            payer_nonce,
+            payee_nonce,
+            deadline,
+            self.sign(self.payer, "Amendment", message),
+            self.sign(self.payee, "Amendment", message),
+        )
+        call = self.escrow.functions.amendPlan(
+            plan.id, plan.params_abi, [abi.instalment(i) for i in current], [abi.instalment(i) for i in amended], auth
+        )
+        return self.send(call, self.outsider)
+
     def cancellation_auth(
         self, plan: Plan, indices: Sequence[int], payer: LocalAccount | None = None, payee: LocalAccount | None = None
     ) -> tuple[object, ...]:

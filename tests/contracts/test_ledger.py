@@ -7,7 +7,6 @@ from dataclasses import replace
 
 from eth_utils.crypto import keccak
 
-from daifa.chain import abi
 from daifa.chain import typed_data as td
 from daifa.chain.events import decode_escrow_logs
 from daifa.domain.ledger import Ledger
@@ -49,23 +48,7 @@ def test_ledger_rebuilt_from_logs_agrees_with_the_chain(world: World) -> None:
 
     small = world.record_plan(world.instalments(2, amount=50 * USD))
     amended = [small.instalments[0], replace(small.instalments[1], amount=70 * USD)]
-    nonces, deadline = (world.nonce(), world.nonce()), world.chain.now() + DAY
-    message = td.amendment_message(small.id, small.root, amended, *nonces, deadline)
-    world.send(
-        world.escrow.functions.amendPlan(
-            small.id,
-            small.params_abi,
-            [abi.instalment(i) for i in small.instalments],
-            [abi.instalment(i) for i in amended],
-            abi.joint_authorization(
-                *nonces,
-                deadline,
-                world.sign(world.payer, "Amendment", message),
-                world.sign(world.payee, "Amendment", message),
-            ),
-        ),
-        world.outsider,
-    )
+    world.amend(small, amended)
     small = replace(small, instalments=tuple(amended))
     world.deposit(small, [1])
 

@@ -9,7 +9,7 @@ from eth_utils.crypto import keccak
 from daifa.chain import abi
 from daifa.chain import typed_data as td
 from daifa.chain.events import unpack_instalments
-from daifa.domain.plans import Instalment, ReleaseRule
+from daifa.domain.plans import ReleaseRule
 from tests.chain_harness import expect_revert
 from tests.world import DAY, USD, World
 
@@ -196,40 +196,18 @@ def test_record_plan_handles_instalments_beyond_the_first_status_word(world: Wor
     assert funded == {0, 15, 16, 78, 79, 119}
 
 
-def amend(world: World, plan: object, current: list[Instalment], amended: list[Instalment]) -> object:
-    auth_nonces = (world.nonce(), world.nonce())
-    deadline = world.chain.now() + DAY
-    message = td.amendment_message(plan.id, td.instalments_root(current), amended, *auth_nonces, deadline)  # type: ignore[attr-defined]
-    auth = abi.joint_authorization(
-        *auth_nonces,
-        deadline,
-        world.sign(world.payer, "Amendment", message),
-        world.sign(world.payee, "Amendment", message),
-    )
-    return world.send(
-        world.escrow.functions.amendPlan(
-            plan.id,  # type: ignore[attr-defined]
-            plan.params_abi,  # type: ignore[attr-defined]
-            [abi.instalment(i) for i in current],
-            [abi.instalment(i) for i in amended],
-            auth,
-        ),
-        world.outsider,
-    )
-
-
 def test_amend_plan_reverts_when_plan_unknown(world: World) -> None:
     plan = world.record_plan()
     ghost = replace(plan, id=999_999)
     with expect_revert("Registry_UnknownPlan", ghost.id):
-        amend(world, ghost, list(plan.instalments), list(plan.instalments))
+        world.amend(ghost, list(plan.instalments))
 
 
 def test_amend_plan_reverts_when_current_instalments_are_not_the_plans(world: World) -> None:
     plan = world.record_plan()
     wrong = [replace(plan.instalments[0], amount=1), *plan.instalments[1:]]
     with expect_revert("Registry_TermsMismatch", plan.id):
-        amend(world, plan, wrong, wrong)
+        world.amend(plan, current=wrong, amended=wrong)
 
 
 def test_amend_plan_reverts_when_a_funded_instalment_changes(world: World) -> None:
@@ -238,14 +216,14 @@ def test_amend_plan_reverts_when_a_funded_instalment_changes(world: World) -> No
     amended = list(plan.instalments)
     amended[1] = replace(amended[1], amount=amended[1].amount * 2)
     with expect_revert("Registry_InstalmentLocked", plan.id, 1):
-        amend(world, plan, list(plan.instalments), amended)
+        world.amend(plan, amended)
 
 
 def test_amend_plan_reverts_when_it_drops_a_touched_instalment(world: World) -> None:
     plan = world.record_plan()
     world.deposit(plan, [2])
     with expect_revert("Registry_InstalmentLocked", plan.id, 2):
-        amend(world, plan, list(plan.instalments), list(plan.instalments[:2]))
+        world.amend(plan, list(plan.instalments[:2]))
 
 
 def test_amend_plan_reverts_when_it_exceeds_the_limit(world: World) -> None:
@@ -253,7 +231,7 @@ def test_amend_plan_reverts_when_it_exceeds_the_limit(world: World) -> None:
     plan = world.record_plan(params=world.plan_params(agreement_set_id=small))
     grown = [*plan.instalments, *world.instalments(1, first_release_in=200 * DAY)]
     with expect_revert("Registry_LimitExceeded", small, 4_000 * USD, 3_000 * USD):
-        amend(world, plan, list(plan.instalments), grown)
+        world.amend(plan, grown)
 
 
 def test_amend_plan_replaces_untouched_instalments_and_keeps_statuses(world: World) -> None:
@@ -261,7 +239,7 @@ def test_amend_plan_replaces_untouched_instalments_and_keeps_statuses(world: Wor
     world.deposit(plan, [0])
     extra = world.instalments(20, amount=5 * USD, first_release_in=100 * DAY, every=7 * DAY)
     amended = [plan.instalments[0], replace(plan.instalments[1], amount=42 * USD), *extra]
-    receipt = amend(world, plan, list(plan.instalments), amended)
+    receipt = world.amend(plan, amended)
     (event,) = world.events(receipt, "PlanAmended")  # type: ignore[arg-type]
     assert unpack_instalments(event["packedInstalments"]) == amended
     amended_plan = replace(plan, instalments=tuple(amended))
@@ -278,7 +256,7 @@ def test_amend_plan_reverts_when_paused(world: World) -> None:
     plan = world.record_plan()
     world.send(world.escrow.functions.pause(), world.operator)
     with expect_revert("EnforcedPause"):
-        amend(world, plan, list(plan.instalments), list(plan.instalments))
+        world.amend(plan, list(plan.instalments))
 
 
 def test_amend_plan_reverts_when_payee_did_not_sign(world: World) -> None:
@@ -309,4 +287,4 @@ def test_amend_plan_reverts_when_payee_already_delivered_materials(world: World)
     )
     amended = [plan.instalments[0], replace(plan.instalments[1], amount=1)]
     with expect_revert("Registry_InstalmentLocked", plan.id, 1):
-        amend(world, plan, list(plan.instalments), amended)
+        world.amend(plan, amended)
