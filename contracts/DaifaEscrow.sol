@@ -168,6 +168,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
     ) external nonReentrant {
         // Checks and effects, per instalment
         if (refs.length == 0) revert Escrow_NoInstalments();
+        // slither-disable-next-line timestamp (expiry is set in days; a validator's seconds of clock drift cannot move a refund)
         if (block.timestamp <= params.expiry) revert Escrow_PlanNotExpired(planId, params.expiry, block.timestamp);
         uint256 refund = 0;
         for (uint256 i; i < refs.length; ++i) {
@@ -234,6 +235,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         DaifaTypes.InstalmentRef[] calldata refs
     ) private returns (uint256 total) {
         if (refs.length == 0) revert Escrow_NoInstalments();
+        // slither-disable-next-line timestamp (expiry is set in days; seconds of drift cannot open or close funding)
         if (block.timestamp > params.expiry) {
             revert Escrow_PlanExpired(planId, params.expiry, block.timestamp);
         }
@@ -291,6 +293,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         uint8 rule = ref.instalment.rule;
         if (rule == DaifaTypes.RULE_TIME) {
             uint40 releaseAt = ref.instalment.releaseAt;
+            // slither-disable-next-line timestamp (pay dates are days apart; drift shifts a release by seconds)
             if (block.timestamp < releaseAt) {
                 return abi.encodeWithSelector(Escrow_InstalmentNotDue.selector, planId, index, releaseAt, block.timestamp);
             }
@@ -300,6 +303,7 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
                 : abi.encodeWithSelector(Escrow_MaterialsNotAttested.selector, planId, index);
         } else if (rule == DaifaTypes.RULE_MATERIALS) {
             uint256 reviewEndsAt = uint256(_attestedAt(planId, index)) + params.reviewWindow;
+            // slither-disable-next-line timestamp (review windows last days; seconds of drift are immaterial)
             if (block.timestamp < reviewEndsAt) {
                 return abi.encodeWithSelector(
                     Escrow_ReviewWindowOpen.selector, planId, index, reviewEndsAt, block.timestamp

@@ -138,6 +138,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         _requireActiveParty(params.payee, DaifaTypes.ROLE_PAYEE);
         if (params.tokens.length == 0) revert Registry_NoTokens();
         if (params.limit == 0) revert Registry_ZeroLimit();
+        // slither-disable-next-line timestamp (only refuses an expiry already past; drift of seconds is immaterial)
         if (params.expiry <= block.timestamp) revert Registry_ExpiryNotInFuture(params.expiry, block.timestamp);
         if (
             params.payerPlatformAgreement == 0 || params.payeePlatformAgreement == 0
@@ -410,6 +411,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         if (params.feeBps > DaifaTypes.MAX_FEE_BPS) revert Registry_FeeTooHigh(params.feeBps, DaifaTypes.MAX_FEE_BPS);
         if (params.feeBps != 0 && params.feeRecipient == address(0)) revert Registry_FeeRecipientMissing();
         if (params.arbiter == address(0)) revert Registry_ArbiterMissing();
+        // slither-disable-next-line timestamp (only refuses an expiry already past; drift of seconds is immaterial)
         if (params.expiry <= block.timestamp) revert Registry_ExpiryNotInFuture(params.expiry, block.timestamp);
         _requireActiveParty(params.payer, DaifaTypes.ROLE_PAYER);
         _requireActiveParty(params.payee, DaifaTypes.ROLE_PAYEE);
@@ -449,6 +451,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         Budget storage budget = _budgets[_budgetKey(setId, params.payer, params.payee)];
         uint40 setExpiry = budget.expiry;
         if (setExpiry == 0) revert Registry_NoAgreementSet(setId, params.payer, params.payee);
+        // slither-disable-next-line timestamp (agreement sets last months; drift of seconds is immaterial)
         if (setExpiry <= block.timestamp) revert Registry_AgreementSetExpired(setId, setExpiry, block.timestamp);
         if (params.expiry > setExpiry) revert Registry_PlanOutlivesAgreementSet(params.expiry, setExpiry);
         if (!_allowedTokens[setId][params.token]) revert Registry_TokenNotAllowed(setId, params.token);
@@ -599,6 +602,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         address payee,
         DaifaTypes.JointAuthorization calldata auth
     ) internal {
+        // slither-disable-next-line timestamp (signature deadlines are minutes to days; drift of seconds is immaterial)
         if (auth.deadline < block.timestamp) revert Registry_SignatureExpired(auth.deadline, block.timestamp);
         bytes32 digest = _hashTypedDataV4(structHash);
         _requireSigned(payer, digest, auth.payerNonce, auth.payerSignature);
@@ -609,6 +613,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
     function _requirePartyConsent(address signer, bytes32 structHash, DaifaTypes.PartySignature calldata sig)
         internal
     {
+        // slither-disable-next-line timestamp (signature deadlines are minutes to days; drift of seconds is immaterial)
         if (sig.deadline < block.timestamp) revert Registry_SignatureExpired(sig.deadline, block.timestamp);
         _requireSigned(signer, _hashTypedDataV4(structHash), sig.nonce, sig.signature);
     }
