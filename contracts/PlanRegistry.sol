@@ -230,10 +230,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         DaifaTypes.InstalmentRef calldata ref,
         DaifaTypes.PartySignature calldata sig
     ) external {
-        _requireInstalment(planId, params, ref);
-        _requireRule(planId, ref, DaifaTypes.RULE_PAYER_APPROVAL);
-        uint8 status = _requireOpen(planId, ref.index);
-        if (status & DaifaTypes.CONDITION_MET != 0) revert Registry_ConditionAlreadyMet(planId, ref.index);
+        _requireAwaitingCondition(planId, params, ref, DaifaTypes.RULE_PAYER_APPROVAL);
         _requirePartyConsent(
             params.payer, PlanHashing.hashPayerApproval(planId, ref.index, sig.nonce, sig.deadline), sig
         );
@@ -249,10 +246,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         bytes32 deliveredHash,
         DaifaTypes.PartySignature calldata sig
     ) external {
-        _requireInstalment(planId, params, ref);
-        _requireRule(planId, ref, DaifaTypes.RULE_MATERIALS);
-        uint8 status = _requireOpen(planId, ref.index);
-        if (status & DaifaTypes.CONDITION_MET != 0) revert Registry_ConditionAlreadyMet(planId, ref.index);
+        _requireAwaitingCondition(planId, params, ref, DaifaTypes.RULE_MATERIALS);
         _requirePartyConsent(
             params.payee,
             PlanHashing.hashMaterialsSubmission(planId, ref.index, deliveredHash, sig.nonce, sig.deadline),
@@ -269,10 +263,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         DaifaTypes.InstalmentRef calldata ref,
         bytes32 deliveredHash
     ) external onlyOwner {
-        _requireInstalment(planId, params, ref);
-        _requireRule(planId, ref, DaifaTypes.RULE_MATERIALS);
-        uint8 status = _requireOpen(planId, ref.index);
-        if (status & DaifaTypes.CONDITION_MET != 0) revert Registry_ConditionAlreadyMet(planId, ref.index);
+        _requireAwaitingCondition(planId, params, ref, DaifaTypes.RULE_MATERIALS);
         Materials storage m = _materials[planId][ref.index];
         bytes32 submitted = m.deliveredHash;
         if (submitted == 0) revert Registry_MaterialsNotSubmitted(planId, ref.index);
@@ -508,8 +499,18 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         return (true, head & ~DaifaTypes.HEAD_STATUS_MASK == _commitment(PlanHashing.hashTerms(params, root)));
     }
 
-    function _requireRule(uint64 planId, DaifaTypes.InstalmentRef calldata ref, uint8 rule) private pure {
+    /// @dev Reverts unless `ref` is an instalment of the plan with release rule `rule` that is neither
+    /// closed nor already approved or attested: the state in which approvals and materials are taken.
+    function _requireAwaitingCondition(
+        uint64 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.InstalmentRef calldata ref,
+        uint8 rule
+    ) private view {
+        _requireInstalment(planId, params, ref);
         if (ref.instalment.rule != rule) revert Registry_WrongReleaseRule(planId, ref.index, ref.instalment.rule);
+        uint8 status = _requireOpen(planId, ref.index);
+        if (status & DaifaTypes.CONDITION_MET != 0) revert Registry_ConditionAlreadyMet(planId, ref.index);
     }
 
     /// @dev Reverts if the instalment is closed; returns its status.
