@@ -22,7 +22,6 @@ class ChainEvent:
     args: Mapping[str, Any]
     block_number: int
     log_index: int
-    block_timestamp: int | None = None
 
 
 @dataclass
