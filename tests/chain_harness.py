@@ -15,36 +15,25 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_abi import decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
-from eth_utils import function_signature_to_4byte_selector, keccak
+from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
-from daifa.chain.artifacts import artifact_names, load_artifact
+from daifa.chain.artifacts import load_artifact
+from daifa.chain.reverts import Reverted, decode_revert, revert_data
 
 ROOT = Path(__file__).resolve().parent.parent
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-
-
-class Reverted(Exception):
-    """A transaction or call reverted; `name` and `args` are the decoded custom error."""
-
-    def __init__(self, name: str, args: tuple[Any, ...], data: bytes) -> None:
-        super().__init__(f"{name}{args}")
-        self.name = name
-        self.args_ = args
-        self.data = data
 
 
 @contextmanager
@@ -62,53 +51,6 @@ def expect_revert(name: str, *args: Any) -> Iterator[None]:
 
 def _normalise(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(v.lower() if isinstance(v, str) else v for v in values)
-
-
-@cache
-def _error_table() -> dict[bytes, tuple[str, list[str]]]:
-    table: dict[bytes, tuple[str, list[str]]] = {
-        function_signature_to_4byte_selector("Error(string)"): ("Error", ["string"]),
-        function_signature_to_4byte_selector("Panic(uint256)"): ("Panic", ["uint256"]),
-    }
-    for name in artifact_names():
-        for item in load_artifact(name)["abi"]:
-            if item["type"] == "error":
-                types = [_abi_type(i) for i in item["inputs"]]
-                signature = f"{item['name']}({','.join(types)})"
-                table[function_signature_to_4byte_selector(signature)] = (item["name"], types)
-    return table
-
-
-def _abi_type(item: dict[str, Any]) -> str:
-    if item["type"].startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + item["type"][5:]
-    return str(item["type"])
-
-
-def decode_error(data: bytes) -> Reverted:
-    if len(data) < 4:
-        return Reverted("EmptyRevert", (), data)
-    entry = _error_table().get(data[:4])
-    if entry is None:
-        return Reverted(f"Unknown(0x{data[:4].hex()})", (), data)
-    name, types = entry
-    return Reverted(name, tuple(decode(types, data[4:])), data)
-
-
-def _revert_data(error: Exception) -> bytes:
-    """The revert data of a failed call: web3 carries it for JSON-RPC nodes; eth-tester raises
-    TransactionFailed whose cause holds the raw bytes."""
-    cause: BaseException | None = error
-    while cause is not None:
-        if cause.args and isinstance(cause.args[0], bytes):
-            return cause.args[0]
-        cause = cause.__cause__ or cause.__context__
-    data = getattr(error, "data", None)
-    if isinstance(data, dict):
-        data = data.get("data")
-    if isinstance(data, str):
-        return bytes.fromhex(data.removeprefix("0x"))
-    return b""
 
 
 class Chain:
@@ -155,14 +97,14 @@ class Chain:
         try:
             tx = call.build_transaction(base)
         except (ContractLogicError, TransactionFailed) as error:
-            raise decode_error(_revert_data(error)) from None
+            raise decode_revert(revert_data(error)) from None
         return self._send_tx(tx, sender)
 
     def call(self, call: ContractFunction, sender: LocalAccount | None = None) -> Any:
         try:
             return call.call({"from": sender.address} if sender else {})
         except (ContractLogicError, TransactionFailed) as error:
-            raise decode_error(_revert_data(error)) from None
+            raise decode_revert(revert_data(error)) from None
 
     def _tx_base(self, sender: LocalAccount) -> dict[str, Any]:
         nonce = self._nonces.get(sender.address)
