@@ -62,7 +62,7 @@ class DocumentStore:
     def put(self, data: bytes, declared_type: str) -> StoredDocument:
         """Stores `data` (idempotent: the same bytes are stored once). Refuses empty, oversized and
         unrecognised files, and files whose bytes are not the declared type."""
-        sniffed = self._check(data, declared_type)
+        sniffed = self.check(data, declared_type)
         digest = keccak(data)
         path = self._path(digest)
         if not path.exists():
@@ -89,7 +89,8 @@ class DocumentStore:
             return False
         return True
 
-    def _check(self, data: bytes, declared_type: str) -> str:
+    def check(self, data: bytes, declared_type: str) -> str:
+        """The file's sniffed type, or InvalidInput saying why it is refused; stores nothing."""
         problems: list[Problem] = []
         if not data:
             problems.append(Problem("file", "is empty"))
