@@ -51,17 +51,20 @@ def plan_params_from_event(p: Mapping[str, Any]) -> PlanParams:
     )
 
 
-def decode_escrow_logs(escrow: Contract, logs: Iterable[LogReceipt]) -> list[ChainEvent]:
-    """The escrow's logs as ChainEvents in chain order; logs of other contracts or events are left out."""
-    topics = {event_abi_to_log_topic(item): item["name"] for item in escrow.abi if item["type"] == "event"}
-    events = []
-    for log in sorted(logs, key=lambda entry: (entry["blockNumber"], entry["logIndex"])):
-        if log["address"].lower() != escrow.address.lower() or not log["topics"]:
-            continue
-        name = topics.get(bytes(log["topics"][0]))
+class EscrowDecoder:
+    """Decodes the escrow's logs into ChainEvents; logs of other contracts or events decode to None."""
+
+    def __init__(self, escrow: Contract) -> None:
+        self.escrow = escrow
+        self._names = {event_abi_to_log_topic(item): item["name"] for item in escrow.abi if item["type"] == "event"}
+
+    def decode(self, log: LogReceipt) -> ChainEvent | None:
+        if log["address"].lower() != self.escrow.address.lower() or not log["topics"]:
+            return None
+        name = self._names.get(bytes(log["topics"][0]))
         if name is None:
-            continue
-        args = dict(getattr(escrow.events, name)().process_log(log)["args"])
+            return None
+        args = dict(getattr(self.escrow.events, name)().process_log(log)["args"])
         for key, value in args.items():
             if isinstance(value, bytes):
                 args[key] = bytes(value)
@@ -69,5 +72,15 @@ def decode_escrow_logs(escrow: Contract, logs: Iterable[LogReceipt]) -> list[Cha
             args["instalments"] = unpack_instalments(args.pop("packedInstalments"))
         if name == "PlanRecorded":
             args["params"] = plan_params_from_event(args["params"])
-        events.append(ChainEvent(name, args, int(log["blockNumber"]), int(log["logIndex"])))
+        return ChainEvent(name, args, int(log["blockNumber"]), int(log["logIndex"]))
+
+
+def decode_escrow_logs(escrow: Contract, logs: Iterable[LogReceipt]) -> list[ChainEvent]:
+    """The escrow's logs as ChainEvents in chain order; logs of other contracts or events are left out."""
+    decoder = EscrowDecoder(escrow)
+    events = []
+    for log in sorted(logs, key=lambda entry: (entry["blockNumber"], entry["logIndex"])):
+        event = decoder.decode(log)
+        if event is not None:
+            events.append(event)
     return events

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from eth_abi.abi import encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
@@ -195,6 +197,54 @@ def payload(primary: str, message: dict[str, Any], chain_id: int, verifying_cont
         "domain": domain(chain_id, verifying_contract),
         "message": message,
     }
+
+
+PERMIT_TYPE: list[Field] = [
+    {"name": "owner", "type": "address"},
+    {"name": "spender", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+
+
+def permit_payload(
+    token_name: str, token: str, chain_id: int, owner: str, spender: str, value: int, nonce: int, deadline: int
+) -> dict[str, Any]:
+    """An EIP-2612 permit of `token` (whose EIP-712 domain is its name, version "1"), as a wallet signs it."""
+    return {
+        "types": {"EIP712Domain": DOMAIN_TYPE, "Permit": PERMIT_TYPE},
+        "primaryType": "Permit",
+        "domain": {
+            "name": token_name,
+            "version": "1",
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(token),
+        },
+        "message": {
+            "owner": to_checksum_address(owner),
+            "spender": to_checksum_address(spender),
+            "value": value,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+    }
+
+
+def as_json(value: Any) -> Any:
+    """A payload with bytes as 0x-hex, as JSON carries it to a wallet (eth_signTypedData_v4 takes hex)."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_json(v) for v in value]
+    return value
+
+
+def recover_signer(typed: dict[str, Any], signature: bytes) -> str:
+    """The address that signed the eth_signTypedData_v4 payload `typed`."""
+    return str(Account.recover_message(encode_typed_data(full_message=typed), signature=signature))
 
 
 # --------------------------------------------------------------------------------------------------

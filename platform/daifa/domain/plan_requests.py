@@ -28,6 +28,7 @@ ZERO_ADDRESS = "0x" + "00" * 20
 
 
 class PlanStatus(StrEnum):
+    AWAITING_PAYER = "awaiting_payer"  # checked against the product; the payer signs what goes on chain
     AWAITING_PAYEE = "awaiting_payee"  # checked against the product, signed by the payer, sent to the payee
     REJECTED = "rejected"  # the payee refused, with a reason
     WITHDRAWN = "withdrawn"  # the payer took it back before the payee answered
@@ -38,6 +39,7 @@ class PlanStatus(StrEnum):
 
 
 class PlanEvent(StrEnum):
+    PAYER_SIGN = "payer_sign"
     PAYEE_CONFIRM = "payee_confirm"
     PAYEE_REJECT = "payee_reject"
     PAYER_WITHDRAW = "payer_withdraw"
@@ -50,8 +52,11 @@ S, E = PlanStatus, PlanEvent
 
 PLAN_LIFECYCLE: Workflow[PlanStatus, PlanEvent] = Workflow(
     name="plan",
-    initial=S.AWAITING_PAYEE,
+    initial=S.AWAITING_PAYER,
     moves={
+        (S.AWAITING_PAYER, E.PAYER_SIGN): S.AWAITING_PAYEE,
+        (S.AWAITING_PAYER, E.PAYER_WITHDRAW): S.WITHDRAWN,
+        (S.AWAITING_PAYER, E.SIGNATURES_EXPIRED): S.EXPIRED,
         (S.AWAITING_PAYEE, E.PAYEE_CONFIRM): S.RECORDING,
         (S.AWAITING_PAYEE, E.PAYEE_REJECT): S.REJECTED,
         (S.AWAITING_PAYEE, E.PAYER_WITHDRAW): S.WITHDRAWN,

@@ -88,3 +88,23 @@ class AgreementSetParams:
     tokens: tuple[str, ...]
     limit: int
     expiry: int
+
+
+def is_releasable(
+    rule: ReleaseRule, status: InstalmentStatus, release_at: int, review_ends_at: int | None, now: int
+) -> bool:
+    """Whether the escrow would release the instalment at chain time `now` (DaifaEscrow._releaseFailure)."""
+    if status & (InstalmentStatus.CLOSED | InstalmentStatus.DISPUTED) or not status & InstalmentStatus.FUNDED:
+        return False
+    if rule == ReleaseRule.TIME:
+        return now >= release_at
+    if not status & InstalmentStatus.CONDITION_MET:
+        return False
+    return rule == ReleaseRule.PAYER_APPROVAL or (review_ends_at is not None and now >= review_ends_at)
+
+
+def is_refundable_after_expiry(rule: ReleaseRule, status: InstalmentStatus) -> bool:
+    """Whether refundExpired would refund the instalment once its plan has expired."""
+    if status & (InstalmentStatus.CLOSED | InstalmentStatus.DISPUTED) or not status & InstalmentStatus.FUNDED:
+        return False
+    return rule != ReleaseRule.TIME and not status & InstalmentStatus.CONDITION_MET

@@ -1,0 +1,148 @@
+"""The indexer: the only way the chain's state enters the database.
+
+It reads the escrow's logs with eth_getLogs over ranges of blocks up to `confirmations` blocks behind
+the head, stores them raw, and hands them to the projection, which folds them into the records, all in
+one database transaction per range. It keeps the hash of each range's last block and of every block
+with a log; when one of those no longer matches the chain, the chain reorganised: the logs after the
+newest block that still matches are deleted and the projection is rebuilt from the logs that remain.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+from web3.types import LogReceipt
+
+from daifa.chain.client import ChainClient
+from daifa.store.models import ChainLog, IndexedBlock, IndexerCursor
+
+log = logging.getLogger(__name__)
+
+KEEP_BLOCK_HASHES = 1_024  # far deeper than any reorg a confirmation depth is chosen against
+
+
+class Projection(Protocol):
+    def apply(self, session: Session, logs: Sequence[ChainLog]) -> None: ...
+
+    def rebuild(self, session: Session) -> None: ...
+
+
+@dataclass
+class Indexer:
+    sessions: sessionmaker[Session]
+    client: ChainClient
+    projection: Projection
+    confirmations: int = 0
+    start_block: int = 0
+    range_size: int = 2_000
+
+    def run_once(self) -> int:
+        """Catches up to the confirmed head; returns the number of logs read."""
+        self._check_reorg()
+        target = self.client.head() - self.confirmations
+        read = 0
+        while True:
+            first = self._next_block()
+            if first > target:
+                return read
+            last = min(first + self.range_size - 1, target)
+            read += self._read_range(first, last)
+
+    def lag(self) -> int:
+        """Blocks between the chain's head and the last block read."""
+        return max(0, self.client.head() - self._next_block() + 1)
+
+    def _next_block(self) -> int:
+        with self.sessions() as session:
+            cursor = session.get(IndexerCursor, self.client.escrow_address)
+            return self.start_block if cursor is None else cursor.next_block
+
+    def _read_range(self, first: int, last: int) -> int:
+        # The range's last block is read before and after the logs: if it changed in between, a reorg
+        # happened mid-read and the logs may mix two chains; read again.
+        for _attempt in range(5):
+            before = self.client.block_hash(last)
+            logs = self.client.escrow_logs(first, last)
+            after = self.client.block_hash(last)
+            if before is not None and before == after:
+                break
+        else:
+            raise RuntimeError(f"blocks {first}-{last} keep changing while read; is the node syncing?")
+        with self.sessions.begin() as session:
+            cursor = session.get(IndexerCursor, self.client.escrow_address, with_for_update=True)
+            if cursor is None:
+                cursor = IndexerCursor(contract=self.client.escrow_address, next_block=self.start_block)
+                session.add(cursor)
+            if cursor.next_block != first:
+                return 0  # another indexer got here first
+            rows = [_row(entry) for entry in logs]
+            session.add_all(rows)
+            hashes = {int(entry["blockNumber"]): bytes(entry["blockHash"]) for entry in logs}
+            hashes[last] = after
+            for number, block_hash in hashes.items():
+                session.merge(IndexedBlock(number=number, hash=block_hash))
+            session.execute(delete(IndexedBlock).where(IndexedBlock.number < last - KEEP_BLOCK_HASHES))
+            cursor.next_block = last + 1
+            session.flush()
+            self.projection.apply(session, rows)
+        return len(rows)
+
+    def _check_reorg(self) -> None:
+        with self.sessions() as session:
+            known = list(
+                session.execute(select(IndexedBlock.number, IndexedBlock.hash).order_by(IndexedBlock.number.desc()))
+            )
+        if not known or self.client.block_hash(known[0][0]) == known[0][1]:
+            return
+        ancestor = self.start_block - 1
+        for number, block_hash in known[1:]:
+            if self.client.block_hash(number) == block_hash:
+                ancestor = number
+                break
+        self._roll_back(ancestor)
+
+    def _roll_back(self, ancestor: int) -> None:
+        with self.sessions.begin() as session:
+            dropped = session.scalar(select(func.count()).select_from(ChainLog).where(ChainLog.block_number > ancestor))
+            session.execute(delete(ChainLog).where(ChainLog.block_number > ancestor))
+            session.execute(delete(IndexedBlock).where(IndexedBlock.number > ancestor))
+            cursor = session.get(IndexerCursor, self.client.escrow_address, with_for_update=True)
+            assert cursor is not None
+            cursor.next_block = ancestor + 1
+            session.flush()
+            self.projection.rebuild(session)
+        log.warning("chain reorganised after block %s: %s logs rolled back, records rebuilt", ancestor, dropped)
+
+
+def _row(entry: LogReceipt) -> ChainLog:
+    return ChainLog(
+        block_number=int(entry["blockNumber"]),
+        block_hash=bytes(entry["blockHash"]),
+        log_index=int(entry["logIndex"]),
+        tx_hash=bytes(entry["transactionHash"]),
+        address=str(entry["address"]),
+        topics=["0x" + bytes(t).hex() for t in entry["topics"]],
+        data=bytes(entry["data"]),
+        name="",  # set by the projection, which knows the ABI
+    )
+
+
+def as_log_receipt(row: ChainLog) -> LogReceipt:
+    """A stored log in the shape web3 decodes."""
+    entry: dict[str, Any] = {
+        "address": row.address,
+        "blockHash": row.block_hash,
+        "blockNumber": row.block_number,
+        "data": row.data,
+        "logIndex": row.log_index,
+        "topics": [bytes.fromhex(t[2:]) for t in row.topics],
+        "transactionHash": row.tx_hash,
+        "transactionIndex": 0,
+        "removed": False,
+    }
+    return cast(LogReceipt, entry)
