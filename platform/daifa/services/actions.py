@@ -1,0 +1,392 @@
+"""What parties and the operator do on a recorded plan: deposits, payer approvals, delivered materials and
+their attestation, disputes and their resolution, cancellations.
+
+Each is a PlanAction. It is checked against the instalments' on-chain state first, so a request the
+contract would refuse gets a clear answer here; then it waits for the signatures it needs (the party's
+own wallet signs), then it goes to the relayer. Its status follows the transaction (queued, mined,
+failed); what it changed on chain reaches the instalments through the indexer only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from daifa.chain import abi
+from daifa.chain import typed_data as td
+from daifa.chain.relayer import FAILED, MINED, enqueue
+from daifa.domain.plan_requests import PlanStatus
+from daifa.domain.plans import UINT128_MAX, InstalmentStatus, ReleaseRule
+from daifa.errors import Conflict, InvalidInput, Problem
+from daifa.services import documents, products, records, signatures
+from daifa.services.context import Actor, Ports
+from daifa.services.documents import Upload
+from daifa.services.notifications import emit
+from daifa.services.onboarding import MAX_TEXT, check_text
+from daifa.store import models as m
+
+AWAITING_SIGNATURES, AWAITING_WALLET, QUEUED = "awaiting_signatures", "awaiting_wallet", "queued"
+
+DEPOSIT, APPROVAL, MATERIALS, ATTESTATION = "deposit", "payer_approval", "materials", "attestation"
+DISPUTE, RESOLUTION, CANCELLATION = "dispute", "resolution", "cancellation"
+
+F = InstalmentStatus
+
+
+# ------------------------------------------------------------------------------------------ deposits
+
+
+def deposit(
+    session: Session, ports: Ports, actor: Actor, plan_id: str, indices: Sequence[int], method: str
+) -> m.PlanAction:
+    """The payer funds instalments. `permit`: the payer signs an EIP-2612 permit and a deposit
+    authorisation and the platform relays; `wallet`: the payer sends the returned transactions itself."""
+    plan, rows = _plan_for(session, actor, plan_id, payer_only=True)
+    chosen = _indices(rows, indices)
+    for row in chosen:
+        if row.chain_status & (F.FUNDED | F.CLOSED):
+            raise Conflict(f"instalment {row.index} is already funded or closed")
+    if method not in ("permit", "wallet"):
+        raise InvalidInput([Problem("method", "must be permit (the platform relays) or wallet (you send it)")])
+    value = sum(r.amount for r in chosen)
+    action = _new(
+        session, plan, DEPOSIT, [r.index for r in chosen], actor.party_id, {"method": method, "value": str(value)}
+    )
+    params = records.plan_params(session, plan)
+    refs = instalment_refs(rows, [r.index for r in chosen])
+    payer = session.get(m.Party, plan.payer_id)
+    assert payer is not None and plan.chain_plan_id is not None
+    if method == "wallet":
+        token = ports.chain.token(plan.token)
+        approve = token.encode_abi("approve", args=[ports.chain.escrow_address, value])
+        call = ports.chain.encode("deposit", plan.chain_plan_id, abi.plan_params(params), refs)
+        action.status = AWAITING_WALLET
+        action.details = {
+            **action.details,
+            "transactions": [
+                {"to": plan.token, "data": approve, "description": "let the escrow take the deposit"},
+                {"to": ports.chain.escrow_address, "data": "0x" + call.hex(), "description": "the deposit"},
+            ],
+        }
+        return action
+    deadline = ports.chain.now() + ports.signature_ttl
+    token = ports.chain.token(plan.token)
+    permit_nonce = int(token.functions.nonces(payer.address).call())
+    permit = td.permit_payload(
+        str(token.functions.name().call()),
+        plan.token,
+        ports.chain.chain_id,
+        payer.address,
+        ports.chain.escrow_address,
+        value,
+        permit_nonce,
+        deadline,
+    )
+    nonce = products.take_nonce(session, payer)
+    authorisation = td.payload(
+        "DepositAuthorization",
+        td.deposit_authorization_message(plan.chain_plan_id, [r.index for r in chosen], nonce, deadline),
+        ports.chain.chain_id,
+        ports.chain.escrow_address,
+    )
+    action.details = {**action.details, "nonce": nonce, "deadline": deadline}
+    signatures.request(session, payer.id, f"action:{action.id}", "permit", permit)
+    signatures.request(session, payer.id, f"action:{action.id}", "deposit_authorization", authorisation)
+    return action
+
+
+# ------------------------------------------------------------------------------------------ release conditions
+
+
+def approve_release(session: Session, ports: Ports, actor: Actor, plan_id: str, index: int) -> m.PlanAction:
+    plan, rows = _plan_for(session, actor, plan_id, payer_only=True)
+    [row] = _indices(rows, [index])
+    _require_open(row, rule=ReleaseRule.PAYER_APPROVAL)
+    if row.chain_status & F.CONDITION_MET:
+        raise Conflict(f"instalment {index} is already approved")
+    return _single_signed(session, ports, plan, row, APPROVAL, plan.payer_id, {}, td.payer_approval_message)
+
+
+def submit_materials(
+    session: Session, ports: Ports, actor: Actor, plan_id: str, index: int, uploads: Sequence[Upload]
+) -> m.PlanAction:
+    plan, rows = _plan_for(session, actor, plan_id, payee_only=True)
+    [row] = _indices(rows, [index])
+    _require_open(row, rule=ReleaseRule.MATERIALS)
+    if row.chain_status & F.CONDITION_MET:
+        raise Conflict(f"instalment {index}'s materials are already attested")
+    action = _new(session, plan, MATERIALS, [index], actor.party_id, {})
+    stored = documents.store(
+        session, ports, uploads, purpose="materials", subject=f"action:{action.id}", owner_party_id=plan.payee_id
+    )
+    delivered = documents.set_hash(d.hash for d in stored)
+    action.details = {"delivered_hash": "0x" + delivered.hex()}
+    return _sign(session, ports, plan, action, plan.payee_id, td.materials_submission_message, delivered)
+
+
+def attest_materials(session: Session, ports: Ports, actor: Actor, plan_id: str, index: int) -> m.PlanAction:
+    """The operator attests the delivered materials it reviewed; the review window starts on chain."""
+    actor.require_operator()
+    plan, rows = _plan_for(session, actor, plan_id)
+    [row] = _indices(rows, [index])
+    _require_open(row, rule=ReleaseRule.MATERIALS)
+    if row.delivered_hash is None:
+        raise Conflict(f"no materials for instalment {index} are on chain yet: wait for instalment.materials_submitted")
+    if row.chain_status & F.CONDITION_MET:
+        raise Conflict(f"instalment {index}'s materials are already attested")
+    action = _new(session, plan, ATTESTATION, [index], None, {"delivered_hash": "0x" + row.delivered_hash.hex()})
+    call = ports.chain.encode("attestMaterials", *call_target(session, plan, rows, index), row.delivered_hash)
+    _queue(session, ports, action, "attest_materials", call)
+    return action
+
+
+# ------------------------------------------------------------------------------------------ disputes
+
+
+def dispute(
+    session: Session, ports: Ports, actor: Actor, plan_id: str, index: int, reason: str, uploads: Sequence[Upload]
+) -> m.PlanAction:
+    """Payer or payee disputes an instalment, with a reason and evidence; once signed it freezes on chain."""
+    plan, rows = _plan_for(session, actor, plan_id)
+    party_id = actor.require_party()
+    [row] = _indices(rows, [index])
+    _require_open(row)
+    if row.chain_status & F.DISPUTED:
+        raise Conflict(f"instalment {index} is already disputed")
+    reason = check_text(reason, "reason", MAX_TEXT)
+    action = _new(session, plan, DISPUTE, [index], party_id, {"reason": reason})
+    statement = Upload("reason.txt", "text/plain", reason.encode())
+    stored = documents.store(
+        session,
+        ports,
+        [statement, *uploads],
+        purpose="evidence",
+        subject=f"action:{action.id}",
+        owner_party_id=party_id,
+    )
+    reason_hash = documents.set_hash(d.hash for d in stored)
+    party = session.get(m.Party, party_id)
+    assert party is not None
+    action.details = {"reason": reason, "reason_hash": "0x" + reason_hash.hex(), "by": party.address}
+    return _sign(session, ports, plan, action, party_id, td.dispute_message, reason_hash)
+
+
+def resolve(session: Session, ports: Ports, actor: Actor, dispute_id: str, to_payee: int, note: str) -> m.PlanAction:
+    """The arbiter splits a disputed instalment: `to_payee` to the payee, the rest back to the payer."""
+    actor.require_operator()
+    disputed = records.get(session, m.PlanAction, dispute_id)
+    if disputed.kind != DISPUTE:
+        raise Conflict(f"{dispute_id} is a {disputed.kind}, not a dispute")
+    plan, rows = _plan_for(session, actor, records.public_id(m.Plan, disputed.plan_id))
+    [row] = _indices(rows, disputed.indices)
+    if plan.arbiter != ports.operator_address:
+        raise Conflict(f"the plan's arbiter is {plan.arbiter}: it resolves the dispute on chain itself")
+    if not row.chain_status & F.DISPUTED or row.chain_status & F.CLOSED:
+        raise Conflict(f"instalment {row.index} is not an open dispute on chain")
+    funded = row.amount if row.chain_status & F.FUNDED else 0
+    if not isinstance(to_payee, int) or not 0 <= to_payee <= min(funded, UINT128_MAX):
+        raise InvalidInput([Problem("to_payee", f"must be from 0 to {funded}, what the instalment holds")])
+    details = {
+        "dispute": dispute_id,
+        "to_payee": str(to_payee),
+        "note": check_text(note, "note", MAX_TEXT, required=False),
+    }
+    action = _new(session, plan, RESOLUTION, [row.index], None, details)
+    call = ports.chain.encode("resolveDispute", *call_target(session, plan, rows, row.index), to_payee)
+    _queue(session, ports, action, "resolve_dispute", call)
+    return action
+
+
+# ------------------------------------------------------------------------------------------ cancellations
+
+
+def cancel(session: Session, ports: Ports, actor: Actor, plan_id: str, indices: Sequence[int]) -> m.PlanAction:
+    """Either party proposes to cancel instalments; when both sign, funded ones refund to the payer."""
+    plan, rows = _plan_for(session, actor, plan_id)
+    party_id = actor.require_party()
+    chosen = _indices(rows, indices)
+    for row in chosen:
+        _require_open(row)
+    picked = [r.index for r in chosen]
+    action = _new(session, plan, CANCELLATION, picked, party_id, {})
+    payer, payee = session.get(m.Party, plan.payer_id), session.get(m.Party, plan.payee_id)
+    assert payer is not None and payee is not None and plan.chain_plan_id is not None
+    payer_nonce, payee_nonce = products.take_nonce(session, payer), products.take_nonce(session, payee)
+    deadline = ports.chain.now() + ports.signature_ttl
+    action.details = {"payer_nonce": payer_nonce, "payee_nonce": payee_nonce, "deadline": deadline}
+    message = td.cancellation_message(plan.chain_plan_id, picked, payer_nonce, payee_nonce, deadline)
+    typed = td.payload("Cancellation", message, ports.chain.chain_id, ports.chain.escrow_address)
+    for party in (payer, payee):
+        signatures.request(session, party.id, f"action:{action.id}", CANCELLATION, typed)
+    return action
+
+
+# ------------------------------------------------------------------------------ signatures in, transactions out
+
+
+def on_signed(session: Session, ports: Ports, action_id: int, _row: m.SignatureRequest) -> None:
+    subject = f"action:{action_id}"
+    if not signatures.all_signed(session, subject):
+        return
+    action = records.get(session, m.PlanAction, action_id, for_update=True)
+    plan = records.get(session, m.Plan, action.plan_id)
+    rows = records.instalment_rows(session, plan)
+    d = action.details
+    assert plan.chain_plan_id is not None
+    if action.kind == DEPOSIT:
+        permit_sig = signatures.signature_of(session, subject, "permit", plan.payer_id) or b""
+        auth_sig = signatures.signature_of(session, subject, "deposit_authorization", plan.payer_id) or b""
+        permit = (int(d["value"]), d["deadline"], permit_sig[64], permit_sig[:32], permit_sig[32:64])
+        call = ports.chain.encode(
+            "depositWithPermit",
+            plan.chain_plan_id,
+            abi.plan_params(records.plan_params(session, plan)),
+            instalment_refs(rows, action.indices),
+            permit,
+            abi.party_signature(d["nonce"], d["deadline"], auth_sig),
+        )
+        _queue(session, ports, action, "deposit_with_permit", call)
+    elif action.kind == CANCELLATION:
+        auth = abi.joint_authorization(
+            d["payer_nonce"],
+            d["payee_nonce"],
+            d["deadline"],
+            signatures.signature_of(session, subject, CANCELLATION, plan.payer_id) or b"",
+            signatures.signature_of(session, subject, CANCELLATION, plan.payee_id) or b"",
+        )
+        params = abi.plan_params(records.plan_params(session, plan))
+        call = ports.chain.encode(
+            "cancelInstalments", plan.chain_plan_id, params, instalment_refs(rows, action.indices), auth
+        )
+        _queue(session, ports, action, "cancel_instalments", call)
+    else:
+        assert action.party_id is not None
+        signature = signatures.signature_of(session, subject, action.kind, action.party_id) or b""
+        sig = abi.party_signature(d["nonce"], d["deadline"], signature)
+        target = call_target(session, plan, rows, action.indices[0])
+        if action.kind == APPROVAL:
+            call = ports.chain.encode("approveRelease", *target, sig)
+        elif action.kind == MATERIALS:
+            call = ports.chain.encode("submitMaterials", *target, bytes.fromhex(d["delivered_hash"][2:]), sig)
+        else:
+            by, reason_hash = d["by"], bytes.fromhex(d["reason_hash"][2:])
+            call = ports.chain.encode("dispute", *target, by, reason_hash, sig)
+        _queue(session, ports, action, action.kind, call)
+
+
+def on_transaction_settled(session: Session, entry: m.OutboxEntry) -> None:
+    """The relayer's listener: an action's status follows its transaction."""
+    kind, _, key = entry.subject.partition(":")
+    if kind != "action":
+        return
+    action = session.get(m.PlanAction, int(key))
+    if action is None:
+        return
+    action.status = MINED if entry.status == MINED else FAILED
+    if entry.status == FAILED:
+        action.details = {**action.details, "error": entry.error}
+    plan = session.get(m.Plan, action.plan_id)
+    assert plan is not None
+    emit(
+        session,
+        f"action.{action.status}",
+        records.public_id(m.PlanAction, action.id),
+        {"kind": action.kind, "indices": action.indices, "error": entry.error},
+        [plan.payer_id, plan.payee_id],
+    )
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _plan_for(
+    session: Session, actor: Actor, plan_id: str, *, payer_only: bool = False, payee_only: bool = False
+) -> tuple[m.Plan, list[m.Instalment]]:
+    plan = records.get_plan(session, actor, plan_id)
+    if payer_only and actor.party_id != plan.payer_id:
+        raise Conflict("only the plan's payer does this")
+    if payee_only and actor.party_id != plan.payee_id:
+        raise Conflict("only the plan's payee does this")
+    if plan.status not in (PlanStatus.RECORDED, PlanStatus.COMPLETED) or plan.chain_plan_id is None:
+        raise Conflict(f"the plan is {plan.status}: this needs a plan recorded on chain")
+    return plan, records.instalment_rows(session, plan)
+
+
+def _indices(rows: Sequence[m.Instalment], indices: Sequence[int]) -> list[m.Instalment]:
+    if not indices:
+        raise InvalidInput([Problem("indices", "name at least one instalment")])
+    if len(set(indices)) != len(indices):
+        raise InvalidInput([Problem("indices", "name each instalment once")])
+    bad = [i for i in indices if not isinstance(i, int) or not 0 <= i < len(rows)]
+    if bad:
+        raise InvalidInput([Problem("indices", f"the plan's instalments are 0 to {len(rows) - 1}; got {bad}")])
+    return [rows[i] for i in indices]
+
+
+def _require_open(row: m.Instalment, rule: ReleaseRule | None = None) -> None:
+    if rule is not None and row.rule != rule:
+        raise Conflict(
+            f"instalment {row.index} is released by {ReleaseRule(row.rule).name.lower()}, not {rule.name.lower()}"
+        )
+    if row.chain_status & F.CLOSED:
+        raise Conflict(f"instalment {row.index} is closed")
+
+
+def instalment_refs(rows: Sequence[m.Instalment], indices: Sequence[int]) -> list[tuple[object, ...]]:
+    terms = [records.terms(r) for r in rows]
+    return [abi.instalment_ref(i, terms[i], td.instalment_proof(terms, i)) for i in indices]
+
+
+def call_target(session: Session, plan: m.Plan, rows: Sequence[m.Instalment], index: int) -> tuple[object, ...]:
+    """(planId, params, ref): the arguments every single-instalment call starts with."""
+    return (plan.chain_plan_id, abi.plan_params(records.plan_params(session, plan)), instalment_refs(rows, [index])[0])
+
+
+def _new(
+    session: Session, plan: m.Plan, kind: str, indices: list[int], party_id: int | None, details: dict[str, Any]
+) -> m.PlanAction:
+    action = m.PlanAction(
+        plan_id=plan.id, kind=kind, indices=indices, party_id=party_id, status=AWAITING_SIGNATURES, details=details
+    )
+    session.add(action)
+    session.flush()
+    return action
+
+
+def _single_signed(
+    session: Session,
+    ports: Ports,
+    plan: m.Plan,
+    row: m.Instalment,
+    kind: str,
+    party_id: int,
+    details: dict[str, Any],
+    message: Any,
+) -> m.PlanAction:
+    action = _new(session, plan, kind, [row.index], party_id, details)
+    return _sign(session, ports, plan, action, party_id, message)
+
+
+def _sign(
+    session: Session, ports: Ports, plan: m.Plan, action: m.PlanAction, party_id: int, message: Any, *extra: bytes
+) -> m.PlanAction:
+    """Asks `party_id` to sign the action's typed data; `message` builds it from
+    (planId, index, *extra, nonce, deadline)."""
+    party = session.get(m.Party, party_id)
+    assert party is not None and plan.chain_plan_id is not None
+    nonce = products.take_nonce(session, party)
+    deadline = ports.chain.now() + ports.signature_ttl
+    action.details = {**action.details, "nonce": nonce, "deadline": deadline}
+    body = message(plan.chain_plan_id, action.indices[0], *extra, nonce, deadline)
+    primary = {APPROVAL: "PayerApproval", MATERIALS: "MaterialsSubmission", DISPUTE: "Dispute"}[action.kind]
+    typed = td.payload(primary, body, ports.chain.chain_id, ports.chain.escrow_address)
+    signatures.request(session, party_id, f"action:{action.id}", action.kind, typed)
+    return action
+
+
+def _queue(session: Session, ports: Ports, action: m.PlanAction, kind: str, call: bytes) -> None:
+    entry = enqueue(session, kind, f"action:{action.id}", ports.chain.escrow_address, call)
+    action.outbox_id = entry.id
+    action.status = QUEUED

@@ -1,0 +1,48 @@
+"""What a use case is given: who acts, and the platform's ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from daifa.chain.client import ChainClient
+from daifa.errors import Forbidden
+from daifa.store.documents import DocumentStore
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    PARTY = "party"
+
+
+@dataclass(frozen=True)
+class Actor:
+    role: Role
+    party_id: int | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == Role.OPERATOR
+
+    def require_operator(self) -> None:
+        if not self.is_operator:
+            raise Forbidden("only the platform's operator may do this; use an operator API key")
+
+    def require_party(self) -> int:
+        if self.party_id is None:
+            raise Forbidden("only a party may do this; use the party's own API key")
+        return self.party_id
+
+
+OPERATOR = Actor(Role.OPERATOR)
+
+DAY = 86_400
+
+
+@dataclass
+class Ports:
+    chain: ChainClient
+    documents: DocumentStore
+    operator_address: str  # the platform's signer: the contracts' operator and the default arbiter
+    signature_ttl: int = 14 * DAY  # how long a party has to sign what the platform prepared
+    reminder_lead: int = 3 * DAY  # how long before a deposit-by time the payer is reminded

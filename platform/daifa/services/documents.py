@@ -1,0 +1,110 @@
+"""Documents attached to records: stored content-addressed, listed per subject, shown only to the
+subject's parties and the operator, and re-verifiable against the chain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from eth_utils.crypto import keccak
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daifa.errors import InvalidInput, NotFound, Problem
+from daifa.services import records
+from daifa.services.context import Actor, Ports
+from daifa.store import models as m
+
+MAX_FILES_PER_REQUEST = 20
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as it arrived: the name and type the sender gave, and the bytes."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def store(
+    session: Session,
+    ports: Ports,
+    uploads: Sequence[Upload],
+    *,
+    purpose: str,
+    subject: str,
+    owner_party_id: int | None,
+    required: bool = True,
+) -> list[m.Document]:
+    """Checks every upload first (so one bad file stores none), then stores them all."""
+    if required and not uploads:
+        raise InvalidInput([Problem("files", "attach at least one file")])
+    if len(uploads) > MAX_FILES_PER_REQUEST:
+        raise InvalidInput([Problem("files", f"at most {MAX_FILES_PER_REQUEST} files per request")])
+    problems: list[Problem] = []
+    for i, upload in enumerate(uploads):
+        try:
+            ports.documents.check(upload.data, upload.content_type)
+        except InvalidInput as error:
+            problems.extend(Problem(f"files[{i}] ({upload.filename[:80]})", p.message) for p in error.problems)
+    if problems:
+        raise InvalidInput(problems)
+    rows = []
+    for upload in uploads:
+        stored = ports.documents.put(upload.data, upload.content_type)
+        row = m.Document(
+            hash=stored.hash,
+            content_type=stored.content_type,
+            size=stored.size,
+            filename=_safe_filename(upload.filename),
+            purpose=purpose,
+            subject=subject,
+            owner_party_id=owner_party_id,
+        )
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def set_hash(hashes: Iterable[bytes]) -> bytes:
+    """One hash for a set of documents: keccak of their hashes sorted, so the order of upload is irrelevant.
+    It is what goes on chain for a party's reviewed documents, delivered materials and dispute evidence."""
+    return keccak(b"".join(sorted(set(hashes))))
+
+
+def of_subject(session: Session, subject: str, purpose: str | None = None) -> list[m.Document]:
+    query = select(m.Document).where(m.Document.subject == subject)
+    if purpose is not None:
+        query = query.where(m.Document.purpose == purpose)
+    return list(session.scalars(query.order_by(m.Document.id)))
+
+
+def subject_parties(session: Session, subject: str) -> set[int]:
+    """Who, besides the operator, may read the documents of `subject`."""
+    kind, _, key = subject.partition(":")
+    if kind == "party":
+        return {int(key)}
+    if kind == "product":
+        product = session.get(m.Product, int(key))
+        return {product.payer_id, product.payee_id} if product else set()
+    if kind == "action":
+        action = session.get(m.PlanAction, int(key))
+        plan = session.get(m.Plan, action.plan_id) if action else None
+        return {plan.payer_id, plan.payee_id} if plan else set()
+    return set()
+
+
+def get(session: Session, actor: Actor, document_id: str) -> m.Document:
+    document = records.get(session, m.Document, document_id)
+    if not actor.is_operator and actor.party_id not in subject_parties(session, document.subject):
+        raise NotFound(f"no document {document_id}: check the id")
+    return document
+
+
+def _safe_filename(name: str) -> str:
+    """The name without any path or control characters, for display only (files are stored by hash)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable()).strip()
+    return cleaned[:255] or "unnamed"

@@ -1,0 +1,274 @@
+"""The chain's events folded into the records: parties' accounts, open products, recorded plans and every
+instalment's status and payouts. The indexer calls it inside the transaction that stores the logs.
+
+A plan's instalments are folded by the same Ledger anyone can run over the chain's logs (domain.ledger),
+starting from the state in the database, so the records can only say what the events say. Statuses the
+chain decides (account open, product open, plan recorded) are derived from chain facts, so a rebuild
+after a reorg moves them back where the chain left them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from daifa.chain.client import ChainClient
+from daifa.chain.events import EscrowDecoder
+from daifa.chain.indexer import as_log_receipt
+from daifa.domain.ledger import ChainEvent, InstalmentState, Ledger, PlanState
+from daifa.domain.onboarding import PartyStatus
+from daifa.domain.plan_requests import PlanStatus
+from daifa.domain.plans import InstalmentStatus
+from daifa.domain.products import ProductStatus
+from daifa.services import records
+from daifa.services.notifications import emit
+from daifa.store import models as m
+
+log = logging.getLogger(__name__)
+
+PARTY_EVENTS = {"PartyApproved", "PartySuspended", "PartyReinstated"}
+PLAN_EVENTS = {
+    "PlanAmended",
+    "Deposited",
+    "PayerApproved",
+    "MaterialsSubmitted",
+    "MaterialsAttested",
+    "Disputed",
+    "Released",
+    "DisputeResolved",
+    "InstalmentCancelled",
+    "Refunded",
+}
+CREDIT_EVENTS = {"PaymentDeferred", "Withdrawn"}
+
+
+class Projection:
+    def __init__(self, client: ChainClient) -> None:
+        self.decoder = EscrowDecoder(client.escrow)
+
+    def apply(self, session: Session, logs: Sequence[m.ChainLog], *, notify: bool = True) -> None:
+        by_plan: dict[int, list[ChainEvent]] = defaultdict(list)
+        for row in logs:
+            event = self.decoder.decode(as_log_receipt(row))
+            if event is None:
+                continue
+            row.name = event.name
+            if event.name in PARTY_EVENTS:
+                self._party_event(session, event, notify)
+            elif event.name == "AgreementSetRecorded":
+                self._agreement_set_recorded(session, event, notify)
+            elif event.name == "PlanRecorded":
+                row.chain_plan_id = int(event.args["planId"])
+                self._plan_recorded(session, event, notify)
+            elif event.name in PLAN_EVENTS:
+                row.chain_plan_id = int(event.args["planId"])
+                by_plan[row.chain_plan_id].append(event)
+            elif event.name in CREDIT_EVENTS:
+                self._credit(session, event)
+        for chain_plan_id, events in by_plan.items():
+            self._fold_plan(session, chain_plan_id, events, notify)
+
+    def rebuild(self, session: Session) -> None:
+        """Forgets every chain fact in the records and folds all stored logs again (after a reorg)."""
+        session.execute(update(m.Party).values(chain_roles=0, chain_suspended=False))
+        session.execute(
+            update(m.Party)
+            .where(m.Party.status.in_([PartyStatus.ACTIVE, PartyStatus.SUSPENDED]))
+            .values(status=PartyStatus.APPROVED)
+        )
+        session.execute(
+            update(m.Product)
+            .where(m.Product.status == ProductStatus.OPEN)
+            .values(status=ProductStatus.RECORDING, chain_agreement_set_id=None)
+        )
+        session.execute(
+            update(m.Plan)
+            .where(m.Plan.status.in_([PlanStatus.RECORDED, PlanStatus.COMPLETED]))
+            .values(status=PlanStatus.RECORDING, chain_plan_id=None)
+        )
+        session.execute(
+            update(m.Instalment).values(
+                chain_status=0, delivered_hash=None, review_ends_at=None, to_payee=0, fee=0, to_payer=0
+            )
+        )
+        session.execute(update(m.Credit).values(amount=0))
+        logs = list(session.scalars(select(m.ChainLog).order_by(m.ChainLog.block_number, m.ChainLog.log_index)))
+        self.apply(session, logs, notify=False)
+
+    # ----------------------------------------------------------------------------------- parties
+
+    def _party_event(self, session: Session, event: ChainEvent, notify: bool) -> None:
+        party = session.scalars(select(m.Party).where(m.Party.address == str(event.args["account"]))).first()
+        if party is None:
+            log.info("%s for %s, who never applied here", event.name, event.args["account"])
+            return
+        if event.name == "PartyApproved":
+            party.chain_roles = int(event.args["roles"])
+        else:
+            party.chain_suspended = event.name == "PartySuspended"
+        before = party.status
+        if party.status in (PartyStatus.APPROVED, PartyStatus.ACTIVE, PartyStatus.SUSPENDED):
+            party.status = PartyStatus.SUSPENDED if party.chain_suspended else PartyStatus.ACTIVE
+        if notify and party.status != before:
+            kind = {PartyStatus.ACTIVE: "party.activated", PartyStatus.SUSPENDED: "party.suspended"}[
+                PartyStatus(party.status)
+            ]
+            emit(session, kind, records.public_id(m.Party, party.id), {"status": party.status}, [party.id])
+
+    # ----------------------------------------------------------------------------------- products
+
+    def _agreement_set_recorded(self, session: Session, event: ChainEvent, notify: bool) -> None:
+        consent = bytes(event.args["consentHash"])
+        product = session.scalars(select(m.Product).where(m.Product.consent_hash == consent)).first()
+        if product is None:
+            log.info("agreement set %s was not opened through this platform", event.args["agreementSetId"])
+            return
+        product.chain_agreement_set_id = int(event.args["agreementSetId"])
+        if product.status == ProductStatus.RECORDING:
+            product.status = ProductStatus.OPEN
+            if notify:
+                emit(
+                    session,
+                    "product.opened",
+                    records.public_id(m.Product, product.id),
+                    {"agreement_set_id": product.chain_agreement_set_id},
+                    [product.payer_id, product.payee_id],
+                )
+
+    # ----------------------------------------------------------------------------------- plans
+
+    def _plan_recorded(self, session: Session, event: ChainEvent, notify: bool) -> None:
+        consent = bytes(event.args["consentHash"])
+        plan = session.scalars(select(m.Plan).where(m.Plan.consent_hash == consent)).first()
+        if plan is None:
+            log.info("plan %s was not agreed through this platform", event.args["planId"])
+            return
+        plan.chain_plan_id = int(event.args["planId"])
+        if plan.status == PlanStatus.RECORDING:
+            plan.status = PlanStatus.RECORDED
+            if notify:
+                emit(
+                    session,
+                    "plan.recorded",
+                    records.public_id(m.Plan, plan.id),
+                    {"chain_plan_id": plan.chain_plan_id},
+                    [plan.payer_id, plan.payee_id],
+                )
+
+    def _fold_plan(self, session: Session, chain_plan_id: int, events: list[ChainEvent], notify: bool) -> None:
+        plan = session.scalars(select(m.Plan).where(m.Plan.chain_plan_id == chain_plan_id)).first()
+        if plan is None:
+            return  # a plan recorded outside the platform
+        rows = records.instalment_rows(session, plan)
+        before = [(row.chain_status, row.delivered_hash) for row in rows]
+        ledger = Ledger()
+        ledger.plans[chain_plan_id] = PlanState(
+            chain_plan_id,
+            plan.consent_hash,
+            records.plan_params(session, plan),
+            b"",
+            [_state(row) for row in rows],
+        )
+        ledger.apply_all(events)
+        state = ledger.plans[chain_plan_id]
+        for index, item in enumerate(state.instalments):
+            row = rows[index] if index < len(rows) else None
+            if row is None:  # an amendment appended it
+                row = _new_row(plan.id, index, item)
+                session.add(row)
+                rows.append(row)
+            _write(row, item)
+        subject = records.public_id(m.Plan, plan.id)
+        if notify:
+            for index, row in enumerate(rows):
+                old_status, old_delivered = before[index] if index < len(before) else (0, None)
+                for kind in _changes(old_status, old_delivered, row):
+                    emit(session, kind, subject, _instalment_data(row), [plan.payer_id, plan.payee_id])
+        if plan.status == PlanStatus.RECORDED and all(r.chain_status & InstalmentStatus.CLOSED for r in rows):
+            plan.status = PlanStatus.COMPLETED
+            if notify:
+                emit(session, "plan.completed", subject, {}, [plan.payer_id, plan.payee_id])
+
+    # ----------------------------------------------------------------------------------- credits
+
+    def _credit(self, session: Session, event: ChainEvent) -> None:
+        token, account = str(event.args["token"]), str(event.args["account"])
+        credit = session.get(m.Credit, (token, account))
+        if credit is None:
+            credit = m.Credit(token=token, account=account, amount=0)
+            session.add(credit)
+        amount = int(event.args["amount"])
+        credit.amount = credit.amount + amount if event.name == "PaymentDeferred" else credit.amount - amount
+
+
+def _state(row: m.Instalment) -> InstalmentState:
+    return InstalmentState(
+        terms=records.terms(row),
+        status=InstalmentStatus(row.chain_status),
+        delivered_hash=row.delivered_hash,
+        review_ends_at=row.review_ends_at,
+        to_payee=row.to_payee,
+        fee=row.fee,
+        to_payer=row.to_payer,
+    )
+
+
+def _new_row(plan_id: int, index: int, item: InstalmentState) -> m.Instalment:
+    t = item.terms
+    return m.Instalment(
+        plan_id=plan_id,
+        index=index,
+        deposit_by=t.deposit_by,
+        release_at=t.release_at,
+        amount=t.amount,
+        rule=int(t.rule),
+        materials_hash=t.materials_hash,
+        required_materials=[],
+    )
+
+
+def _write(row: m.Instalment, item: InstalmentState) -> None:
+    t = item.terms
+    row.deposit_by, row.release_at, row.amount = t.deposit_by, t.release_at, t.amount
+    row.rule, row.materials_hash = int(t.rule), t.materials_hash
+    row.chain_status = int(item.status)
+    row.delivered_hash = item.delivered_hash
+    row.review_ends_at = item.review_ends_at
+    row.to_payee, row.fee, row.to_payer = item.to_payee, item.fee, item.to_payer
+
+
+def _changes(old: int, old_delivered: bytes | None, row: m.Instalment) -> list[str]:
+    new = row.chain_status
+    gained = new & ~old
+    kinds = []
+    if gained & InstalmentStatus.FUNDED:
+        kinds.append("instalment.funded")
+    if row.delivered_hash is not None and row.delivered_hash != old_delivered:
+        kinds.append("instalment.materials_submitted")
+    if gained & InstalmentStatus.CONDITION_MET:
+        kinds.append("instalment.release_condition_met")
+    if gained & InstalmentStatus.DISPUTED:
+        kinds.append("instalment.disputed")
+    if gained & InstalmentStatus.CLOSED:
+        if new & InstalmentStatus.DISPUTED:
+            kinds.append("instalment.dispute_resolved")
+        elif row.to_payee or row.fee:
+            kinds.append("instalment.released")
+        else:
+            kinds.append("instalment.refunded")
+    return kinds
+
+
+def _instalment_data(row: m.Instalment) -> dict[str, object]:
+    return {
+        "index": row.index,
+        "status": int(row.chain_status),
+        "amount": str(row.amount),
+        "to_payee": str(row.to_payee),
+        "fee": str(row.fee),
+        "to_payer": str(row.to_payer),
+    }

@@ -1,0 +1,118 @@
+"""Reconciliation: does the database say what the chain says? The operator runs it through the API; the
+tests run it after every flow.
+
+It compares, as of the last block the indexer read: every approved party's roles, suspension and
+reviewed-documents hash; every recorded plan's 24-byte commitment (its terms and instalments, hashed the
+way the contract does) and each instalment's status and delivered materials; and, per token, the escrow's
+balance against what the records say it holds (deposits less payouts, plus credited payments).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daifa.chain import typed_data as td
+from daifa.domain.plans import InstalmentStatus
+from daifa.errors import Conflict
+from daifa.services import records
+from daifa.services.context import Ports
+from daifa.store import models as m
+
+ZERO = b"\x00" * 32
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    subject: str
+    field: str
+    database: str
+    chain: str
+
+
+@dataclass
+class Report:
+    block: int
+    parties: int = 0
+    plans: int = 0
+    instalments: int = 0
+    tokens: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def differ(self, subject: str, name: str, database: object, chain: object) -> None:
+        if database != chain:
+            self.mismatches.append(Mismatch(subject, name, _show(database), _show(chain)))
+
+
+def reconcile(session: Session, ports: Ports) -> Report:
+    cursor = session.get(m.IndexerCursor, ports.chain.escrow_address)
+    block = _state_block(ports, (cursor.next_block - 1) if cursor is not None else 0)
+    report = Report(block=block)
+    escrow = ports.chain.escrow.functions
+
+    for party in session.scalars(select(m.Party).where(m.Party.chain_roles != 0)):
+        roles, suspended, documents_hash = escrow.party(party.address).call(block_identifier=block)
+        subject = records.public_id(m.Party, party.id)
+        report.differ(subject, "roles", party.chain_roles, int(roles))
+        report.differ(subject, "suspended", party.chain_suspended, bool(suspended))
+        report.differ(subject, "documents_hash", party.documents_hash, bytes(documents_hash))
+        report.parties += 1
+
+    held: dict[str, int] = defaultdict(int)
+    for plan in session.scalars(select(m.Plan).where(m.Plan.chain_plan_id.is_not(None)).order_by(m.Plan.id)):
+        assert plan.chain_plan_id is not None
+        subject = records.public_id(m.Plan, plan.id)
+        rows = records.instalment_rows(session, plan)
+        terms = [records.terms(r) for r in rows]
+        commitment = td.plan_commitment(records.plan_params(session, plan), td.instalments_root(terms))
+        on_chain = bytes(escrow.planCommitment(plan.chain_plan_id).call(block_identifier=block))
+        report.differ(subject, "commitment", commitment, on_chain)
+        for row in rows:
+            where = f"{subject} instalment {row.index}"
+            status = int(escrow.instalmentStatus(plan.chain_plan_id, row.index).call(block_identifier=block))
+            report.differ(where, "status", row.chain_status, status)
+            if row.rule == 2:
+                delivered, _ = escrow.materials(plan.chain_plan_id, row.index).call(block_identifier=block)
+                report.differ(where, "delivered_hash", row.delivered_hash or ZERO, bytes(delivered))
+            if row.chain_status & InstalmentStatus.FUNDED:
+                held[plan.token] += row.amount - row.to_payee - row.fee - row.to_payer
+            report.instalments += 1
+        report.plans += 1
+
+    for credit in session.scalars(select(m.Credit)):
+        held[credit.token] += credit.amount
+    for token, amount in sorted(held.items()):
+        balance = ports.chain.token(token).functions.balanceOf(ports.chain.escrow_address).call(block_identifier=block)
+        report.differ(f"token {token}", "escrow balance", amount, int(balance))
+        report.tokens += 1
+    return report
+
+
+def _state_block(ports: Ports, indexed: int) -> int:
+    """The block to read the chain's state at: the last one the indexer read. A node that prunes old
+    state (anvil --prune-history, most non-archive nodes) may no longer have it; when the escrow has
+    logged nothing since, its state is the same at the head, so the head is read instead."""
+    try:
+        ports.chain.escrow.functions.paused().call(block_identifier=indexed)
+        return indexed
+    except Exception:
+        head = ports.chain.head()
+        if not ports.chain.escrow_logs(indexed + 1, head):
+            return head
+    raise Conflict(
+        f"the node keeps no state for block {indexed}, the last the indexer read, and the escrow has changed "
+        "since: wait for the indexer to catch up (GET /v1/health) and run the reconciliation again"
+    )
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)

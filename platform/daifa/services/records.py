@@ -1,0 +1,118 @@
+"""Looking records up for an actor, public ids, and records as domain objects.
+
+Public ids are the table's key behind a prefix (`pln_12`), Stripe-style, so an id says what it is for.
+A party asking for another party's record gets NotFound, never Forbidden: it must not learn the record
+exists.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from daifa.domain.plans import Instalment as InstalmentTerms
+from daifa.domain.plans import PlanParams, ReleaseRule
+from daifa.errors import NotFound
+from daifa.services.context import Actor
+from daifa.store import models as m
+
+T = TypeVar("T", bound=m.Base)
+
+PREFIXES: dict[type[m.Base], str] = {
+    m.Party: "pty",
+    m.Product: "prd",
+    m.Plan: "pln",
+    m.PlanAction: "act",
+    m.SignatureRequest: "sig",
+    m.Document: "doc",
+    m.Event: "evt",
+    m.WebhookEndpoint: "we",
+    m.OutboxEntry: "tx",
+}
+NAMES: dict[type[m.Base], str] = {
+    m.Party: "party",
+    m.Product: "product",
+    m.Plan: "plan",
+    m.PlanAction: "action",
+    m.SignatureRequest: "signature request",
+    m.Document: "document",
+    m.Event: "event",
+    m.WebhookEndpoint: "webhook endpoint",
+    m.OutboxEntry: "transaction",
+}
+
+
+def public_id(model: type[m.Base], key: int) -> str:
+    return f"{PREFIXES[model]}_{key}"
+
+
+def parse_id(model: type[m.Base], value: str) -> int:
+    prefix, _, number = value.partition("_")
+    if prefix != PREFIXES[model] or not number.isdigit() or len(number) > 18:
+        raise NotFound(f"no {NAMES[model]} {value!r}: {NAMES[model]} ids look like {PREFIXES[model]}_12")
+    return int(number)
+
+
+def get(session: Session, model: type[T], value: str | int, *, for_update: bool = False) -> T:
+    key = parse_id(model, value) if isinstance(value, str) else value
+    row = session.get(model, key, with_for_update=for_update)
+    if row is None:
+        raise NotFound(f"no {NAMES[model]} {public_id(model, key)}: check the id")
+    return row
+
+
+def visible_to(actor: Actor, *party_ids: int | None) -> bool:
+    return actor.is_operator or (actor.party_id is not None and actor.party_id in party_ids)
+
+
+def get_party(session: Session, actor: Actor, value: str | int, *, for_update: bool = False) -> m.Party:
+    party = get(session, m.Party, value, for_update=for_update)
+    if not visible_to(actor, party.id):
+        raise NotFound(f"no party {public_id(m.Party, party.id)}: check the id")
+    return party
+
+
+def get_product(session: Session, actor: Actor, value: str | int, *, for_update: bool = False) -> m.Product:
+    product = get(session, m.Product, value, for_update=for_update)
+    if not visible_to(actor, product.payer_id, product.payee_id):
+        raise NotFound(f"no product {public_id(m.Product, product.id)}: check the id")
+    return product
+
+
+def get_plan(session: Session, actor: Actor, value: str | int, *, for_update: bool = False) -> m.Plan:
+    plan = get(session, m.Plan, value, for_update=for_update)
+    if not visible_to(actor, plan.payer_id, plan.payee_id):
+        raise NotFound(f"no plan {public_id(m.Plan, plan.id)}: check the id")
+    return plan
+
+
+def instalment_rows(session: Session, plan: m.Plan) -> list[m.Instalment]:
+    from sqlalchemy import select
+
+    return list(
+        session.scalars(select(m.Instalment).where(m.Instalment.plan_id == plan.id).order_by(m.Instalment.index))
+    )
+
+
+def terms(row: m.Instalment) -> InstalmentTerms:
+    return InstalmentTerms(row.deposit_by, row.release_at, row.amount, ReleaseRule(row.rule), row.materials_hash)
+
+
+def plan_params(session: Session, plan: m.Plan) -> PlanParams:
+    product = session.get(m.Product, plan.product_id)
+    assert product is not None and product.chain_agreement_set_id is not None
+    payer, payee = session.get(m.Party, plan.payer_id), session.get(m.Party, plan.payee_id)
+    assert payer is not None and payee is not None
+    return PlanParams(
+        agreement_set_id=product.chain_agreement_set_id,
+        payer=payer.address,
+        payee=payee.address,
+        token=plan.token,
+        arbiter=plan.arbiter,
+        fee_recipient=plan.fee_recipient,
+        fee_bps=plan.fee_bps,
+        fee_cap=plan.fee_cap,
+        review_window=plan.review_window,
+        expiry=plan.expiry,
+    )

@@ -1,0 +1,225 @@
+"""The scheduler: reminders before deposit-by times, overdue marking, due releases in batches, refunds of
+expired plans, expiries. Every decision uses the chain's clock and the indexer's view of the chain.
+
+Workers may run it side by side against one database: each instalment is claimed for a release or a
+refund with a compare-and-set UPDATE (`claimed_by IS NULL`), and reminders and overdue marks are set the
+same way, so only one worker acts on any of them. A claim whose transaction is settled, and whose block
+the indexer has read, while the instalment is still open (a release skipped, a reorg) is let go, and the
+instalment is tried again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Update, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.sql import ColumnElement
+
+from daifa.chain import abi
+from daifa.chain.relayer import FAILED, MINED, enqueue
+from daifa.domain.plan_requests import PlanStatus
+from daifa.domain.plans import InstalmentStatus, ReleaseRule, is_refundable_after_expiry, is_releasable
+from daifa.domain.products import PRODUCT_OPENING, ProductEvent, ProductStatus
+from daifa.services import actions, plans, records
+from daifa.services.context import Ports
+from daifa.services.notifications import emit
+from daifa.store import models as m
+
+F = InstalmentStatus
+MAX_BATCH = 100
+
+
+@dataclass
+class Scheduler:
+    sessions: sessionmaker[Session]
+    ports: Ports
+    batch_size: int = MAX_BATCH
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def run_once(self) -> dict[str, int]:
+        now = self.ports.chain.now()
+        done = {
+            "released_claims_freed": self._free_stale_claims(),
+            "reminders": self._remind(now),
+            "overdue": self._mark_overdue(now),
+            "release_batches": self._release_due(now),
+            "refunds": self._refund_expired(now),
+            "expired": self._expire(now),
+        }
+        for key, value in done.items():
+            self.counts[key] += value
+        return done
+
+    # ------------------------------------------------------------------------------- deposits
+
+    def _remind(self, now: int) -> int:
+        lead = self.ports.reminder_lead
+        return self._flag(
+            m.Instalment.reminded,
+            (m.Instalment.deposit_by > now, m.Instalment.deposit_by <= now + lead),
+            "instalment.deposit_due",
+            payer_only=True,
+        )
+
+    def _mark_overdue(self, now: int) -> int:
+        return self._flag(
+            m.Instalment.overdue, (m.Instalment.deposit_by < now,), "instalment.overdue", payer_only=False
+        )
+
+    def _flag(
+        self,
+        column: InstrumentedAttribute[bool],
+        conditions: Iterable[ColumnElement[bool]],
+        kind: str,
+        *,
+        payer_only: bool,
+    ) -> int:
+        with self.sessions.begin() as session:
+            candidates = session.execute(
+                select(m.Instalment, m.Plan)
+                .join(m.Plan, m.Plan.id == m.Instalment.plan_id)
+                .where(
+                    m.Plan.status == PlanStatus.RECORDED,
+                    column.is_(False),
+                    m.Instalment.chain_status.op("&")(int(F.FUNDED | F.CLOSED)) == 0,
+                    *conditions,
+                )
+            ).all()
+            flagged = 0
+            for row, plan in candidates:
+                won = _updated(
+                    session,
+                    update(m.Instalment).where(m.Instalment.id == row.id, column.is_(False)).values({column: True}),
+                )
+                if won:
+                    flagged += 1
+                    recipients = [plan.payer_id] if payer_only else [plan.payer_id, plan.payee_id]
+                    data = {"index": row.index, "deposit_by": row.deposit_by, "amount": str(row.amount)}
+                    emit(session, kind, records.public_id(m.Plan, plan.id), data, recipients)
+            return flagged
+
+    # ------------------------------------------------------------------------------- releases and refunds
+
+    def _release_due(self, now: int) -> int:
+        with self.sessions.begin() as session:
+            due = [
+                (row, plan)
+                for row, plan in self._open_funded(session)
+                if is_releasable(ReleaseRule(row.rule), F(row.chain_status), row.release_at, row.review_ends_at, now)
+            ]
+            batches = 0
+            for start in range(0, len(due), self.batch_size):
+                chunk = due[start : start + self.batch_size]
+                entry = enqueue(session, "release_batch", "scheduler:release", self.ports.chain.escrow_address, b"")
+                items = []
+                for row, plan in self._claim(session, chunk, entry.id):
+                    rows = records.instalment_rows(session, plan)
+                    plan_id, params, ref = actions.call_target(session, plan, rows, row.index)
+                    items.append((plan_id, params, ref))
+                if not items:
+                    session.delete(entry)
+                    continue
+                entry.data = self.ports.chain.encode("releaseBatch", items)
+                batches += 1
+            return batches
+
+    def _refund_expired(self, now: int) -> int:
+        with self.sessions.begin() as session:
+            by_plan: dict[int, list[tuple[m.Instalment, m.Plan]]] = defaultdict(list)
+            for row, plan in self._open_funded(session):
+                if plan.expiry < now and is_refundable_after_expiry(ReleaseRule(row.rule), F(row.chain_status)):
+                    by_plan[plan.id].append((row, plan))
+            refunds = 0
+            for pairs in by_plan.values():
+                plan = pairs[0][1]
+                entry = enqueue(session, "refund_expired", f"plan:{plan.id}", self.ports.chain.escrow_address, b"")
+                claimed = [row.index for row, _ in self._claim(session, pairs, entry.id)]
+                if not claimed:
+                    session.delete(entry)
+                    continue
+                rows = records.instalment_rows(session, plan)
+                params = abi.plan_params(records.plan_params(session, plan))
+                entry.data = self.ports.chain.encode(
+                    "refundExpired", plan.chain_plan_id, params, actions.instalment_refs(rows, claimed)
+                )
+                refunds += 1
+            return refunds
+
+    def _open_funded(self, session: Session) -> list[tuple[m.Instalment, m.Plan]]:
+        return [
+            (row, plan)
+            for row, plan in session.execute(
+                select(m.Instalment, m.Plan)
+                .join(m.Plan, m.Plan.id == m.Instalment.plan_id)
+                .where(
+                    m.Plan.status == PlanStatus.RECORDED,
+                    m.Instalment.claimed_by.is_(None),
+                    m.Instalment.chain_status.op("&")(int(F.FUNDED | F.CLOSED | F.DISPUTED)) == int(F.FUNDED),
+                )
+                .order_by(m.Instalment.plan_id, m.Instalment.index)
+            ).all()
+        ]
+
+    def _claim(
+        self, session: Session, pairs: list[tuple[m.Instalment, m.Plan]], entry_id: int
+    ) -> list[tuple[m.Instalment, m.Plan]]:
+        won = []
+        for row, plan in pairs:
+            claimed = _updated(
+                session,
+                update(m.Instalment)
+                .where(m.Instalment.id == row.id, m.Instalment.claimed_by.is_(None))
+                .values(claimed_by=entry_id),
+            )
+            if claimed:
+                won.append((row, plan))
+        return won
+
+    def _free_stale_claims(self) -> int:
+        with self.sessions.begin() as session:
+            cursor = session.get(m.IndexerCursor, self.ports.chain.escrow_address)
+            read_up_to = -1 if cursor is None else cursor.next_block - 1
+            stale = session.execute(
+                select(m.Instalment.id, m.OutboxEntry.status, m.OutboxEntry.mined_block)
+                .join(m.OutboxEntry, m.OutboxEntry.id == m.Instalment.claimed_by)
+                .where(
+                    m.OutboxEntry.status.in_([MINED, FAILED]),
+                    m.Instalment.chain_status.op("&")(int(F.CLOSED)) == 0,
+                )
+            ).all()
+            freed = 0
+            for instalment_id, status, mined_block in stale:
+                if status == MINED and (mined_block is None or mined_block > read_up_to):
+                    continue  # the indexer has not read that block yet
+                session.execute(update(m.Instalment).where(m.Instalment.id == instalment_id).values(claimed_by=None))
+                freed += 1
+            return freed
+
+    # ------------------------------------------------------------------------------- expiries
+
+    def _expire(self, now: int) -> int:
+        with self.sessions.begin() as session:
+            expired = plans.expire_signatures(session, now)
+            for product in session.scalars(
+                select(m.Product).where(m.Product.status == ProductStatus.OPEN, m.Product.expiry < now)
+            ):
+                product.status = PRODUCT_OPENING.next(ProductStatus(product.status), ProductEvent.EXPIRE)
+                emit(
+                    session,
+                    "product.expired",
+                    records.public_id(m.Product, product.id),
+                    {},
+                    [product.payer_id, product.payee_id],
+                )
+                expired += 1
+            return expired
+
+
+def _updated(session: Session, statement: Update) -> int:
+    """Runs a compare-and-set UPDATE; the number of rows it changed (0: another worker got there first)."""
+    result = cast(CursorResult[Any], session.execute(statement))
+    return int(result.rowcount)

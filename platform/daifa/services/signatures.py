@@ -1,0 +1,128 @@
+"""Signature requests: EIP-712 typed data the platform prepared and a party signs with its own wallet.
+
+The party's key never reaches the platform: it fetches the request, signs the payload locally (the same
+eth_signTypedData_v4 a browser wallet shows) and posts the signature back. A signature is checked
+against the party's address on arrival; once everything a record waits for is signed, the flow that
+owns the record goes on (see `submit`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from daifa.chain.typed_data import as_json, recover_signer
+from daifa.errors import Conflict, InvalidInput, NotFound, Problem
+from daifa.services import records
+from daifa.services.context import Actor, Ports
+from daifa.services.notifications import emit
+from daifa.store import models as m
+
+PENDING, SIGNED, VOID = "pending", "signed", "void"
+
+
+def request(session: Session, party_id: int, subject: str, purpose: str, typed: dict[str, Any]) -> m.SignatureRequest:
+    row = m.SignatureRequest(
+        party_id=party_id, subject=subject, purpose=purpose, typed_data=as_json(typed), status=PENDING
+    )
+    session.add(row)
+    session.flush()
+    emit(
+        session,
+        "signature_request.created",
+        records.public_id(m.SignatureRequest, row.id),
+        {"purpose": purpose, "subject": subject},
+        [party_id],
+    )
+    return row
+
+
+def get(session: Session, actor: Actor, request_id: str) -> m.SignatureRequest:
+    row = records.get(session, m.SignatureRequest, request_id)
+    if not records.visible_to(actor, row.party_id):
+        raise NotFound(f"no signature request {request_id}: check the id")
+    return row
+
+
+def of_subject(session: Session, subject: str) -> list[m.SignatureRequest]:
+    return list(
+        session.scalars(
+            select(m.SignatureRequest).where(m.SignatureRequest.subject == subject).order_by(m.SignatureRequest.id)
+        )
+    )
+
+
+def signature_of(session: Session, subject: str, purpose: str, party_id: int) -> bytes | None:
+    for row in of_subject(session, subject):
+        if row.purpose == purpose and row.party_id == party_id and row.status == SIGNED:
+            return row.signature
+    return None
+
+
+def all_signed(session: Session, subject: str) -> bool:
+    rows = [r for r in of_subject(session, subject) if r.status != VOID]
+    return bool(rows) and all(r.status == SIGNED for r in rows)
+
+
+def void(session: Session, subject: str) -> None:
+    session.execute(
+        update(m.SignatureRequest)
+        .where(m.SignatureRequest.subject == subject, m.SignatureRequest.status == PENDING)
+        .values(status=VOID)
+    )
+
+
+def submit(session: Session, ports: Ports, actor: Actor, request_id: str, signature_hex: str) -> m.SignatureRequest:
+    """Checks the signature over the request's typed data and stores it; then the subject's flow goes on."""
+    party_id = actor.require_party()
+    row = records.get(session, m.SignatureRequest, request_id, for_update=True)
+    if row.party_id != party_id:
+        raise NotFound(f"no signature request {request_id}: check the id")
+    if row.status != PENDING:
+        raise Conflict(f"this request is {row.status}: nothing more to sign here")
+    signature = _parse_signature(signature_hex)
+    party = session.get(m.Party, party_id)
+    assert party is not None
+    try:
+        signer = recover_signer(row.typed_data, signature)
+    except Exception:
+        signer = None
+    if signer != party.address:
+        raise InvalidInput(
+            [
+                Problem(
+                    "signature",
+                    f"was made by {signer or 'no valid key'}, not by your wallet {party.address}: sign this "
+                    "request's typed_data, unchanged, with that wallet (eth_signTypedData_v4)",
+                )
+            ]
+        )
+    row.signature = signature
+    row.status = SIGNED
+    session.flush()
+    _continue(session, ports, row)
+    return row
+
+
+def _continue(session: Session, ports: Ports, row: m.SignatureRequest) -> None:
+    # The flows import this module, so they are imported here, when a signature arrives.
+    from daifa.services import actions, plans, products
+
+    kind, _, key = row.subject.partition(":")
+    handlers = {"product": products.on_signed, "plan": plans.on_signed, "action": actions.on_signed}
+    handlers[kind](session, ports, int(key), row)
+
+
+def _parse_signature(value: str) -> bytes:
+    text = (value or "").removeprefix("0x")
+    try:
+        signature = bytes.fromhex(text)
+    except ValueError:
+        signature = b""
+    if len(signature) != 65:
+        raise InvalidInput(
+            [Problem("signature", "must be 65 bytes as 0x-prefixed hex (r, s, v), as wallets return it")]
+        )
+    return signature
