@@ -1,0 +1,25 @@
+"""The FastAPI application over a built Platform."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from daifa import __version__
+from daifa.api import problems
+from daifa.api.idempotency import IdempotencyMiddleware
+from daifa.api.routers import actions, documents, events, operations, parties, plans, products, signatures
+from daifa.bootstrap import Platform
+
+DESCRIPTION = """Escrowed pay-on-behalf disbursement. Authenticate with `Authorization: Bearer <API key>`;
+send an `Idempotency-Key` with every POST; errors are RFC 9457 problem details; token amounts are
+decimal strings in the token's smallest unit; times are unix seconds (UTC)."""
+
+
+def create_app(platform: Platform) -> FastAPI:
+    app = FastAPI(title="Daifa", version=__version__, description=DESCRIPTION)
+    app.state.platform = platform
+    problems.install(app)
+    app.add_middleware(IdempotencyMiddleware, sessions=platform.sessions)
+    for module in (parties, products, plans, actions, signatures, documents, events, operations):
+        app.include_router(module.router)
+    return app

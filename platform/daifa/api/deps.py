@@ -1,0 +1,81 @@
+"""What every endpoint needs: the platform, a transaction, the caller, list pagination, uploaded files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query, Request, UploadFile
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from daifa.bootstrap import Platform
+from daifa.errors import InvalidInput, Problem
+from daifa.services import credentials, records
+from daifa.services.context import Actor, Ports
+from daifa.services.documents import MAX_FILES_PER_REQUEST, Upload
+from daifa.store import models as m
+
+T = TypeVar("T", bound=m.Base)
+
+
+def platform(request: Request) -> Platform:
+    return request.app.state.platform  # type: ignore[no-any-return]
+
+
+def ports(request: Request) -> Ports:
+    return platform(request).ports
+
+
+@contextmanager
+def transaction(request: Request) -> Iterator[Session]:
+    """One database transaction: committed when the block ends normally, rolled back on any error, so a
+    refused request changes nothing."""
+    with platform(request).sessions.begin() as session:
+        yield session
+
+
+def current_actor(request: Request) -> Actor:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    with platform(request).sessions() as session:
+        return credentials.authenticate(session, key.strip() if scheme.lower() == "bearer" else None)
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+class Pagination:
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=100, description="how many to return, newest first")] = 20,
+        starting_after: Annotated[
+            str | None, Query(max_length=40, description="the last id of the page before")
+        ] = None,
+    ) -> None:
+        self.limit = limit
+        self.starting_after = starting_after
+
+    def page(self, session: Session, model: type[T], query: Select[tuple[T]]) -> tuple[list[T], bool]:
+        key_column: Any = model.id  # type: ignore[attr-defined]
+        if self.starting_after is not None:
+            query = query.where(key_column < records.parse_id(model, self.starting_after))
+        rows = list(session.scalars(query.order_by(key_column.desc()).limit(self.limit + 1)))
+        return rows[: self.limit], len(rows) > self.limit
+
+
+Paginated = Annotated[Pagination, Depends()]
+
+
+async def read_uploads(files: Sequence[UploadFile] | None, max_bytes: int) -> list[Upload]:
+    """The uploaded files, each read up to one byte past the limit so an oversized file is refused
+    without holding all of it."""
+    files = files or []
+    if len(files) > MAX_FILES_PER_REQUEST:
+        raise InvalidInput([Problem("files", f"at most {MAX_FILES_PER_REQUEST} files per request")])
+    uploads = []
+    for file in files:
+        data = await file.read(max_bytes + 1)
+        uploads.append(Upload(file.filename or "unnamed", file.content_type or "", data))
+    return uploads

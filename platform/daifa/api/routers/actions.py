@@ -1,0 +1,49 @@
+"""Actions on plans (deposits, approvals, materials, disputes, ...) and dispute resolutions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from daifa.api import schemas as s
+from daifa.api import views
+from daifa.api.deps import CurrentActor, Paginated, ports, transaction
+from daifa.errors import NotFound
+from daifa.services import actions, records
+from daifa.store import models as m
+
+router = APIRouter(prefix="/v1/actions", tags=["actions"])
+
+
+@router.get("", response_model=s.Page[s.ActionOut])
+def list_actions(
+    request: Request, actor: CurrentActor, page: Paginated, plan: str | None = None
+) -> s.Page[s.ActionOut]:
+    with transaction(request) as session:
+        query = select(m.PlanAction)
+        if plan is not None:
+            query = query.where(m.PlanAction.plan_id == records.get_plan(session, actor, plan).id)
+        elif not actor.is_operator:
+            mine = select(m.Plan.id).where((m.Plan.payer_id == actor.party_id) | (m.Plan.payee_id == actor.party_id))
+            query = query.where(m.PlanAction.plan_id.in_(mine))
+        rows, more = page.page(session, m.PlanAction, query)
+        return s.Page(data=[views.action(session, r) for r in rows], has_more=more)
+
+
+@router.get("/{action_id}", response_model=s.ActionOut)
+def get_action(request: Request, actor: CurrentActor, action_id: str) -> s.ActionOut:
+    with transaction(request) as session:
+        action = records.get(session, m.PlanAction, action_id)
+        plan = session.get(m.Plan, action.plan_id)
+        if plan is None or not records.visible_to(actor, plan.payer_id, plan.payee_id):
+            raise NotFound(f"no action {action_id}: check the id")
+        return views.action(session, action)
+
+
+@router.post("/{action_id}/resolve", status_code=201, response_model=s.ActionOut)
+def resolve(request: Request, actor: CurrentActor, action_id: str, body: s.ResolutionIn) -> s.ActionOut:
+    """The arbiter splits a disputed instalment: `to_payee` to the payee, the rest back to the payer."""
+    with transaction(request) as session:
+        return views.action(
+            session, actions.resolve(session, ports(request), actor, action_id, body.to_payee, body.note)
+        )

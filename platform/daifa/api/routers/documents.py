@@ -1,0 +1,50 @@
+"""Documents: metadata, the bytes (re-hashed on every read), and verification against the chain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from daifa.api import schemas as s
+from daifa.api import views
+from daifa.api.deps import CurrentActor, ports, transaction
+from daifa.services import documents, verification
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+
+class VerificationOut(BaseModel):
+    document: str
+    hash: str
+    intact: bool
+    on_chain: bool | None
+    detail: str
+
+
+@router.get("/{document_id}", response_model=s.DocumentOut)
+def get_document(request: Request, actor: CurrentActor, document_id: str) -> s.DocumentOut:
+    with transaction(request) as session:
+        return views.document(documents.get(session, actor, document_id))
+
+
+@router.get("/{document_id}/content", response_class=Response)
+def get_content(request: Request, actor: CurrentActor, document_id: str) -> Response:
+    with transaction(request) as session:
+        document = documents.get(session, actor, document_id)
+        data = ports(request).documents.get(document.hash)
+        disposition = f'attachment; filename="{document.filename.encode("ascii", "replace").decode()}"'
+        return Response(data, media_type=document.content_type, headers={"Content-Disposition": disposition})
+
+
+@router.get("/{document_id}/verification", response_model=VerificationOut)
+def verify(request: Request, actor: CurrentActor, document_id: str) -> VerificationOut:
+    with transaction(request) as session:
+        document = documents.get(session, actor, document_id)
+        result = verification.verify(session, ports(request), document)
+        return VerificationOut(
+            document=document_id,
+            hash="0x" + document.hash.hex(),
+            intact=result.intact,
+            on_chain=result.on_chain,
+            detail=result.detail,
+        )

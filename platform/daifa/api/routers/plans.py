@@ -1,0 +1,129 @@
+"""Plans and what is done on them: deposits, approvals, materials, attestations, disputes, cancellations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from sqlalchemy import or_, select
+
+from daifa.api import schemas as s
+from daifa.api import views
+from daifa.api.deps import CurrentActor, Paginated, ports, read_uploads, transaction
+from daifa.services import actions, plans, records
+from daifa.services.plans import InstalmentRequest, PlanRequest
+from daifa.store import models as m
+
+router = APIRouter(prefix="/v1/plans", tags=["plans"])
+
+Index = Annotated[int, s.Field(ge=0, le=251)]
+
+
+@router.post("", status_code=201, response_model=s.PlanOut)
+def request_plan(request: Request, actor: CurrentActor, body: s.PlanIn) -> s.PlanOut:
+    """The payer asks for a plan under an open product. It is checked against the product, then the
+    payer signs it (a signature request), then the payee confirms or rejects."""
+    plan_request = PlanRequest(
+        product_id=body.product,
+        instalments=[
+            InstalmentRequest(i.deposit_by, i.release_at, i.amount, i.rule, list(i.required_materials), i.verification)
+            for i in body.instalments
+        ],
+        expiry=body.expiry,
+        token=body.token,
+        fee_bps=body.fee_bps,
+        fee_cap=body.fee_cap,
+        fee_recipient=body.fee_recipient,
+        review_window=body.review_window,
+        arbiter=body.arbiter,
+    )
+    with transaction(request) as session:
+        return views.plan(session, plans.request_plan(session, ports(request), actor, plan_request))
+
+
+@router.get("", response_model=s.Page[s.PlanOut])
+def list_plans(request: Request, actor: CurrentActor, page: Paginated, product: str | None = None) -> s.Page[s.PlanOut]:
+    with transaction(request) as session:
+        query = select(m.Plan)
+        if not actor.is_operator:
+            query = query.where(or_(m.Plan.payer_id == actor.party_id, m.Plan.payee_id == actor.party_id))
+        if product is not None:
+            query = query.where(m.Plan.product_id == records.parse_id(m.Product, product))
+        rows, more = page.page(session, m.Plan, query)
+        return s.Page(data=[views.plan(session, r) for r in rows], has_more=more)
+
+
+@router.get("/{plan_id}", response_model=s.PlanOut)
+def get_plan(request: Request, actor: CurrentActor, plan_id: str) -> s.PlanOut:
+    with transaction(request) as session:
+        return views.plan(session, records.get_plan(session, actor, plan_id))
+
+
+@router.post("/{plan_id}/reject", response_model=s.PlanOut)
+def reject(request: Request, actor: CurrentActor, plan_id: str, body: s.RejectIn) -> s.PlanOut:
+    with transaction(request) as session:
+        return views.plan(session, plans.reject(session, actor, plan_id, body.reason))
+
+
+@router.post("/{plan_id}/withdraw", response_model=s.PlanOut)
+def withdraw(request: Request, actor: CurrentActor, plan_id: str) -> s.PlanOut:
+    with transaction(request) as session:
+        return views.plan(session, plans.withdraw(session, actor, plan_id))
+
+
+@router.post("/{plan_id}/deposits", status_code=201, response_model=s.ActionOut)
+def deposit(request: Request, actor: CurrentActor, plan_id: str, body: s.DepositIn) -> s.ActionOut:
+    """The payer funds instalments: `permit` (sign a permit and an authorisation; the platform relays) or
+    `wallet` (send the returned transactions from your wallet)."""
+    with transaction(request) as session:
+        action = actions.deposit(session, ports(request), actor, plan_id, body.indices, body.method)
+        return views.action(session, action)
+
+
+@router.post("/{plan_id}/instalments/{index}/approve", status_code=201, response_model=s.ActionOut)
+def approve_release(request: Request, actor: CurrentActor, plan_id: str, index: Index) -> s.ActionOut:
+    with transaction(request) as session:
+        return views.action(session, actions.approve_release(session, ports(request), actor, plan_id, index))
+
+
+@router.post("/{plan_id}/instalments/{index}/materials", status_code=201, response_model=s.ActionOut)
+async def submit_materials(
+    request: Request,
+    actor: CurrentActor,
+    plan_id: str,
+    index: Index,
+    files: Annotated[list[UploadFile], File(description="the delivered materials")],
+) -> s.ActionOut:
+    uploads = await read_uploads(files, ports(request).documents.max_bytes)
+    with transaction(request) as session:
+        action = actions.submit_materials(session, ports(request), actor, plan_id, index, uploads)
+        return views.action(session, action)
+
+
+@router.post("/{plan_id}/instalments/{index}/attest", status_code=201, response_model=s.ActionOut)
+def attest_materials(request: Request, actor: CurrentActor, plan_id: str, index: Index) -> s.ActionOut:
+    """The operator attests the materials it reviewed; the review window starts on chain."""
+    with transaction(request) as session:
+        return views.action(session, actions.attest_materials(session, ports(request), actor, plan_id, index))
+
+
+@router.post("/{plan_id}/instalments/{index}/disputes", status_code=201, response_model=s.ActionOut)
+async def dispute(
+    request: Request,
+    actor: CurrentActor,
+    plan_id: str,
+    index: Index,
+    reason: Annotated[str, Form(max_length=2_000)],
+    files: Annotated[list[UploadFile] | None, File(description="evidence")] = None,
+) -> s.ActionOut:
+    uploads = await read_uploads(files, ports(request).documents.max_bytes)
+    with transaction(request) as session:
+        action = actions.dispute(session, ports(request), actor, plan_id, index, reason, uploads)
+        return views.action(session, action)
+
+
+@router.post("/{plan_id}/cancellations", status_code=201, response_model=s.ActionOut)
+def cancel(request: Request, actor: CurrentActor, plan_id: str, body: s.CancellationIn) -> s.ActionOut:
+    """Either party proposes to cancel instalments; both sign; funded ones are refunded to the payer."""
+    with transaction(request) as session:
+        return views.action(session, actions.cancel(session, ports(request), actor, plan_id, body.indices))

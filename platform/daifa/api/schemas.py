@@ -1,0 +1,296 @@
+"""Request and response bodies. Token amounts travel as decimal strings (they outgrow JavaScript's
+numbers) and are accepted as strings or integers; times are unix seconds, UTC, as on chain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from daifa.errors import InvalidInput, Problem
+
+UINT256_MAX = 2**256 - 1
+
+
+def _amount(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be a whole number of the token's smallest unit, as a string or an integer")
+    if isinstance(value, str):
+        if not value.isdigit() or len(value) > 78:
+            raise ValueError("must be a whole number of the token's smallest unit, digits only")
+        value = int(value)
+    if not 0 <= value <= UINT256_MAX:
+        raise ValueError("must be from 0 to 2**256 - 1")
+    return int(value)
+
+
+def parse_amount(value: Any, field: str) -> int:
+    """An amount from a form field, or InvalidInput naming the field."""
+    try:
+        return _amount(value)
+    except ValueError as error:
+        raise InvalidInput([Problem(field, str(error))]) from None
+
+
+Amount = Annotated[
+    int,
+    BeforeValidator(_amount),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": "^[0-9]{1,78}$", "examples": ["2500000000"]}),
+]
+UnixTime = Annotated[int, Field(ge=0, le=2**40 - 1, description="unix seconds, UTC")]
+Index = Annotated[int, Field(ge=0, le=251)]
+ShortText = Annotated[str, Field(max_length=2_000)]
+Address = Annotated[str, Field(max_length=42, examples=["0x5B38Da6a701c568545dCfcB03FcB875f56beddC4"])]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------------------------------ requests
+
+
+class ReviewIn(In):
+    comment: ShortText = ""
+
+
+class RejectIn(In):
+    reason: ShortText
+
+
+class CreditAuthorisationIn(In):
+    limit: Amount | None = Field(None, description="lower the credit limit the payee asked for")
+
+
+class InstalmentIn(In):
+    deposit_by: UnixTime
+    release_at: UnixTime
+    amount: Amount
+    rule: Literal["time", "payer_approval", "materials"]
+    required_materials: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=20)
+    verification: ShortText = ""
+
+
+class PlanIn(In):
+    product: str = Field(max_length=40, examples=["prd_1"])
+    instalments: list[InstalmentIn] = Field(min_length=1, max_length=252)
+    expiry: UnixTime
+    token: Address | None = None
+    fee_bps: int = Field(0, ge=0, le=10_000)
+    fee_cap: Amount = 0
+    fee_recipient: Address | None = None
+    review_window: int = Field(3 * 86_400, ge=0, le=2**32 - 1, description="seconds")
+    arbiter: Address | None = None
+
+
+class DepositIn(In):
+    indices: list[Index] = Field(min_length=1, max_length=252)
+    method: Literal["permit", "wallet"] = "permit"
+
+
+class CancellationIn(In):
+    indices: list[Index] = Field(min_length=1, max_length=252)
+
+
+class ResolutionIn(In):
+    to_payee: Amount
+    note: ShortText = ""
+
+
+class SignatureIn(In):
+    signature: str = Field(max_length=140, description="0x-prefixed 65-byte signature from eth_signTypedData_v4")
+
+
+class WebhookEndpointIn(In):
+    url: str = Field(max_length=2_000)
+
+
+# ------------------------------------------------------------------------------------------ responses
+
+
+class Out(BaseModel):
+    pass
+
+
+class DocumentOut(Out):
+    id: str
+    object: Literal["document"] = "document"
+    hash: str
+    content_type: str
+    size: int
+    filename: str
+    purpose: str
+    subject: str
+    created: datetime
+
+
+class PartyOut(Out):
+    id: str
+    object: Literal["party"] = "party"
+    address: str
+    legal_name: str
+    kind: str
+    status: str
+    review_note: str | None
+    documents_hash: str | None
+    account_open: bool
+    created: datetime
+    documents: list[DocumentOut]
+
+
+class ApplicationOut(Out):
+    party: PartyOut
+    api_key: str = Field(description="shown once: it works for the application now and for everything once approved")
+
+
+class ProductOut(Out):
+    id: str
+    object: Literal["product"] = "product"
+    payer: str
+    payee: str
+    business_name: str
+    status: str
+    tokens: list[str]
+    limit: Amount
+    expiry: int
+    review_note: str | None
+    agreement_set_id: int | None
+    consent_hash: str | None
+    created: datetime
+    documents: list[DocumentOut]
+
+
+class InstalmentOut(Out):
+    index: int
+    deposit_by: int
+    release_at: int
+    amount: Amount
+    rule: str
+    required_materials: list[str]
+    verification: str
+    materials_hash: str
+    status: str
+    status_bits: int
+    overdue: bool
+    delivered_hash: str | None
+    review_ends_at: int | None
+    to_payee: Amount
+    fee: Amount
+    to_payer: Amount
+
+
+class PlanOut(Out):
+    id: str
+    object: Literal["plan"] = "plan"
+    product: str
+    payer: str
+    payee: str
+    status: str
+    token: str
+    arbiter: str
+    fee_recipient: str
+    fee_bps: int
+    fee_cap: Amount
+    review_window: int
+    expiry: int
+    total: Amount
+    chain_plan_id: int | None
+    consent_hash: str
+    reject_reason: str | None
+    created: datetime
+    instalments: list[InstalmentOut]
+
+
+class SignatureRequestOut(Out):
+    id: str
+    object: Literal["signature_request"] = "signature_request"
+    party: str
+    subject: str
+    purpose: str
+    status: str
+    typed_data: dict[str, Any]
+    created: datetime
+
+
+class ActionOut(Out):
+    id: str
+    object: Literal["action"] = "action"
+    plan: str
+    kind: str
+    indices: list[int]
+    status: str
+    details: dict[str, Any]
+    transaction: str | None
+    signature_requests: list[SignatureRequestOut]
+    documents: list[DocumentOut]
+    created: datetime
+
+
+class EventOut(Out):
+    id: str
+    object: Literal["event"] = "event"
+    type: str
+    subject: str
+    data: dict[str, Any]
+    created: datetime
+
+
+class WebhookEndpointOut(Out):
+    id: str
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    url: str
+    enabled: bool
+    secret: str | None = Field(None, description="shown once, when the endpoint is created")
+
+
+class TransactionOut(Out):
+    id: str
+    object: Literal["transaction"] = "transaction"
+    kind: str
+    subject: str
+    status: str
+    nonce: int | None
+    tx_hashes: list[str]
+    mined_tx_hash: str | None
+    mined_block: int | None
+    gas_used: int | None
+    error: str | None
+    created: datetime
+
+
+class MismatchOut(Out):
+    subject: str
+    field: str
+    database: str
+    chain: str
+
+
+class ReconciliationOut(Out):
+    object: Literal["reconciliation"] = "reconciliation"
+    ok: bool
+    block: int
+    parties: int
+    plans: int
+    instalments: int
+    tokens: int
+    mismatches: list[MismatchOut]
+
+
+class HealthOut(Out):
+    status: Literal["ok"] = "ok"
+    chain_id: int
+    escrow: str
+    head_block: int
+    indexer_lag_blocks: int
+    outbox_waiting: int
+
+
+T = TypeVar("T")
+
+
+class Page(Out, Generic[T]):
+    object: Literal["list"] = "list"
+    data: list[T]
+    has_more: bool

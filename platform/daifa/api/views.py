@@ -1,0 +1,183 @@
+"""Records as the API shows them."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from daifa.api import schemas as s
+from daifa.domain.onboarding import PartyStatus
+from daifa.domain.plans import InstalmentStatus, ReleaseRule
+from daifa.services import documents, records, signatures
+from daifa.store import models as m
+
+F = InstalmentStatus
+
+
+def _hex(value: bytes | None) -> str | None:
+    return None if value is None else "0x" + value.hex()
+
+
+def document(row: m.Document) -> s.DocumentOut:
+    return s.DocumentOut(
+        id=records.public_id(m.Document, row.id),
+        hash="0x" + row.hash.hex(),
+        content_type=row.content_type,
+        size=row.size,
+        filename=row.filename,
+        purpose=row.purpose,
+        subject=_public_subject(row.subject),
+        created=row.created_at,
+    )
+
+
+def party(session: Session, row: m.Party) -> s.PartyOut:
+    return s.PartyOut(
+        id=records.public_id(m.Party, row.id),
+        address=row.address,
+        legal_name=row.legal_name,
+        kind=row.kind,
+        status=row.status,
+        review_note=row.review_note,
+        documents_hash=_hex(row.documents_hash),
+        account_open=row.status == PartyStatus.ACTIVE,
+        created=row.created_at,
+        documents=[document(d) for d in documents.of_subject(session, f"party:{row.id}")],
+    )
+
+
+def product(session: Session, row: m.Product) -> s.ProductOut:
+    return s.ProductOut(
+        id=records.public_id(m.Product, row.id),
+        payer=records.public_id(m.Party, row.payer_id),
+        payee=records.public_id(m.Party, row.payee_id),
+        business_name=row.business_name,
+        status=row.status,
+        tokens=list(row.tokens),
+        limit=row.limit,
+        expiry=row.expiry,
+        review_note=row.review_note,
+        agreement_set_id=row.chain_agreement_set_id,
+        consent_hash=_hex(row.consent_hash),
+        created=row.created_at,
+        documents=[document(d) for d in documents.of_subject(session, f"product:{row.id}")],
+    )
+
+
+def instalment_status(bits: int) -> str:
+    """One word for the instalment's on-chain status, the most advanced first."""
+    if bits & F.CLOSED:
+        return "closed"
+    if bits & F.DISPUTED:
+        return "disputed"
+    if bits & F.CONDITION_MET:
+        return "releasable" if bits & F.FUNDED else "approved_unfunded"
+    return "funded" if bits & F.FUNDED else "unfunded"
+
+
+def instalment(row: m.Instalment) -> s.InstalmentOut:
+    return s.InstalmentOut(
+        index=row.index,
+        deposit_by=row.deposit_by,
+        release_at=row.release_at,
+        amount=row.amount,
+        rule=ReleaseRule(row.rule).name.lower(),
+        required_materials=list(row.required_materials),
+        verification=row.verification,
+        materials_hash="0x" + row.materials_hash.hex(),
+        status=instalment_status(row.chain_status),
+        status_bits=row.chain_status,
+        overdue=row.overdue and not row.chain_status & F.FUNDED,
+        delivered_hash=_hex(row.delivered_hash),
+        review_ends_at=row.review_ends_at,
+        to_payee=row.to_payee,
+        fee=row.fee,
+        to_payer=row.to_payer,
+    )
+
+
+def plan(session: Session, row: m.Plan) -> s.PlanOut:
+    return s.PlanOut(
+        id=records.public_id(m.Plan, row.id),
+        product=records.public_id(m.Product, row.product_id),
+        payer=records.public_id(m.Party, row.payer_id),
+        payee=records.public_id(m.Party, row.payee_id),
+        status=row.status,
+        token=row.token,
+        arbiter=row.arbiter,
+        fee_recipient=row.fee_recipient,
+        fee_bps=row.fee_bps,
+        fee_cap=row.fee_cap,
+        review_window=row.review_window,
+        expiry=row.expiry,
+        total=row.total,
+        chain_plan_id=row.chain_plan_id,
+        consent_hash="0x" + row.consent_hash.hex(),
+        reject_reason=row.reject_reason,
+        created=row.created_at,
+        instalments=[instalment(i) for i in records.instalment_rows(session, row)],
+    )
+
+
+def signature_request(row: m.SignatureRequest) -> s.SignatureRequestOut:
+    return s.SignatureRequestOut(
+        id=records.public_id(m.SignatureRequest, row.id),
+        party=records.public_id(m.Party, row.party_id),
+        subject=_public_subject(row.subject),
+        purpose=row.purpose,
+        status=row.status,
+        typed_data=row.typed_data,
+        created=row.created_at,
+    )
+
+
+def action(session: Session, row: m.PlanAction) -> s.ActionOut:
+    subject = f"action:{row.id}"
+    return s.ActionOut(
+        id=records.public_id(m.PlanAction, row.id),
+        plan=records.public_id(m.Plan, row.plan_id),
+        kind=row.kind,
+        indices=list(row.indices),
+        status=row.status,
+        details=row.details,
+        transaction=None if row.outbox_id is None else records.public_id(m.OutboxEntry, row.outbox_id),
+        signature_requests=[signature_request(r) for r in signatures.of_subject(session, subject)],
+        documents=[document(d) for d in documents.of_subject(session, subject)],
+        created=row.created_at,
+    )
+
+
+def event(row: m.Event) -> s.EventOut:
+    return s.EventOut(
+        id=records.public_id(m.Event, row.id), type=row.type, subject=row.subject, data=row.data, created=row.created_at
+    )
+
+
+def transaction(row: m.OutboxEntry) -> s.TransactionOut:
+    return s.TransactionOut(
+        id=records.public_id(m.OutboxEntry, row.id),
+        kind=row.kind,
+        subject=_public_subject(row.subject),
+        status=row.status,
+        nonce=row.nonce,
+        tx_hashes=list(row.tx_hashes),
+        mined_tx_hash=row.mined_tx_hash,
+        mined_block=row.mined_block,
+        gas_used=row.gas_used,
+        error=row.error,
+        created=row.created_at,
+    )
+
+
+_SUBJECT_MODELS: dict[str, type[m.Base]] = {
+    "party": m.Party,
+    "product": m.Product,
+    "plan": m.Plan,
+    "action": m.PlanAction,
+}
+
+
+def _public_subject(subject: str) -> str:
+    """`plan:3` as `pln_3`; subjects that are not records (the scheduler) stay as they are."""
+    kind, _, key = subject.partition(":")
+    model = _SUBJECT_MODELS.get(kind)
+    return records.public_id(model, int(key)) if model is not None and key.isdigit() else subject
