@@ -1,0 +1,63 @@
+"""Fixtures for the platform's tests: a fresh chain per test (eth-tester in process, or anvil), and a
+fresh database per test (a SQLite file, or a new database on the PostgreSQL server CI starts)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.chain_harness import Chain, anvil_chain, in_process_chain
+from tests.e2e.harness import Daifa
+
+POSTGRES_ENV = "DAIFA_TEST_POSTGRES_URL"  # e.g. postgresql+psycopg://daifa:daifa@127.0.0.1:5432/postgres
+REQUIRE_POSTGRES_ENV = "DAIFA_REQUIRE_POSTGRES"  # CI sets it, so a missing server fails instead of skipping
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_kind" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("databases")
+        kinds = marker.args if marker else ("sqlite",)
+        metafunc.parametrize("db_kind", kinds)
+
+
+@pytest.fixture
+def fresh_chain(chain_kind: str) -> Iterator[Chain]:
+    if chain_kind == "anvil":
+        with anvil_chain() as chain:
+            yield chain
+    else:
+        yield in_process_chain()
+
+
+@pytest.fixture
+def database_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
+    if db_kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'daifa.db'}"
+        return
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        if os.environ.get(REQUIRE_POSTGRES_ENV):
+            pytest.fail(f"{POSTGRES_ENV} is not set but {REQUIRE_POSTGRES_ENV} is: start PostgreSQL (see .ci/run)")
+        pytest.skip(f"set {POSTGRES_ENV} to run the PostgreSQL variant")
+    name = f"daifa_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def daifa(fresh_chain: Chain, database_url: str, tmp_path: Path) -> Iterator[Daifa]:
+    platform = Daifa(fresh_chain, database_url, tmp_path)
+    yield platform
+    platform.close()
