@@ -186,15 +186,25 @@ def _free_port() -> int:
 
 
 @contextmanager
-def anvil_chain(*extra_args: str) -> Iterator[Chain]:
-    """Starts anvil with --prune-history and its state in a temporary folder; stops and removes it after."""
+def anvil_chain(*extra_args: str, prune_history: bool = True) -> Iterator[Chain]:
+    """Starts anvil (with --prune-history unless told otherwise: reorgs need the history) and its state
+    in a temporary folder; stops and removes it after."""
     if not ANVIL.exists():
         raise RuntimeError(f"anvil not found at {ANVIL}: run `npm ci`")
     port = _free_port()
     state = Path(tempfile.mkdtemp(prefix="daifa-anvil-"))
     env = {**os.environ, "HOME": str(state)}  # anvil keeps its tmp files under ~/.foundry
     process = subprocess.Popen(
-        [str(ANVIL), "--port", str(port), "--prune-history", "--hardfork", "prague", "--silent", *extra_args],
+        [
+            str(ANVIL),
+            "--port",
+            str(port),
+            *(["--prune-history"] if prune_history else []),
+            "--hardfork",
+            "prague",
+            "--silent",
+            *extra_args,
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

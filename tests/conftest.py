@@ -20,6 +20,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "chain_kind" in metafunc.fixturenames:
         kinds = [k.strip() for k in metafunc.config.getoption("--chains").split(",") if k.strip()]
+        only = metafunc.definition.get_closest_marker("chains")
+        if only is not None:
+            kinds = [k for k in kinds if k in only.args]
         metafunc.parametrize("chain_kind", kinds, scope="session")
 
 

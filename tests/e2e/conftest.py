@@ -26,9 +26,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def fresh_chain(chain_kind: str) -> Iterator[Chain]:
+def fresh_chain(chain_kind: str, request: pytest.FixtureRequest) -> Iterator[Chain]:
     if chain_kind == "anvil":
-        with anvil_chain() as chain:
+        full_history = request.node.get_closest_marker("full_history") is not None
+        with anvil_chain(prune_history=not full_history) as chain:
             yield chain
     else:
         yield in_process_chain()

@@ -4,7 +4,7 @@ through its HTTP interface, and parties whose wallets sign locally, as they woul
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,10 @@ class Daifa:
         with self.platform.sessions.begin() as session:
             self.operator_key = credentials.issue(session, Role.OPERATOR)
 
-    def restart(self, fault: FaultHook | None = None) -> Platform:
-        """A new platform process on the same database and chain (what a crash and restart leaves)."""
+    def restart(self, fault: FaultHook | None = None, **settings: Any) -> Platform:
+        """A new platform process on the same database and chain (what a crash and restart leaves);
+        `settings` override the platform's settings from now on."""
+        self.settings = replace(self.settings, **settings)
         if getattr(self, "platform", None) is not None:
             self.platform.close()
         self.platform = build(self.settings, self.chain.w3, self.operator_wallet, fault=fault)
@@ -182,3 +184,41 @@ class Daifa:
         recorded = self.get(f"/v1/plans/{plan['id']}", payer.key)
         assert recorded["status"] == "recorded", recorded
         return recorded  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------------------ a ready world
+
+    def recorded_plan(
+        self, instalments: int = 3, amount: int = 100 * USD, fund: bool = True
+    ) -> tuple[Party, Party, dict[str, Any]]:
+        """A payer and a payee with an open product and a plan of TIME instalments a month apart,
+        funded (by permit) unless told otherwise."""
+        payer = self.onboard("employer", "payer")
+        payee = self.onboard("labour-firm", "payee")
+        self.fund(payer, 1_000_000 * USD)
+        product = self.open_product(payer, payee)
+        now = self.chain.now()
+        plan = self.agree_plan(
+            payer,
+            payee,
+            {
+                "product": product["id"],
+                "expiry": now + (instalments + 3) * 30 * DAY,
+                "instalments": [
+                    {
+                        "deposit_by": now + (30 * i + 10) * DAY,
+                        "release_at": now + 30 * (i + 1) * DAY,
+                        "amount": str(amount),
+                        "rule": "time",
+                    }
+                    for i in range(instalments)
+                ],
+            },
+        )
+        if fund:
+            indices = list(range(instalments))
+            self.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": indices}, expect=201)
+            self.sign_pending(payer)
+            self.settle()
+            plan = self.get(f"/v1/plans/{plan['id']}", payer.key)
+            assert {i["status"] for i in plan["instalments"]} == {"funded"}
+        return payer, payee, plan

@@ -3,8 +3,9 @@ instalment's status and payouts. The indexer calls it inside the transaction tha
 
 A plan's instalments are folded by the same Ledger anyone can run over the chain's logs (domain.ledger),
 starting from the state in the database, so the records can only say what the events say. Statuses the
-chain decides (account open, product open, plan recorded) are derived from chain facts, so a rebuild
-after a reorg moves them back where the chain left them.
+chain decides (account open, product open, plan recorded, completed) move through their workflows as the
+events arrive. A rebuild after a reorg is not a workflow move: it puts them back where they stood before
+the chain confirmed anything and replays the logs that remain.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from daifa.chain.client import ChainClient
 from daifa.chain.events import EscrowDecoder
 from daifa.chain.indexer import as_log_receipt
 from daifa.domain.ledger import ChainEvent, InstalmentState, Ledger, PlanState
-from daifa.domain.onboarding import PartyStatus
-from daifa.domain.plan_requests import PlanStatus
+from daifa.domain.onboarding import ONBOARDING, PartyEvent, PartyStatus
+from daifa.domain.plan_requests import PLAN_LIFECYCLE, PlanEvent, PlanStatus
 from daifa.domain.plans import InstalmentStatus
-from daifa.domain.products import ProductStatus
+from daifa.domain.products import PRODUCT_OPENING, ProductEvent, ProductStatus
 from daifa.services import records
 from daifa.services.notifications import emit
 from daifa.store import models as m
@@ -110,13 +111,23 @@ class Projection:
             party.chain_roles = int(event.args["roles"])
         else:
             party.chain_suspended = event.name == "PartySuspended"
-        before = party.status
-        if party.status in (PartyStatus.APPROVED, PartyStatus.ACTIVE, PartyStatus.SUSPENDED):
-            party.status = PartyStatus.SUSPENDED if party.chain_suspended else PartyStatus.ACTIVE
-        if notify and party.status != before:
-            kind = {PartyStatus.ACTIVE: "party.activated", PartyStatus.SUSPENDED: "party.suspended"}[
-                PartyStatus(party.status)
-            ]
+        status = PartyStatus(party.status)
+        if status not in (PartyStatus.APPROVED, PartyStatus.ACTIVE, PartyStatus.SUSPENDED) or not party.chain_roles:
+            return
+        target = PartyStatus.SUSPENDED if party.chain_suspended else PartyStatus.ACTIVE
+        if status == target:
+            return
+        move = {
+            (PartyStatus.APPROVED, PartyStatus.ACTIVE): PartyEvent.APPROVAL_CONFIRMED,
+            (PartyStatus.APPROVED, PartyStatus.SUSPENDED): PartyEvent.APPROVAL_CONFIRMED,
+            (PartyStatus.ACTIVE, PartyStatus.SUSPENDED): PartyEvent.SUSPENSION_CONFIRMED,
+            (PartyStatus.SUSPENDED, PartyStatus.ACTIVE): PartyEvent.REINSTATEMENT_CONFIRMED,
+        }[(status, target)]
+        party.status = ONBOARDING.next(status, move)
+        if party.status != target:  # approved and suspended within one range of blocks
+            party.status = ONBOARDING.next(PartyStatus(party.status), PartyEvent.SUSPENSION_CONFIRMED)
+        if notify:
+            kind = {PartyStatus.ACTIVE: "party.activated", PartyStatus.SUSPENDED: "party.suspended"}[target]
             emit(session, kind, records.public_id(m.Party, party.id), {"status": party.status}, [party.id])
 
     # ----------------------------------------------------------------------------------- products
@@ -129,7 +140,7 @@ class Projection:
             return
         product.chain_agreement_set_id = int(event.args["agreementSetId"])
         if product.status == ProductStatus.RECORDING:
-            product.status = ProductStatus.OPEN
+            product.status = PRODUCT_OPENING.next(ProductStatus.RECORDING, ProductEvent.RECORD_CONFIRMED)
             if notify:
                 emit(
                     session,
@@ -149,7 +160,7 @@ class Projection:
             return
         plan.chain_plan_id = int(event.args["planId"])
         if plan.status == PlanStatus.RECORDING:
-            plan.status = PlanStatus.RECORDED
+            plan.status = PLAN_LIFECYCLE.next(PlanStatus.RECORDING, PlanEvent.RECORD_CONFIRMED)
             if notify:
                 emit(
                     session,
@@ -189,7 +200,7 @@ class Projection:
                 for kind in _changes(old_status, old_delivered, row):
                     emit(session, kind, subject, _instalment_data(row), [plan.payer_id, plan.payee_id])
         if plan.status == PlanStatus.RECORDED and all(r.chain_status & InstalmentStatus.CLOSED for r in rows):
-            plan.status = PlanStatus.COMPLETED
+            plan.status = PLAN_LIFECYCLE.next(PlanStatus.RECORDED, PlanEvent.ALL_INSTALMENTS_CLOSED)
             if notify:
                 emit(session, "plan.completed", subject, {}, [plan.payer_id, plan.payee_id])
 
