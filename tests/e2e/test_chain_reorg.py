@@ -16,7 +16,7 @@ from tests.e2e.test_full_life import _send_from_wallet
 @pytest.mark.full_history
 @pytest.mark.databases("sqlite", "postgresql")
 def test_a_reorg_that_drops_a_deposit_rolls_the_records_back(daifa: Daifa) -> None:
-    payer, payee, plan = daifa.recorded_plan(instalments=2, amount=100 * USD, fund=False)
+    payer, _payee, plan = daifa.recorded_plan(instalments=2, amount=100 * USD, fund=False)
     deposit = daifa.post(
         f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": [0], "method": "wallet"}, expect=201
     )

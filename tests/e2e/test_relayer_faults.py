@@ -57,7 +57,7 @@ def test_a_release_cut_off_by_a_crash_pays_each_instalment_once_after_restart(
 
 @pytest.mark.chains("anvil")
 def test_a_stuck_transaction_is_replaced_at_its_nonce_and_mined_once(daifa: Daifa) -> None:
-    payer, payee, plan = daifa.recorded_plan(instalments=2, amount=100 * USD)
+    _payer, payee, _plan = daifa.recorded_plan(instalments=2, amount=100 * USD)
     before = daifa.balance(payee)
     daifa.chain.advance(70 * DAY)
     rpc = daifa.chain.w3.provider.make_request  # type: ignore[attr-defined]

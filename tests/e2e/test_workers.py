@@ -16,7 +16,7 @@ from tests.e2e.harness import DAY, USD, Daifa
 @pytest.mark.chains("anvil")
 @pytest.mark.databases("sqlite", "postgresql")
 def test_two_workers_release_every_instalment_exactly_once(daifa: Daifa) -> None:
-    payer, payee, plan = daifa.recorded_plan(instalments=6, amount=50 * USD)
+    _payer, payee, _plan = daifa.recorded_plan(instalments=6, amount=50 * USD)
     before = daifa.balance(payee)
     daifa.chain.advance(250 * DAY)
     workers = [daifa.platform, build(daifa.settings, daifa.chain.w3, daifa.operator_wallet)]
