@@ -11,7 +11,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from daifa.bootstrap import Platform
-from daifa.errors import InvalidInput, Problem
+from daifa.errors import InvalidInput, NotFound, Problem
 from daifa.services import credentials, records
 from daifa.services.context import Actor, Ports
 from daifa.services.documents import MAX_FILES_PER_REQUEST, Upload
@@ -60,7 +60,11 @@ class Pagination:
     def page(self, session: Session, model: type[T], query: Select[tuple[T]]) -> tuple[list[T], bool]:
         key_column: Any = model.id  # type: ignore[attr-defined]
         if self.starting_after is not None:
-            query = query.where(key_column < records.parse_id(model, self.starting_after))
+            try:
+                after = records.parse_id(model, self.starting_after)
+            except NotFound as error:
+                raise InvalidInput([Problem("starting_after", error.message)]) from None
+            query = query.where(key_column < after)
         rows = list(session.scalars(query.order_by(key_column.desc()).limit(self.limit + 1)))
         return rows[: self.limit], len(rows) > self.limit
 

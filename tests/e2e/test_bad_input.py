@@ -1,0 +1,324 @@
+"""Hostile and mistaken requests: each gets a clear 4xx problem saying what to do, and changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from daifa.store import models as m
+from tests.e2e.harness import DAY, PDF, USD, ApiError, Daifa, Party
+
+pytestmark = pytest.mark.chains("eth-tester")  # the API's answers do not depend on the chain
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
+
+def fingerprint(daifa: Daifa) -> dict[str, int]:
+    """How many rows each table holds (the idempotency records aside: refused requests are kept there)."""
+    counts = {}
+    with daifa.platform.sessions() as session:
+        for table in m.Base.metadata.sorted_tables:
+            if table.name != "idempotency_records":
+                counts[table.name] = int(session.scalar(select(func.count()).select_from(table)) or 0)
+    return counts
+
+
+def problem(daifa: Daifa, method: str, path: str, key: str | None, status: int, **kwargs: Any) -> dict[str, Any]:
+    with pytest.raises(ApiError) as refused:
+        daifa.request(method, path, key, **kwargs)
+    assert refused.value.status == status, refused.value.body
+    body = refused.value.body
+    assert body["status"] == status and body["detail"] and body["type"].startswith("urn:daifa:problem:")
+    return body  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def world(daifa: Daifa) -> tuple[Daifa, Party, Party, Party, dict[str, Any]]:
+    payer, payee, plan = daifa.recorded_plan(instalments=2, fund=False)
+    outsider = daifa.onboard("outsider", "both")
+    return daifa, payer, payee, outsider, plan
+
+
+def plan_body(daifa: Daifa, product: str, **instalment: Any) -> dict[str, Any]:
+    now = daifa.chain.now()
+    item = {"deposit_by": now + 5 * DAY, "release_at": now + 10 * DAY, "amount": str(10 * USD), "rule": "time"}
+    item.update(instalment)
+    return {"product": product, "expiry": now + 60 * DAY, "instalments": [item]}
+
+
+def test_every_hostile_request_is_refused_with_a_problem_and_changes_nothing(world: Any) -> None:
+    daifa, payer, payee, outsider, plan = world
+    product = plan["product"]
+    documents = daifa.get(f"/v1/parties/{payer.id}", payer.key)["documents"]
+    before = fingerprint(daifa)
+    now = daifa.chain.now()
+    cases: list[tuple[str, str, str | None, int, str, dict[str, Any]]] = [
+        # unknown ids, ids of another kind, another party's records
+        ("GET", "/v1/plans/pln_999999", payer.key, 404, "not_found", {}),
+        ("GET", "/v1/plans/prd_1", payer.key, 404, "not_found", {}),
+        ("GET", "/v1/plans/robert'); DROP TABLE plans;--", payer.key, 404, "not_found", {}),
+        ("GET", f"/v1/plans/{plan['id']}", outsider.key, 404, "not_found", {}),
+        ("GET", f"/v1/products/{product}", outsider.key, 404, "not_found", {}),
+        ("GET", f"/v1/parties/{payer.id}", payee.key, 404, "not_found", {}),
+        ("GET", f"/v1/documents/{documents[0]['id']}", outsider.key, 404, "not_found", {}),
+        ("GET", f"/v1/documents/{documents[0]['id']}/content", payee.key, 404, "not_found", {}),
+        ("GET", "/v1/nowhere", payer.key, 404, "not_found", {}),
+        # credentials and roles
+        ("GET", "/v1/plans", None, 401, "unauthenticated", {}),
+        ("GET", "/v1/plans", "dk_not-a-key", 401, "unauthenticated", {}),
+        ("POST", f"/v1/parties/{payer.id}/approve", payer.key, 403, "forbidden", {"json": {}}),
+        ("POST", f"/v1/products/{product}/approve", payee.key, 403, "forbidden", {"json": {}}),
+        ("GET", "/v1/reconciliation", payer.key, 403, "forbidden", {}),
+        ("GET", "/v1/transactions", payee.key, 403, "forbidden", {}),
+        ("POST", "/v1/plans", payee.key, 409, "conflict", {"json": plan_body(daifa, product)}),
+        ("POST", f"/v1/plans/{plan['id']}/deposits", payee.key, 409, "conflict", {"json": {"indices": [0]}}),
+        (
+            "POST",
+            f"/v1/plans/{plan['id']}/instalments/0/disputes",
+            outsider.key,
+            404,
+            "not_found",
+            {"data": {"reason": "x"}},
+        ),
+        # malformed addresses and names
+        *[
+            (
+                "POST",
+                "/v1/parties",
+                None,
+                422,
+                "invalid_input",
+                {
+                    "data": {"address": a, "legal_name": "A", "kind": "payer"},
+                    "files": [("files", ("l.pdf", PDF, "application/pdf"))],
+                },
+            )
+            for a in ["0x123", "0x" + "00" * 20, "0x5b38Da6a701c568545dCfcB03FcB875f56beddC4", "not an address"]
+        ],
+        (
+            "POST",
+            "/v1/parties",
+            None,
+            422,
+            "invalid_input",
+            {
+                "data": {"address": "0x" + "ab" * 20, "legal_name": "Bell\x07Co", "kind": "payer"},
+                "files": [("files", ("l.pdf", PDF, "application/pdf"))],
+            },
+        ),
+        (
+            "POST",
+            "/v1/parties",
+            None,
+            422,
+            "invalid_input",
+            {
+                "data": {"address": "0x" + "ab" * 20, "legal_name": "A", "kind": "tycoon"},
+                "files": [("files", ("l.pdf", PDF, "application/pdf"))],
+            },
+        ),
+        (
+            "POST",
+            "/v1/parties",
+            None,
+            409,
+            "conflict",
+            {
+                "data": {"address": payer.address, "legal_name": "Again", "kind": "payer"},
+                "files": [("files", ("l.pdf", PDF, "application/pdf"))],
+            },
+        ),
+        # amounts: zero, negative, fractional, overflowing
+        *[
+            ("POST", "/v1/plans", payer.key, 422, "invalid_input", {"json": plan_body(daifa, product, amount=a)})
+            for a in ["0", "-5", -5, "1.5", 1.5, str(2**128), str(2**256), "1e6", True]
+        ],
+        # times out of order, beyond the product's limit or expiry
+        (
+            "POST",
+            "/v1/plans",
+            payer.key,
+            422,
+            "invalid_input",
+            {"json": plan_body(daifa, product, deposit_by=now + 20 * DAY)},
+        ),
+        (
+            "POST",
+            "/v1/plans",
+            payer.key,
+            422,
+            "invalid_input",
+            {"json": plan_body(daifa, product, deposit_by=now - DAY)},
+        ),
+        (
+            "POST",
+            "/v1/plans",
+            payer.key,
+            422,
+            "invalid_input",
+            {"json": plan_body(daifa, product, release_at=now + 90 * DAY)},
+        ),
+        (
+            "POST",
+            "/v1/plans",
+            payer.key,
+            422,
+            "invalid_input",
+            {"json": plan_body(daifa, product, amount=str(2_000_000 * USD))},
+        ),
+        (
+            "POST",
+            "/v1/plans",
+            payer.key,
+            422,
+            "invalid_input",
+            {"json": {**plan_body(daifa, product), "expiry": now + 900 * DAY}},
+        ),
+        ("POST", "/v1/plans", payer.key, 422, "invalid_input", {"json": plan_body(daifa, product, rule="whenever")}),
+        ("POST", "/v1/plans", payer.key, 422, "invalid_input", {"json": plan_body(daifa, product, rule="materials")}),
+        ("POST", "/v1/plans", payer.key, 422, "invalid_input", {"json": {**plan_body(daifa, product), "surprise": 1}}),
+        (
+            "POST",
+            "/v1/plans",
+            payer.key,
+            422,
+            "invalid_input",
+            {"json": {**plan_body(daifa, product), "instalments": []}},
+        ),
+        (
+            "POST",
+            "/v1/plans",
+            payer.key,
+            422,
+            "invalid_input",
+            {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+        ),
+        # files: too large, a refused type, a type that is not what it says, none at all
+        (
+            "POST",
+            "/v1/parties",
+            None,
+            422,
+            "invalid_input",
+            {
+                "data": {"address": "0x" + "ef" * 20, "legal_name": "Big", "kind": "payee"},
+                "files": [("files", ("big.pdf", PDF + b"0" * (20 * 1024 * 1024), "application/pdf"))],
+            },
+        ),
+        (
+            "POST",
+            "/v1/parties",
+            None,
+            422,
+            "invalid_input",
+            {
+                "data": {"address": "0x" + "cd" * 20, "legal_name": "B", "kind": "payee"},
+                "files": [("files", ("x.exe", b"MZ\x90\x00\x03\x00\x00\x00", "application/octet-stream"))],
+            },
+        ),
+        (
+            "POST",
+            "/v1/parties",
+            None,
+            422,
+            "invalid_input",
+            {
+                "data": {"address": "0x" + "cd" * 20, "legal_name": "B", "kind": "payee"},
+                "files": [("files", ("l.pdf", PNG, "application/pdf"))],
+            },
+        ),
+        (
+            "POST",
+            "/v1/parties",
+            None,
+            422,
+            "invalid_input",
+            {"data": {"address": "0x" + "cd" * 20, "legal_name": "B", "kind": "payee"}},
+        ),
+        # pagination
+        ("GET", "/v1/plans?limit=1000", payer.key, 422, "invalid_input", {}),
+        ("GET", "/v1/plans?limit=0", payer.key, 422, "invalid_input", {}),
+        ("GET", "/v1/plans?limit=-1", payer.key, 422, "invalid_input", {}),
+        ("GET", "/v1/plans?starting_after=nonsense", payer.key, 422, "invalid_input", {}),
+        ("GET", "/v1/events?limit=99999999999999999999999", payer.key, 422, "invalid_input", {}),
+        # POST without an Idempotency-Key
+        (
+            "POST",
+            f"/v1/plans/{plan['id']}/withdraw",
+            payer.key,
+            400,
+            "idempotency_key_required",
+            {"headers": {"Idempotency-Key": ""}},
+        ),
+    ]
+    failures = []
+    for method, path, key, status, code, kwargs in cases:
+        try:
+            body = problem(daifa, method, path, key, status, **kwargs)
+            assert body["code"] == code, body
+        except AssertionError as error:
+            failures.append(f"{method} {path} {str(kwargs)[:120]}: {error}")
+    assert not failures, "\n".join(failures)
+    assert fingerprint(daifa) == before
+
+
+def test_a_signature_by_another_key_or_over_other_terms_is_refused(world: Any) -> None:
+    daifa, payer, payee, outsider, plan = world
+    deposit = daifa.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": [0]}, expect=201)
+    request = deposit["signature_requests"][1]
+    typed = request["typed_data"]
+    path = f"/v1/signature_requests/{request['id']}/sign"
+    before = fingerprint(daifa)
+
+    by_outsider = outsider.wallet.sign_typed_data(full_message=typed).signature
+    body = problem(daifa, "POST", path, payer.key, 422, json={"signature": "0x" + by_outsider.hex()})
+    assert outsider.address in body["detail"] and payer.address in body["detail"]
+
+    other_terms = {**typed, "message": {**typed["message"], "indices": [0, 1]}}
+    over_other_terms = payer.wallet.sign_typed_data(full_message=other_terms).signature
+    problem(daifa, "POST", path, payer.key, 422, json={"signature": "0x" + over_other_terms.hex()})
+    problem(daifa, "POST", path, payer.key, 422, json={"signature": "0x1234"})
+    problem(daifa, "POST", path, payer.key, 422, json={"signature": "zz" * 65})
+    problem(daifa, "POST", path, payee.key, 404, json={"signature": "0x" + by_outsider.hex()})
+    assert fingerprint(daifa) == before
+
+    good = payer.wallet.sign_typed_data(full_message=typed).signature
+    assert daifa.post(path, payer.key, json={"signature": "0x" + good.hex()})["status"] == "signed"
+    problem(daifa, "POST", path, payer.key, 409, json={"signature": "0x" + good.hex()})
+
+
+def test_a_repeated_request_is_answered_once(world: Any) -> None:
+    daifa, payer, _payee, _outsider, plan = world
+    key = str(uuid.uuid4())
+    path = f"/v1/plans/{plan['id']}/deposits"
+    first = daifa.api.post(
+        path, json={"indices": [0]}, headers={"Authorization": f"Bearer {payer.key}", "Idempotency-Key": key}
+    )
+    again = daifa.api.post(
+        path, json={"indices": [0]}, headers={"Authorization": f"Bearer {payer.key}", "Idempotency-Key": key}
+    )
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert daifa.count(m.PlanAction) == 1
+
+    other = daifa.api.post(
+        path, json={"indices": [1]}, headers={"Authorization": f"Bearer {payer.key}", "Idempotency-Key": key}
+    )
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    assert daifa.count(m.PlanAction) == 1
+
+
+def test_names_in_any_script_are_kept_as_given(daifa: Daifa) -> None:
+    wallet = daifa.chain.account("unicode-firm")
+    application = daifa.post(
+        "/v1/parties",
+        None,
+        data={"address": wallet.address, "legal_name": "上海劳务派遣有限公司 — Ünïcödé", "kind": "payee"},
+        files=[("files", ("营业执照.pdf", PDF, "application/pdf"))],
+        expect=201,
+    )
+    assert application["party"]["legal_name"] == "上海劳务派遣有限公司 — Ünïcödé"
+    assert application["party"]["documents"][0]["filename"] == "营业执照.pdf"
