@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from daifa.chain.relayer import enqueue
 from daifa.store import models as m
 from tests.e2e.harness import DAY, USD, Daifa
 
@@ -85,3 +86,23 @@ def test_a_stuck_transaction_is_replaced_at_its_nonce_and_mined_once(daifa: Daif
     assert daifa.balance(payee) == before + 200 * USD
     assert daifa.count(m.ChainLog, m.ChainLog.name == "Released") == 2
     daifa.reconcile()
+
+
+def test_a_call_that_would_revert_fails_with_its_reason_and_spends_no_nonce(daifa: Daifa) -> None:
+    payer = daifa.onboard("employer", "payer")  # the relayer has sent one transaction: the approval
+    with daifa.platform.sessions.begin() as session:
+        doomed = enqueue(
+            session,
+            "suspend_party",
+            "test",
+            daifa.escrow.address,
+            daifa.platform.ports.chain.encode("suspendParty", daifa.chain.account("stranger").address),
+        )
+    daifa.settle()
+    with daifa.platform.sessions() as session:
+        entry = session.get(m.OutboxEntry, doomed.id)
+        next_nonce = session.scalar(select(m.SignerNonce.next_nonce))
+    assert entry is not None and entry.status == "failed" and entry.nonce is None
+    assert "Registry_" in (entry.error or "")
+    assert next_nonce == daifa.chain.w3.eth.get_transaction_count(daifa.operator_wallet.address)
+    assert daifa.get(f"/v1/parties/{payer.id}", payer.key)["status"] == "active"

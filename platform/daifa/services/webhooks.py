@@ -80,6 +80,7 @@ def body_of(event: m.Event) -> bytes:
 class WebhookSender:
     sessions: sessionmaker[Session]
     client: httpx.Client
+    first_retry: timedelta = FIRST_RETRY  # doubled after each failed attempt, up to LONGEST_WAIT
 
     def run_once(self, limit: int = 100) -> int:
         """Attempts every delivery that is due; returns how many were delivered."""
@@ -121,7 +122,7 @@ class WebhookSender:
             if delivery.attempts >= MAX_ATTEMPTS or not enabled:
                 delivery.status = "failed"
             else:
-                wait = min(FIRST_RETRY * 2 ** (delivery.attempts - 1), LONGEST_WAIT)
+                wait = min(self.first_retry * 2 ** (delivery.attempts - 1), LONGEST_WAIT)
                 delivery.next_attempt_at = m.utcnow() + wait
             log.info("webhook %s to %s: attempt %s got %s", event_id, url, delivery.attempts, status or error)
             return 0

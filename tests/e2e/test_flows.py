@@ -1,0 +1,249 @@
+"""The flows' other branches: webhooks delivered signed and retried, deposit reminders and overdue
+marks, refunds of an expired plan, suspension, refusals and withdrawals, damaged documents."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from daifa.services import webhooks
+from daifa.store import models as m
+from tests.e2e.harness import DAY, PDF, USD, ApiError, Daifa
+
+pytestmark = pytest.mark.chains("eth-tester")
+
+
+class Receiver:
+    """A real HTTP endpoint on localhost that records what it receives and fails the first request."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                self.send_response(500 if len(receiver.received) == 1 else 204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def test_webhooks_are_signed_retried_and_only_for_their_party(daifa: Daifa, receiver: Receiver) -> None:
+    payer = daifa.onboard("employer", "payer")
+    earlier = {e["id"] for e in daifa.get("/v1/events?limit=100", payer.key)["data"]}  # before the endpoint existed
+    endpoint = daifa.post("/v1/webhook_endpoints", payer.key, json={"url": receiver.url}, expect=201)
+    assert endpoint["secret"].startswith("whsec_")
+    assert (
+        "secret" not in daifa.get("/v1/webhook_endpoints", payer.key)["data"][0]
+        or not daifa.get("/v1/webhook_endpoints", payer.key)["data"][0]["secret"]
+    )
+    daifa.platform.webhooks.first_retry = timedelta(0)
+    payee = daifa.onboard("labour-firm", "payee")  # payee's events must not reach the payer's endpoint
+    daifa.open_product(payer, payee)
+    daifa.settle()
+    daifa.settle()
+
+    feed = {e["id"] for e in daifa.get("/v1/events?limit=100", payer.key)["data"]} - earlier
+    delivered = [json.loads(body) for _, body in receiver.received]
+    assert {e["id"] for e in delivered} == feed  # every event of the payer's, and no one else's
+    for headers, body in receiver.received:
+        assert webhooks.verify(endpoint["secret"], headers[webhooks.SIGNATURE_HEADER], body)
+        assert not webhooks.verify("whsec_wrong", headers[webhooks.SIGNATURE_HEADER], body)
+    first = json.loads(receiver.received[0][1])["id"]
+    assert [json.loads(b)["id"] for _, b in receiver.received].count(first) == 2  # the 500 was retried
+    with daifa.platform.sessions() as session:
+        deliveries = list(session.scalars(select(m.WebhookDelivery)))
+    assert {d.status for d in deliveries} == {"delivered"}
+    assert sorted(d.attempts for d in deliveries)[-1] == 2
+
+
+def test_a_signature_older_than_the_tolerance_is_refused() -> None:
+    header = webhooks.sign("whsec_x", 1_000, b"{}")
+    assert webhooks.verify("whsec_x", header, b"{}", now=1_100)
+    assert not webhooks.verify("whsec_x", header, b"{}", now=1_000 + 301)
+    assert not webhooks.verify("whsec_x", header, b"{ }", now=1_100)
+    assert not webhooks.verify("whsec_x", "garbage", b"{}", now=1_100)
+
+
+def test_payer_is_reminded_before_deposit_by_and_both_are_told_when_overdue(daifa: Daifa) -> None:
+    payer, payee, plan = daifa.recorded_plan(instalments=2, fund=False)  # deposit by day 10 and day 40
+    daifa.chain.advance(8 * DAY)
+    daifa.settle()
+    daifa.settle()
+    reminders = daifa.get("/v1/events?type=instalment.deposit_due", payer.key)["data"]
+    assert [e["data"]["index"] for e in reminders] == [0]
+    assert daifa.get("/v1/events?type=instalment.deposit_due", payee.key)["data"] == []
+
+    daifa.chain.advance(3 * DAY)
+    daifa.settle()
+    for party in (payer, payee):
+        overdue = daifa.get("/v1/events?type=instalment.overdue", party.key)["data"]
+        assert [e["data"]["index"] for e in overdue] == [0]
+    instalments = daifa.get(f"/v1/plans/{plan['id']}", payee.key)["instalments"]
+    assert [i["overdue"] for i in instalments] == [True, False]
+
+
+def test_an_expired_plan_refunds_what_was_never_approved(daifa: Daifa) -> None:
+    payer = daifa.onboard("employer", "payer")
+    payee = daifa.onboard("labour-firm", "payee")
+    daifa.fund(payer, 1_000 * USD)
+    product = daifa.open_product(payer, payee)
+    now = daifa.chain.now()
+    plan = daifa.agree_plan(
+        payer,
+        payee,
+        {
+            "product": product["id"],
+            "expiry": now + 30 * DAY,
+            "instalments": [
+                {
+                    "deposit_by": now + DAY,
+                    "release_at": now + 10 * DAY,
+                    "amount": str(400 * USD),
+                    "rule": "payer_approval",
+                }
+            ],
+        },
+    )
+    daifa.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": [0]}, expect=201)
+    daifa.sign_pending(payer)
+    daifa.settle()
+    before = daifa.balance(payer)
+    daifa.chain.advance(20 * DAY)
+    daifa.settle()
+    assert daifa.balance(payer) == before  # not expired yet: nothing happens
+    daifa.chain.advance(11 * DAY)
+    daifa.settle()
+    assert daifa.balance(payer) == before + 400 * USD
+    refunded = daifa.get(f"/v1/plans/{plan['id']}", payee.key)
+    assert refunded["status"] == "completed" and refunded["instalments"][0]["to_payer"] == str(400 * USD)
+    daifa.reconcile()
+
+
+def test_a_suspended_party_cannot_start_new_business_until_reinstated(daifa: Daifa) -> None:
+    payer, payee, plan = daifa.recorded_plan(instalments=1, fund=False)
+    daifa.post(f"/v1/parties/{payee.id}/suspend", daifa.operator_key)
+    daifa.settle()
+    assert daifa.get(f"/v1/parties/{payee.id}", payee.key)["status"] == "suspended"
+    now = daifa.chain.now()
+    body = {
+        "product": plan["product"],
+        "expiry": now + 60 * DAY,
+        "instalments": [{"deposit_by": now + DAY, "release_at": now + 2 * DAY, "amount": "5", "rule": "time"}],
+    }
+    with pytest.raises(ApiError) as refused:
+        daifa.post("/v1/plans", payer.key, json=body)
+    assert refused.value.status == 409 and "payee" in refused.value.body["detail"]
+    daifa.reconcile()
+
+    daifa.post(f"/v1/parties/{payee.id}/reinstate", daifa.operator_key)
+    daifa.settle()
+    assert daifa.get(f"/v1/parties/{payee.id}", payee.key)["status"] == "active"
+    assert daifa.post("/v1/plans", payer.key, json=body, expect=201)["status"] == "awaiting_payer"
+    daifa.reconcile()
+
+
+def test_refusals_and_withdrawals_end_their_flows(daifa: Daifa) -> None:
+    payer = daifa.onboard("employer", "payer")
+    payee = daifa.onboard("labour-firm", "payee")
+
+    # The operator asks for more documents, the applicant adds them, the operator rejects.
+    wallet = daifa.chain.account("shell-company")
+    application = daifa.post(
+        "/v1/parties",
+        None,
+        data={"address": wallet.address, "legal_name": "Shell Co", "kind": "payee"},
+        files=[("files", ("licence.pdf", PDF, "application/pdf"))],
+        expect=201,
+    )
+    shell = application["party"]["id"]
+    daifa.post(f"/v1/parties/{shell}/request_documents", daifa.operator_key, json={"reason": "a clearer licence"})
+    daifa.post(
+        f"/v1/parties/{shell}/documents",
+        application["api_key"],
+        files=[("files", ("licence-2.pdf", PDF + b"2", "application/pdf"))],
+    )
+    rejected = daifa.post(f"/v1/parties/{shell}/reject", daifa.operator_key, json={"reason": "licence expired"})
+    assert rejected["status"] == "rejected" and len(rejected["documents"]) == 2
+    with pytest.raises(ApiError) as refused:
+        daifa.post(f"/v1/parties/{shell}/approve", daifa.operator_key, json={})
+    assert refused.value.status == 409 and refused.value.body["code"] == "invalid_transition"
+
+    # The payer declines the credit.
+    product = daifa.post(
+        "/v1/products",
+        payee.key,
+        data={
+            "payer": payer.id,
+            "business_name": "Night shifts",
+            "limit": str(1_000 * USD),
+            "tokens": [daifa.token.address],
+            "expiry": str(daifa.chain.now() + 100 * DAY),
+        },
+        files=[("files", ("contract.pdf", PDF, "application/pdf"))],
+        expect=201,
+    )
+    daifa.post(f"/v1/products/{product['id']}/approve", daifa.operator_key, json={})
+    declined = daifa.post(f"/v1/products/{product['id']}/decline_credit", payer.key, json={"reason": "budget cut"})
+    assert declined["status"] == "credit_declined"
+
+    # A plan the payee rejects, one the payer withdraws, one whose signatures expire.
+    opened = daifa.open_product(payer, payee)
+    now = daifa.chain.now()
+    body = {
+        "product": opened["id"],
+        "expiry": now + 60 * DAY,
+        "instalments": [{"deposit_by": now + 20 * DAY, "release_at": now + 30 * DAY, "amount": "5", "rule": "time"}],
+    }
+    first = daifa.post("/v1/plans", payer.key, json=body, expect=201)
+    daifa.sign_pending(payer)
+    assert (
+        daifa.post(f"/v1/plans/{first['id']}/reject", payee.key, json={"reason": "wrong dates"})["status"] == "rejected"
+    )
+    second = daifa.post("/v1/plans", payer.key, json=body, expect=201)
+    assert daifa.post(f"/v1/plans/{second['id']}/withdraw", payer.key)["status"] == "withdrawn"
+    assert daifa.get("/v1/signature_requests?status=pending", payer.key)["data"] == []
+    third = daifa.post("/v1/plans", payer.key, json=body, expect=201)
+    daifa.chain.advance(15 * DAY)
+    daifa.settle()
+    assert daifa.get(f"/v1/plans/{third['id']}", payer.key)["status"] == "expired"
+    assert daifa.count(m.OutboxEntry, m.OutboxEntry.kind == "record_plan") == 0
+
+
+def test_a_damaged_document_is_reported_not_served(daifa: Daifa) -> None:
+    payer = daifa.onboard("employer", "payer")
+    [document] = daifa.get(f"/v1/parties/{payer.id}", payer.key)["documents"]
+    check = daifa.get(f"/v1/documents/{document['id']}/verification", payer.key)
+    assert check == {**check, "intact": True, "on_chain": True}
+    stored = daifa.settings.documents_dir / document["hash"][2:4] / document["hash"][4:6] / document["hash"][2:]
+    stored.write_bytes(PDF + b"tampered")
+    assert daifa.get(f"/v1/documents/{document['id']}/verification", payer.key)["intact"] is False
+    with pytest.raises(ApiError) as refused:
+        daifa.get(f"/v1/documents/{document['id']}/content", payer.key)
+    assert refused.value.body["code"] == "document_corrupted"
