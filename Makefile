@@ -11,7 +11,7 @@ STAMP_SLITHER := $(VENV_SLITHER)/.installed
 .PHONY: help setup test test-fast lint slither compile bench-gas lock lock-slither clean
 
 help:
-	@echo "make test        set up everything and run lint and every test (eth-tester and anvil)"
+	@echo "make test        set up everything and run lint and every test (eth-tester and anvil, SQLite and PostgreSQL)"
 	@echo "make test-fast   the contract tests on the in-process chain only"
 	@echo "make lint        ruff and mypy"
 	@echo "make slither     static analysis of the contracts (fails on high or medium findings)"
@@ -48,8 +48,11 @@ slither: $(STAMP_SLITHER) $(STAMP_NODE)
 compile: setup
 	$(PY) scripts/compile.py
 
+# The platform's tests run on SQLite and on PostgreSQL: scripts/postgres.sh installs and starts a local
+# server when it can (CI sets DAIFA_REQUIRE_POSTGRES so that a missing server fails the run).
 test: setup lint slither
-	$(PY) -m pytest -n 2 --dist loadfile -q
+	DAIFA_TEST_POSTGRES_URL="$${DAIFA_TEST_POSTGRES_URL:-$$(bash scripts/postgres.sh)}" \
+		$(PY) -m pytest -n 2 --dist loadfile -q
 
 test-fast: setup
 	$(PY) -m pytest -q --chains eth-tester tests/contracts --deselect tests/contracts/test_gas_record.py
