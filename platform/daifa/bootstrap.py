@@ -8,7 +8,8 @@ against one PostgreSQL database.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from daifa.store.documents import DocumentStore
 
 log = logging.getLogger(__name__)
 
+MAX_PAUSE = 30.0  # seconds between attempts while the node or the database is down
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -52,7 +55,6 @@ class Platform:
     indexer: Indexer
     scheduler: Scheduler
     webhooks: WebhookSender
-    stats: dict[str, int] = field(default_factory=dict)
 
     def run_once(self) -> int:
         """One turn of background work; returns how much moved (0: nothing to do right now)."""
@@ -70,6 +72,23 @@ class Platform:
             if not self.run_once():
                 return
         raise RuntimeError(f"the platform still had work after {max_turns} turns")
+
+    def run_forever(self, stop: threading.Event, idle: float = 1.0) -> None:
+        """Background work until `stop` is set: turn after turn, pausing `idle` seconds when nothing
+        moved. A turn that fails (the node or the database unreachable) is logged and tried again after
+        a growing pause; nothing is lost, since every step commits before the next begins."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                moved = self.run_once()
+            except Exception:
+                failures += 1
+                log.exception("background work failed (%s in a row); trying again", failures)
+                stop.wait(min(MAX_PAUSE, idle * 2**failures))
+                continue
+            failures = 0
+            if not moved:
+                stop.wait(idle)
 
     def close(self) -> None:
         self.webhooks.client.close()

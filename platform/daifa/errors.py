@@ -2,6 +2,7 @@
 
 DaifaError                    the root: `code` for machines, `message` for people
 ├── InvalidInput              the request's values are wrong; `problems` lists each field (HTTP 422)
+├── Unauthenticated           no API key, or an unknown or revoked one (HTTP 401)
 ├── NotFound                  no such record, or not the caller's (HTTP 404)
 ├── Forbidden                 the caller's role may not do this (HTTP 403)
 └── Conflict                  the record's state does not allow it now (HTTP 409)
@@ -42,6 +43,11 @@ class InvalidInput(DaifaError):
         summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
         super().__init__(f"fix these and send the request again: {summary}")
         self.problems = problems
+
+
+class Unauthenticated(DaifaError):
+    code = "unauthenticated"
+    http_status = 401
 
 
 class NotFound(DaifaError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -247,3 +248,22 @@ def test_a_damaged_document_is_reported_not_served(daifa: Daifa) -> None:
     with pytest.raises(ApiError) as refused:
         daifa.get(f"/v1/documents/{document['id']}/content", payer.key)
     assert refused.value.body["code"] == "document_corrupted"
+
+
+@pytest.mark.chains("anvil")
+def test_the_background_loop_does_the_work_on_its_own_and_stops_when_told(daifa: Daifa) -> None:
+    _payer, payee, _plan = daifa.recorded_plan(instalments=2, amount=10 * USD)
+    before = daifa.balance(payee)
+    daifa.chain.advance(70 * DAY)
+    stop = threading.Event()
+    worker = threading.Thread(target=daifa.platform.run_forever, args=(stop, 0.05))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while daifa.balance(payee) < before + 20 * USD and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert daifa.balance(payee) == before + 20 * USD

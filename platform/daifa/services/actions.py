@@ -106,7 +106,8 @@ def approve_release(session: Session, ports: Ports, actor: Actor, plan_id: str, 
     _require_open(row, rule=ReleaseRule.PAYER_APPROVAL)
     if row.chain_status & F.CONDITION_MET:
         raise Conflict(f"instalment {index} is already approved")
-    return _single_signed(session, ports, plan, row, APPROVAL, plan.payer_id, {}, td.payer_approval_message)
+    action = _new(session, plan, APPROVAL, [index], plan.payer_id, {})
+    return _sign(session, ports, plan, action, plan.payer_id, td.payer_approval_message)
 
 
 def submit_materials(
@@ -353,20 +354,6 @@ def _new(
     session.add(action)
     session.flush()
     return action
-
-
-def _single_signed(
-    session: Session,
-    ports: Ports,
-    plan: m.Plan,
-    row: m.Instalment,
-    kind: str,
-    party_id: int,
-    details: dict[str, Any],
-    message: Any,
-) -> m.PlanAction:
-    action = _new(session, plan, kind, [row.index], party_id, details)
-    return _sign(session, ports, plan, action, party_id, message)
 
 
 def _sign(

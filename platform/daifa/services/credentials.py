@@ -9,16 +9,11 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daifa.errors import DaifaError
+from daifa.errors import Unauthenticated
 from daifa.services.context import Actor, Role
 from daifa.store import models as m
 
 KEY_PREFIX = "dk_"
-
-
-class Unauthenticated(DaifaError):
-    code = "unauthenticated"
-    http_status = 401
 
 
 def hash_key(key: str) -> str:

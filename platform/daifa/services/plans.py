@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eth_utils.crypto import keccak
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daifa.chain import abi
@@ -249,10 +249,6 @@ def expire_signatures(session: Session, now: int) -> int:
         signatures.void(session, f"plan:{plan.id}")
         _emit(session, plan, "plan.expired")
     return len(expired)
-
-
-def count(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(m.Plan)) or 0)
 
 
 def _emit(session: Session, plan: m.Plan, kind: str) -> None:

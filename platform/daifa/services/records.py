@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daifa.domain.plans import Instalment as InstalmentTerms
@@ -88,8 +89,6 @@ def get_plan(session: Session, actor: Actor, value: str | int, *, for_update: bo
 
 
 def instalment_rows(session: Session, plan: m.Plan) -> list[m.Instalment]:
-    from sqlalchemy import select
-
     return list(
         session.scalars(select(m.Instalment).where(m.Instalment.plan_id == plan.id).order_by(m.Instalment.index))
     )

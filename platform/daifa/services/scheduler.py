@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Update, select, update
@@ -38,11 +38,10 @@ class Scheduler:
     sessions: sessionmaker[Session]
     ports: Ports
     batch_size: int = MAX_BATCH
-    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def run_once(self) -> dict[str, int]:
         now = self.ports.chain.now()
-        done = {
+        return {
             "released_claims_freed": self._free_stale_claims(),
             "reminders": self._remind(now),
             "overdue": self._mark_overdue(now),
@@ -50,9 +49,6 @@ class Scheduler:
             "refunds": self._refund_expired(now),
             "expired": self._expire(now),
         }
-        for key, value in done.items():
-            self.counts[key] += value
-        return done
 
     # ------------------------------------------------------------------------------- deposits
 
