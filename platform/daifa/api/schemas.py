@@ -272,6 +272,7 @@ class ReconciliationOut(Out):
     ok: bool
     block: int
     parties: int
+    products: int
     plans: int
     instalments: int
     tokens: int

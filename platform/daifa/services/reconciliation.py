@@ -2,9 +2,10 @@
 tests run it after every flow.
 
 It compares, as of the last block the indexer read: every approved party's roles, suspension and
-reviewed-documents hash; every recorded plan's 24-byte commitment (its terms and instalments, hashed the
-way the contract does) and each instalment's status and delivered materials; and, per token, the escrow's
-balance against what the records say it holds (deposits less payouts, plus credited payments).
+reviewed-documents hash; every open product's agreement set (parties, expiry, limit); every recorded
+plan's 24-byte commitment (its terms and instalments, hashed the way the contract does) and each
+instalment's status and delivered materials; and, per token, the escrow's balance against what the
+records say it holds (deposits less payouts, plus credited payments).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Mismatch:
 class Report:
     block: int
     parties: int = 0
+    products: int = 0
     plans: int = 0
     instalments: int = 0
     tokens: int = 0
@@ -64,6 +66,17 @@ def reconcile(session: Session, ports: Ports) -> Report:
         report.differ(subject, "suspended", party.chain_suspended, bool(suspended))
         report.differ(subject, "documents_hash", party.documents_hash, bytes(documents_hash))
         report.parties += 1
+
+    for product in session.scalars(select(m.Product).where(m.Product.chain_agreement_set_id.is_not(None))):
+        payer, payee = session.get(m.Party, product.payer_id), session.get(m.Party, product.payee_id)
+        assert payer is not None and payee is not None
+        recorded = escrow.agreementSet(product.chain_agreement_set_id).call(block_identifier=block)
+        subject = records.public_id(m.Product, product.id)
+        report.differ(subject, "payer", payer.address, recorded[0])
+        report.differ(subject, "payee", payee.address, recorded[1])
+        report.differ(subject, "expiry", product.expiry, int(recorded[2]))
+        report.differ(subject, "limit", product.limit, int(recorded[3]))
+        report.products += 1
 
     held: dict[str, int] = defaultdict(int)
     for plan in session.scalars(select(m.Plan).where(m.Plan.chain_plan_id.is_not(None)).order_by(m.Plan.id)):

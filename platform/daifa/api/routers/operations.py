@@ -60,6 +60,7 @@ def reconciliation(request: Request, actor: CurrentActor) -> s.ReconciliationOut
             ok=report.ok,
             block=report.block,
             parties=report.parties,
+            products=report.products,
             plans=report.plans,
             instalments=report.instalments,
             tokens=report.tokens,
