@@ -267,3 +267,20 @@ def test_the_background_loop_does_the_work_on_its_own_and_stops_when_told(daifa:
         worker.join(timeout=10)
     assert not worker.is_alive()
     assert daifa.balance(payee) == before + 20 * USD
+
+
+def test_reconciliation_names_every_record_that_disagrees_with_the_chain(daifa: Daifa) -> None:
+    _payer, _payee, plan = daifa.recorded_plan(instalments=2, amount=10 * USD)
+    daifa.reconcile()
+    with daifa.platform.sessions.begin() as session:
+        [first, _second] = session.scalars(select(m.Instalment).order_by(m.Instalment.index)).all()
+        first.chain_status = 0  # the database forgets a deposit
+        session.scalars(select(m.Plan)).one().fee_bps = 25  # and believes in a fee nobody signed
+    report = daifa.get("/v1/reconciliation", daifa.operator_key)
+    assert not report["ok"]
+    found = {(x["subject"], x["field"]) for x in report["mismatches"]}
+    assert found == {
+        (f"{plan['id']} instalment 0", "status"),
+        (plan["id"], "commitment"),
+        (f"token {daifa.token.address}", "escrow balance"),
+    }
