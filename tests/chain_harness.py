@@ -158,6 +158,14 @@ class Chain:
             # py-evm stamps each new block one second after the last once the clock is ahead of real time.
             self.w3.provider.ethereum_tester.time_travel(timestamp)  # type: ignore[attr-defined]
 
+    def mine(self, blocks: int = 1) -> None:
+        """Mines empty blocks."""
+        for _ in range(blocks):
+            if self.kind == "anvil":
+                self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            else:
+                self.w3.provider.ethereum_tester.mine_blocks(1)  # type: ignore[attr-defined]
+
     def advance(self, seconds: int) -> int:
         """Moves the chain's clock forward and mines a block; returns the new time."""
         if self.kind == "anvil":

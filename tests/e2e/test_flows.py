@@ -284,3 +284,38 @@ def test_reconciliation_names_every_record_that_disagrees_with_the_chain(daifa: 
         (plan["id"], "commitment"),
         (f"token {daifa.token.address}", "escrow balance"),
     }
+
+
+def test_lists_page_newest_first_until_has_more_is_false(daifa: Daifa) -> None:
+    payer = daifa.onboard("employer", "payer")
+    for name in ("a", "b", "c", "d"):
+        daifa.onboard(f"payee-{name}", "payee")
+    seen: list[str] = []
+    after = ""
+    while True:
+        page = daifa.get(f"/v1/parties?limit=2{after}", daifa.operator_key)
+        seen += [p["id"] for p in page["data"]]
+        if not page["has_more"]:
+            break
+        after = f"&starting_after={page['data'][-1]['id']}"
+    assert seen == [f"pty_{n}" for n in range(5, 0, -1)]
+    assert [p["id"] for p in daifa.get("/v1/parties", payer.key)["data"]] == [payer.id]  # a party sees itself only
+
+
+def test_the_indexer_waits_for_its_confirmations(daifa: Daifa) -> None:
+    daifa.restart(confirmations=2)
+    wallet = daifa.chain.account("late-firm")
+    application = daifa.post(
+        "/v1/parties",
+        None,
+        data={"address": wallet.address, "legal_name": "Late Firm", "kind": "payee"},
+        files=[("files", ("licence.pdf", PDF, "application/pdf"))],
+        expect=201,
+    )
+    party = application["party"]["id"]
+    daifa.post(f"/v1/parties/{party}/approve", daifa.operator_key, json={})
+    daifa.settle()  # approveParty is mined, but not yet two blocks deep
+    assert daifa.get(f"/v1/parties/{party}", daifa.operator_key)["status"] == "approved"
+    daifa.chain.mine(2)
+    daifa.settle()
+    assert daifa.get(f"/v1/parties/{party}", daifa.operator_key)["status"] == "active"
