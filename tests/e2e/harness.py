@@ -113,17 +113,24 @@ class Daifa:
 
     # ------------------------------------------------------------------------------ parties
 
-    def onboard(self, name: str, kind: str) -> Party:
-        """A party applies, the operator approves, the chain confirms: the account is open."""
-        wallet = self.chain.account(name)
-        application = self.post(
+    def apply(self, name: str, kind: str, legal_name: str | None = None, filename: str = "licence.pdf") -> Any:
+        """The application of the party whose wallet is named `name`: the party and its API key."""
+        return self.post(
             "/v1/parties",
             None,
-            data={"address": wallet.address, "legal_name": f"{name.title()} Ltd", "kind": kind},
-            files=[("files", ("licence.pdf", PDF + name.encode(), "application/pdf"))],
+            data={
+                "address": self.chain.account(name).address,
+                "legal_name": legal_name or f"{name.title()} Ltd",
+                "kind": kind,
+            },
+            files=[("files", (filename, PDF + name.encode(), "application/pdf"))],
             expect=201,
         )
-        party = Party(name, wallet, application["api_key"], application["party"]["id"])
+
+    def onboard(self, name: str, kind: str) -> Party:
+        """A party applies, the operator approves, the chain confirms: the account is open."""
+        application = self.apply(name, kind)
+        party = Party(name, self.chain.account(name), application["api_key"], application["party"]["id"])
         self.post(f"/v1/parties/{party.id}/approve", self.operator_key, json={"comment": "licence checked"})
         self.settle()
         assert self.get(f"/v1/parties/{party.id}", party.key)["status"] == "active"

@@ -42,6 +42,18 @@ def world(daifa: Daifa) -> tuple[Daifa, Party, Party, Party, dict[str, Any]]:
     return daifa, payer, payee, outsider, plan
 
 
+Case = tuple[str, str, str | None, int, str, dict[str, Any]]
+BAD_ADDRESSES = ["0x123", "0x" + "00" * 20, "0x5b38Da6a701c568545dCfcB03FcB875f56beddC4", "not an address"]
+LICENCE = ("licence.pdf", PDF, "application/pdf")
+
+
+def application(status: int, code: str, files: list[tuple[str, bytes, str]] | None = None, **fields: str) -> Case:
+    """An application (POST /v1/parties) with these fields and files changed from a valid one."""
+    data = {"address": "0x" + "ab" * 20, "legal_name": "A Ltd", "kind": "payer", **fields}
+    uploads = [("files", f) for f in (files if files is not None else [LICENCE])]
+    return ("POST", "/v1/parties", None, status, code, {"data": data, "files": uploads} if uploads else {"data": data})
+
+
 def plan_body(daifa: Daifa, product: str, **instalment: Any) -> dict[str, Any]:
     now = daifa.chain.now()
     item = {"deposit_by": now + 5 * DAY, "release_at": now + 10 * DAY, "amount": str(10 * USD), "rule": "time"}
@@ -55,7 +67,7 @@ def test_every_hostile_request_is_refused_with_a_problem_and_changes_nothing(wor
     documents = daifa.get(f"/v1/parties/{payer.id}", payer.key)["documents"]
     before = fingerprint(daifa)
     now = daifa.chain.now()
-    cases: list[tuple[str, str, str | None, int, str, dict[str, Any]]] = [
+    cases: list[Case] = [
         # unknown ids, ids of another kind, another party's records
         ("GET", "/v1/plans/pln_999999", payer.key, 404, "not_found", {}),
         ("GET", "/v1/plans/prd_1", payer.key, 404, "not_found", {}),
@@ -83,54 +95,11 @@ def test_every_hostile_request_is_refused_with_a_problem_and_changes_nothing(wor
             "not_found",
             {"data": {"reason": "x"}},
         ),
-        # malformed addresses and names
-        *[
-            (
-                "POST",
-                "/v1/parties",
-                None,
-                422,
-                "invalid_input",
-                {
-                    "data": {"address": a, "legal_name": "A", "kind": "payer"},
-                    "files": [("files", ("l.pdf", PDF, "application/pdf"))],
-                },
-            )
-            for a in ["0x123", "0x" + "00" * 20, "0x5b38Da6a701c568545dCfcB03FcB875f56beddC4", "not an address"]
-        ],
-        (
-            "POST",
-            "/v1/parties",
-            None,
-            422,
-            "invalid_input",
-            {
-                "data": {"address": "0x" + "ab" * 20, "legal_name": "Bell\x07Co", "kind": "payer"},
-                "files": [("files", ("l.pdf", PDF, "application/pdf"))],
-            },
-        ),
-        (
-            "POST",
-            "/v1/parties",
-            None,
-            422,
-            "invalid_input",
-            {
-                "data": {"address": "0x" + "ab" * 20, "legal_name": "A", "kind": "tycoon"},
-                "files": [("files", ("l.pdf", PDF, "application/pdf"))],
-            },
-        ),
-        (
-            "POST",
-            "/v1/parties",
-            None,
-            409,
-            "conflict",
-            {
-                "data": {"address": payer.address, "legal_name": "Again", "kind": "payer"},
-                "files": [("files", ("l.pdf", PDF, "application/pdf"))],
-            },
-        ),
+        # malformed addresses and names, an address that has applied already
+        *[application(422, "invalid_input", address=a) for a in BAD_ADDRESSES],
+        application(422, "invalid_input", legal_name="Bell\x07Co"),
+        application(422, "invalid_input", kind="tycoon"),
+        application(409, "conflict", address=payer.address),
         # amounts: zero, negative, fractional, overflowing
         *[
             ("POST", "/v1/plans", payer.key, 422, "invalid_input", {"json": plan_body(daifa, product, amount=a)})
@@ -197,47 +166,10 @@ def test_every_hostile_request_is_refused_with_a_problem_and_changes_nothing(wor
             {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
         ),
         # files: too large, a refused type, a type that is not what it says, none at all
-        (
-            "POST",
-            "/v1/parties",
-            None,
-            422,
-            "invalid_input",
-            {
-                "data": {"address": "0x" + "ef" * 20, "legal_name": "Big", "kind": "payee"},
-                "files": [("files", ("big.pdf", PDF + b"0" * (20 * 1024 * 1024), "application/pdf"))],
-            },
-        ),
-        (
-            "POST",
-            "/v1/parties",
-            None,
-            422,
-            "invalid_input",
-            {
-                "data": {"address": "0x" + "cd" * 20, "legal_name": "B", "kind": "payee"},
-                "files": [("files", ("x.exe", b"MZ\x90\x00\x03\x00\x00\x00", "application/octet-stream"))],
-            },
-        ),
-        (
-            "POST",
-            "/v1/parties",
-            None,
-            422,
-            "invalid_input",
-            {
-                "data": {"address": "0x" + "cd" * 20, "legal_name": "B", "kind": "payee"},
-                "files": [("files", ("l.pdf", PNG, "application/pdf"))],
-            },
-        ),
-        (
-            "POST",
-            "/v1/parties",
-            None,
-            422,
-            "invalid_input",
-            {"data": {"address": "0x" + "cd" * 20, "legal_name": "B", "kind": "payee"}},
-        ),
+        application(422, "invalid_input", files=[("big.pdf", PDF + b"0" * (20 * 1024 * 1024), "application/pdf")]),
+        application(422, "invalid_input", files=[("x.exe", b"MZ\x90\x00\x03\x00\x00\x00", "application/octet-stream")]),
+        application(422, "invalid_input", files=[("l.pdf", PNG, "application/pdf")]),
+        application(422, "invalid_input", files=[]),
         # pagination
         ("GET", "/v1/plans?limit=1000", payer.key, 422, "invalid_input", {}),
         ("GET", "/v1/plans?limit=0", payer.key, 422, "invalid_input", {}),
@@ -312,13 +244,8 @@ def test_a_repeated_request_is_answered_once(world: Any) -> None:
 
 
 def test_names_in_any_script_are_kept_as_given(daifa: Daifa) -> None:
-    wallet = daifa.chain.account("unicode-firm")
-    application = daifa.post(
-        "/v1/parties",
-        None,
-        data={"address": wallet.address, "legal_name": "上海劳务派遣有限公司 — Ünïcödé", "kind": "payee"},
-        files=[("files", ("营业执照.pdf", PDF, "application/pdf"))],
-        expect=201,
+    application = daifa.apply(
+        "unicode-firm", "payee", legal_name="上海劳务派遣有限公司 — Ünïcödé", filename="营业执照.pdf"
     )
     assert application["party"]["legal_name"] == "上海劳务派遣有限公司 — Ünïcödé"
     assert application["party"]["documents"][0]["filename"] == "营业执照.pdf"

@@ -175,14 +175,7 @@ def test_refusals_and_withdrawals_end_their_flows(daifa: Daifa) -> None:
     payee = daifa.onboard("labour-firm", "payee")
 
     # The operator asks for more documents, the applicant adds them, the operator rejects.
-    wallet = daifa.chain.account("shell-company")
-    application = daifa.post(
-        "/v1/parties",
-        None,
-        data={"address": wallet.address, "legal_name": "Shell Co", "kind": "payee"},
-        files=[("files", ("licence.pdf", PDF, "application/pdf"))],
-        expect=201,
-    )
+    application = daifa.apply("shell-company", "payee")
     shell = application["party"]["id"]
     daifa.post(f"/v1/parties/{shell}/request_documents", daifa.operator_key, json={"reason": "a clearer licence"})
     daifa.post(
@@ -304,14 +297,7 @@ def test_lists_page_newest_first_until_has_more_is_false(daifa: Daifa) -> None:
 
 def test_the_indexer_waits_for_its_confirmations(daifa: Daifa) -> None:
     daifa.restart(confirmations=2)
-    wallet = daifa.chain.account("late-firm")
-    application = daifa.post(
-        "/v1/parties",
-        None,
-        data={"address": wallet.address, "legal_name": "Late Firm", "kind": "payee"},
-        files=[("files", ("licence.pdf", PDF, "application/pdf"))],
-        expect=201,
-    )
+    application = daifa.apply("late-firm", "payee")
     party = application["party"]["id"]
     daifa.post(f"/v1/parties/{party}/approve", daifa.operator_key, json={})
     daifa.settle()  # approveParty is mined, but not yet two blocks deep
