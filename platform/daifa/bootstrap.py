@@ -22,7 +22,7 @@ from web3 import Web3
 from daifa.chain.client import ChainClient
 from daifa.chain.indexer import Indexer
 from daifa.chain.relayer import FaultHook, Relayer
-from daifa.services import actions
+from daifa.services import outcomes
 from daifa.services.context import Ports
 from daifa.services.projection import Projection
 from daifa.services.scheduler import Scheduler
@@ -110,7 +110,7 @@ def build(
     chain = ChainClient(w3, settings.escrow_address)
     ports = Ports(chain=chain, documents=DocumentStore(settings.documents_dir), operator_address=operator.address)
     relayer = Relayer(sessions, chain, operator, replace_after=settings.replace_after, fault=fault)
-    relayer.listeners.append(actions.on_transaction_settled)
+    relayer.listeners.append(outcomes.on_transaction_settled)
     indexer = Indexer(
         sessions, chain, Projection(chain), confirmations=settings.confirmations, start_block=settings.start_block
     )

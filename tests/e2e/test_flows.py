@@ -305,3 +305,30 @@ def test_the_indexer_waits_for_its_confirmations(daifa: Daifa) -> None:
     daifa.chain.mine(2)
     daifa.settle()
     assert daifa.get(f"/v1/parties/{party}", daifa.operator_key)["status"] == "active"
+
+
+def test_a_plan_whose_recording_fails_is_reported_and_expires(daifa: Daifa) -> None:
+    payer = daifa.onboard("employer", "payer")
+    payee = daifa.onboard("labour-firm", "payee")
+    product = daifa.open_product(payer, payee)
+    now = daifa.chain.now()
+    plan = daifa.post(
+        "/v1/plans",
+        payer.key,
+        json={
+            "product": product["id"],
+            "expiry": now + 100 * DAY,
+            "instalments": [
+                {"deposit_by": now + 50 * DAY, "release_at": now + 60 * DAY, "amount": "9", "rule": "time"}
+            ],
+        },
+        expect=201,
+    )
+    daifa.sign_pending(payer)
+    daifa.sign_pending(payee)
+    assert daifa.get(f"/v1/plans/{plan['id']}", payer.key)["status"] == "recording"
+    daifa.chain.advance(15 * DAY)  # the signatures' deadline passes before the relayer gets to it
+    daifa.settle()
+    [failure] = daifa.get("/v1/events?type=plan.transaction_failed", payee.key)["data"]
+    assert "Registry_SignatureExpired" in failure["data"]["error"]
+    assert daifa.get(f"/v1/plans/{plan['id']}", payer.key)["status"] == "expired"

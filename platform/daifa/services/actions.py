@@ -16,14 +16,13 @@ from sqlalchemy.orm import Session
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td
-from daifa.chain.relayer import FAILED, MINED, enqueue
+from daifa.chain.relayer import enqueue
 from daifa.domain.plan_requests import PlanStatus
 from daifa.domain.plans import UINT128_MAX, InstalmentStatus, ReleaseRule
 from daifa.errors import Conflict, InvalidInput, Problem
 from daifa.services import documents, products, records, signatures
 from daifa.services.context import Actor, Ports
 from daifa.services.documents import Upload
-from daifa.services.notifications import emit
 from daifa.services.onboarding import MAX_TEXT, check_text
 from daifa.store import models as m
 
@@ -275,28 +274,6 @@ def on_signed(session: Session, ports: Ports, action_id: int, _row: m.SignatureR
             by, reason_hash = d["by"], bytes.fromhex(d["reason_hash"][2:])
             call = ports.chain.encode("dispute", *target, by, reason_hash, sig)
         _queue(session, ports, action, action.kind, call)
-
-
-def on_transaction_settled(session: Session, entry: m.OutboxEntry) -> None:
-    """The relayer's listener: an action's status follows its transaction."""
-    kind, _, key = entry.subject.partition(":")
-    if kind != "action":
-        return
-    action = session.get(m.PlanAction, int(key))
-    if action is None:
-        return
-    action.status = MINED if entry.status == MINED else FAILED
-    if entry.status == FAILED:
-        action.details = {**action.details, "error": entry.error}
-    plan = session.get(m.Plan, action.plan_id)
-    assert plan is not None
-    emit(
-        session,
-        f"action.{action.status}",
-        records.public_id(m.PlanAction, action.id),
-        {"kind": action.kind, "indices": action.indices, "error": entry.error},
-        [plan.payer_id, plan.payee_id],
-    )
 
 
 # ------------------------------------------------------------------------------------------ helpers

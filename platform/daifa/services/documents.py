@@ -82,13 +82,17 @@ def of_subject(session: Session, subject: str, purpose: str | None = None) -> li
 
 
 def subject_parties(session: Session, subject: str) -> set[int]:
-    """Who, besides the operator, may read the documents of `subject`."""
+    """Who, besides the operator, may see `subject` (`party:3`, `product:7`, `plan:2`, `action:12`): its
+    documents, and the events about it."""
     kind, _, key = subject.partition(":")
     if kind == "party":
         return {int(key)}
     if kind == "product":
         product = session.get(m.Product, int(key))
         return {product.payer_id, product.payee_id} if product else set()
+    if kind == "plan":
+        plan = session.get(m.Plan, int(key))
+        return {plan.payer_id, plan.payee_id} if plan else set()
     if kind == "action":
         action = session.get(m.PlanAction, int(key))
         plan = session.get(m.Plan, action.plan_id) if action else None

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eth_utils.crypto import keccak
-from sqlalchemy import select
+from sqlalchemy import String, cast, literal, select
 from sqlalchemy.orm import Session
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td
-from daifa.chain.relayer import enqueue
+from daifa.chain.relayer import FAILED, enqueue
 from daifa.domain.plan_requests import (
     PLAN_LIFECYCLE,
     ZERO_ADDRESS,
@@ -241,9 +241,20 @@ def withdraw(session: Session, actor: Actor, plan_id: str) -> m.Plan:
 
 
 def expire_signatures(session: Session, now: int) -> int:
-    """Plans whose signature deadline passed before they were recorded: they can never be recorded now."""
+    """Plans whose signature deadline passed before they were recorded: they can never be recorded now.
+    A plan already sent to the chain counts only once its transaction failed: a successful one may
+    simply not be confirmed yet."""
     waiting = [PlanStatus.AWAITING_PAYER, PlanStatus.AWAITING_PAYEE]
-    expired = list(session.scalars(select(m.Plan).where(m.Plan.status.in_(waiting), m.Plan.deadline < now)))
+    failed = select(m.OutboxEntry.subject).where(m.OutboxEntry.kind == "record_plan", m.OutboxEntry.status == FAILED)
+    expired = list(
+        session.scalars(
+            select(m.Plan).where(
+                m.Plan.deadline < now,
+                m.Plan.status.in_(waiting)
+                | ((m.Plan.status == PlanStatus.RECORDING) & (literal("plan:") + cast(m.Plan.id, String)).in_(failed)),
+            )
+        )
+    )
     for plan in expired:
         plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.SIGNATURES_EXPIRED)
         signatures.void(session, f"plan:{plan.id}")
