@@ -108,8 +108,10 @@ class Relayer:
             entry = session.get(OutboxEntry, entry_id)
             if entry is None or entry.status != SIGNED or entry.raw_transaction is None:
                 return 0
-            if not self._send(entry.raw_transaction, entry.id):
-                return 0
+            raw = entry.raw_transaction
+        # Sent with no database transaction open: two workers may both send these bytes, which is harmless.
+        if not self._send(raw, entry_id):
+            return 0
         with self.sessions.begin() as session:
             entry = self._lock(session, entry_id, SIGNED)
             if entry is None:
