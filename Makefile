@@ -8,9 +8,10 @@ STAMP_NODE := node_modules/.installed
 VENV_SLITHER := .venv-slither
 STAMP_SLITHER := $(VENV_SLITHER)/.installed
 
-.PHONY: help setup test test-fast lint slither compile bench-gas lock lock-slither clean
+.PHONY: help setup demo test test-fast lint slither compile bench-gas lock lock-slither clean
 
 help:
+	@echo "make demo        the whole life of a wage plan on the embedded chain (no node, no database server)"
 	@echo "make test        set up everything and run lint and every test (eth-tester and anvil, SQLite and PostgreSQL)"
 	@echo "make test-fast   the contract tests on the in-process chain only"
 	@echo "make lint        ruff and mypy"
@@ -30,6 +31,10 @@ $(STAMP_PY): requirements.lock pyproject.toml
 $(STAMP_NODE): package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
+
+# The demo needs only the Python environment: the embedded chain, a temporary SQLite file, a local port.
+demo: $(STAMP_PY)
+	$(VENV)/bin/daifa demo
 
 lint: $(STAMP_PY)
 	$(VENV)/bin/ruff check platform tests bench scripts

@@ -6,13 +6,7 @@ tests run unchanged on both chains. A revert is raised as `Reverted` with the de
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,9 +25,7 @@ from web3.types import TxReceipt
 
 from daifa.chain.artifacts import load_artifact
 from daifa.chain.reverts import Reverted, decode_revert, revert_data
-
-ROOT = Path(__file__).resolve().parent.parent
-ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+from daifa.devnet import Devnet, free_port
 
 
 @contextmanager
@@ -187,46 +179,13 @@ def in_process_chain() -> Chain:
     return Chain(Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend()))), "eth-tester")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def anvil_chain(*extra_args: str, prune_history: bool = True) -> Iterator[Chain]:
     """Starts anvil (with --prune-history unless told otherwise: reorgs need the history) and its state
     in a temporary folder; stops and removes it after."""
-    if not ANVIL.exists():
-        raise RuntimeError(f"anvil not found at {ANVIL}: run `npm ci`")
-    port = _free_port()
-    state = Path(tempfile.mkdtemp(prefix="daifa-anvil-"))
-    env = {**os.environ, "HOME": str(state)}  # anvil keeps its tmp files under ~/.foundry
-    process = subprocess.Popen(
-        [
-            str(ANVIL),
-            "--port",
-            str(port),
-            *(["--prune-history"] if prune_history else []),
-            "--hardfork",
-            "prague",
-            "--silent",
-            *extra_args,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    devnet = Devnet(state_dir=Path(tempfile.mkdtemp(prefix="daifa-anvil-")), port=free_port())
     try:
-        w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 30}))
-        deadline = time.monotonic() + 20
-        while not w3.is_connected():
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("anvil did not start")
-            time.sleep(0.05)
-        yield Chain(w3, "anvil")
+        devnet.up(prune_history=prune_history, extra_args=("--silent", *extra_args))
+        yield Chain(devnet.web3(), "anvil")
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-        shutil.rmtree(state, ignore_errors=True)
+        devnet.down()

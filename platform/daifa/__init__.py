@@ -1,6 +1,7 @@
 """Daifa: escrowed pay-on-behalf disbursement on an EVM chain.
 
-The public surface grows with the platform; everything not in ``__all__`` may change.
+The public surface: the API client, the party wallet, webhook verification, the domain types and the
+errors. Everything not in ``__all__`` may change.
 """
 
 from daifa.domain.plans import (
@@ -10,12 +11,25 @@ from daifa.domain.plans import (
     PlanParams,
     ReleaseRule,
 )
-from daifa.errors import Conflict, DaifaError, Forbidden, InvalidInput, InvalidTransition, NotFound, Problem
+from daifa.errors import (
+    Conflict,
+    DaifaError,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    Problem,
+    Unauthenticated,
+)
+from daifa.sdk.client import Client
+from daifa.wallet import Wallet, WalletError
+from daifa.webhook_signatures import verify as verify_webhook
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AgreementSetParams",
+    "Client",
     "Conflict",
     "DaifaError",
     "Forbidden",
@@ -27,5 +41,9 @@ __all__ = [
     "PlanParams",
     "Problem",
     "ReleaseRule",
+    "Unauthenticated",
+    "Wallet",
+    "WalletError",
     "__version__",
+    "verify_webhook",
 ]

@@ -12,6 +12,7 @@ DaifaError                    the root: `code` for machines, `message` for peopl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class DaifaError(Exception):
@@ -19,6 +20,7 @@ class DaifaError(Exception):
 
     code = "daifa_error"
     http_status = 500
+    problem: dict[str, Any] | None = None  # the RFC 9457 body, when the error came back from the API
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from daifa.services import webhooks
+from daifa import webhook_signatures as webhooks
 from daifa.store import models as m
 from tests.e2e.harness import DAY, PDF, USD, ApiError, Daifa
 

@@ -188,6 +188,12 @@ class PlanOut(Out):
     payer: str
     payee: str
     status: str
+    agreement_set_id: int | None
+    payer_address: str
+    payee_address: str
+    payer_nonce: int
+    payee_nonce: int
+    deadline: int = Field(description="the signatures' deadline (unix seconds)")
     token: str
     arbiter: str
     fee_recipient: str
@@ -284,6 +290,7 @@ class HealthOut(Out):
     chain_id: int
     escrow: str
     head_block: int
+    chain_time: int = Field(description="the latest block's timestamp: the clock plans are checked against")
     indexer_lag_blocks: int
     outbox_waiting: int
 

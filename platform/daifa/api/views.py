@@ -25,7 +25,7 @@ def document(row: m.Document) -> s.DocumentOut:
         size=row.size,
         filename=row.filename,
         purpose=row.purpose,
-        subject=_public_subject(row.subject),
+        subject=public_subject(row.subject),
         created=row.created_at,
     )
 
@@ -96,12 +96,24 @@ def instalment(row: m.Instalment) -> s.InstalmentOut:
 
 
 def plan(session: Session, row: m.Plan) -> s.PlanOut:
+    product_row, payer, payee = (
+        session.get(m.Product, row.product_id),
+        session.get(m.Party, row.payer_id),
+        session.get(m.Party, row.payee_id),
+    )
+    assert product_row is not None and payer is not None and payee is not None
     return s.PlanOut(
         id=records.public_id(m.Plan, row.id),
         product=records.public_id(m.Product, row.product_id),
         payer=records.public_id(m.Party, row.payer_id),
         payee=records.public_id(m.Party, row.payee_id),
         status=row.status,
+        agreement_set_id=product_row.chain_agreement_set_id,
+        payer_address=payer.address,
+        payee_address=payee.address,
+        payer_nonce=row.payer_nonce,
+        payee_nonce=row.payee_nonce,
+        deadline=row.deadline,
         token=row.token,
         arbiter=row.arbiter,
         fee_recipient=row.fee_recipient,
@@ -122,7 +134,7 @@ def signature_request(row: m.SignatureRequest) -> s.SignatureRequestOut:
     return s.SignatureRequestOut(
         id=records.public_id(m.SignatureRequest, row.id),
         party=records.public_id(m.Party, row.party_id),
-        subject=_public_subject(row.subject),
+        subject=public_subject(row.subject),
         purpose=row.purpose,
         status=row.status,
         typed_data=row.typed_data,
@@ -156,7 +168,7 @@ def transaction(row: m.OutboxEntry) -> s.TransactionOut:
     return s.TransactionOut(
         id=records.public_id(m.OutboxEntry, row.id),
         kind=row.kind,
-        subject=_public_subject(row.subject),
+        subject=public_subject(row.subject),
         status=row.status,
         nonce=row.nonce,
         tx_hashes=list(row.tx_hashes),
@@ -176,7 +188,7 @@ _SUBJECT_MODELS: dict[str, type[m.Base]] = {
 }
 
 
-def _public_subject(subject: str) -> str:
+def public_subject(subject: str) -> str:
     """`plan:3` as `pln_3`; subjects that are not records (the scheduler) stay as they are."""
     kind, _, key = subject.partition(":")
     model = _SUBJECT_MODELS.get(kind)

@@ -6,9 +6,13 @@ on chain, so nothing is lost to floats or time zones between the platform and th
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import NewType
+
+from eth_utils.crypto import keccak
 
 Address = NewType("Address", str)
 """A checksummed 0x-prefixed 20-byte address."""
@@ -108,3 +112,11 @@ def is_refundable_after_expiry(rule: ReleaseRule, status: InstalmentStatus) -> b
     if status & (InstalmentStatus.CLOSED | InstalmentStatus.DISPUTED) or not status & InstalmentStatus.FUNDED:
         return False
     return rule != ReleaseRule.TIME and not status & InstalmentStatus.CONDITION_MET
+
+
+def materials_hash(required: Sequence[str], verification: str) -> bytes:
+    """What a plan commits to about an instalment's verification: the keccak of its canonical JSON."""
+    if not required and not verification:
+        return b"\x00" * 32
+    spec = {"required_materials": list(required), "verification": verification}
+    return keccak(json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())

@@ -4,11 +4,9 @@ with both signatures the relayer records it. It is RECORDED when the indexer see
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from eth_utils.crypto import keccak
 from sqlalchemy import String, cast, literal, select
 from sqlalchemy.orm import Session
 
@@ -23,7 +21,7 @@ from daifa.domain.plan_requests import (
     ProductTerms,
     check_plan_request,
 )
-from daifa.domain.plans import Instalment, PartyRole, PlanParams, ReleaseRule
+from daifa.domain.plans import Instalment, PartyRole, PlanParams, ReleaseRule, materials_hash
 from daifa.domain.products import ProductStatus
 from daifa.errors import Conflict, InvalidInput, Problem
 from daifa.services import products, records, signatures
@@ -65,14 +63,6 @@ class PlanRequest:
     fee_recipient: str | None = None  # the operator unless named, when there is a fee
     review_window: int = 3 * DAY
     arbiter: str | None = None  # the operator unless the parties agree on another
-
-
-def materials_hash(required: Sequence[str], verification: str) -> bytes:
-    """What a plan commits to about an instalment's verification: the keccak of its canonical JSON."""
-    if not required and not verification:
-        return b"\x00" * 32
-    spec = {"required_materials": list(required), "verification": verification}
-    return keccak(json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequest) -> m.Plan:

@@ -30,6 +30,7 @@ def health(request: Request) -> s.HealthOut:
         chain_id=p.ports.chain.chain_id,
         escrow=p.ports.chain.escrow_address,
         head_block=p.ports.chain.head(),
+        chain_time=p.ports.chain.now(),
         indexer_lag_blocks=p.indexer.lag(),
         outbox_waiting=int(waiting or 0),
     )

@@ -1,0 +1,313 @@
+"""`daifa.Client`: the REST API from Python, for operators and parties.
+
+Every POST carries an Idempotency-Key (a fresh UUID unless given), and a retried request reuses it, so a
+retry after a network error or a 5xx never acts twice. Errors come back as the platform's own exceptions
+(see daifa.sdk.errors). Lists are iterators that fetch the next page when needed.
+
+    client = daifa.Client("http://127.0.0.1:8000", api_key="dk_...")
+    for plan in client.list_plans():
+        print(plan.id, plan.status)
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from daifa.api import schemas as s
+from daifa.sdk.errors import from_problem
+from daifa.store.documents import sniff_content_type
+
+M = TypeVar("M", bound=BaseModel)
+
+FileArg = Path | str | tuple[str, bytes, str]
+"""A file to upload: a path (its type is guessed from its first bytes by the platform's rules), or
+(filename, bytes, content type)."""
+
+RETRIED_STATUSES = {500, 502, 503, 504}
+
+
+class Client:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"User-Agent": "daifa-python"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
+        self.max_retries = max_retries
+        self.backoff = backoff
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: dict[str, Any] | None = None,
+        files: Sequence[FileArg] | None = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """One API call, retried on network errors and 5xx with exponential backoff; the decoded JSON."""
+        headers = {}
+        if method == "POST":
+            headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
+        multipart = [("files", _file(f)) for f in files] if files is not None else None
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self._http.request(
+                    method, path, json=json, data=data, files=multipart, params=params, headers=headers
+                )
+            except httpx.TransportError:
+                if attempt == self.max_retries:
+                    raise
+            else:
+                if response.status_code not in RETRIED_STATUSES or attempt == self.max_retries:
+                    break
+            time.sleep(self.backoff * 2**attempt)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"detail": response.text[:500]}
+            raise from_problem(response.status_code, body)
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.content
+
+    def _get(self, model: type[M], path: str, **params: Any) -> M:
+        return model.model_validate(self.request("GET", path, params=params or None))
+
+    def _post(self, model: type[M], path: str, *, idempotency_key: str | None = None, **kwargs: Any) -> M:
+        return model.model_validate(self.request("POST", path, idempotency_key=idempotency_key, **kwargs))
+
+    def _list(self, model: type[M], path: str, page_size: int = 100, **params: Any) -> Iterator[M]:
+        query = {k: v for k, v in params.items() if v is not None}
+        after: str | None = None
+        while True:
+            page = self.request(
+                "GET", path, params={**query, "limit": page_size, **({"starting_after": after} if after else {})}
+            )
+            for item in page["data"]:
+                yield model.model_validate(item)
+            if not page["has_more"] or not page["data"]:
+                return
+            after = page["data"][-1]["id"]
+
+    # ------------------------------------------------------------------------------ parties
+
+    def apply(self, address: str, legal_name: str, kind: str, files: Sequence[FileArg], **kw: Any) -> s.ApplicationOut:
+        """Apply for an account (no API key needed). The answer's api_key is shown once: keep it."""
+        data = {"address": address, "legal_name": legal_name, "kind": kind}
+        return self._post(s.ApplicationOut, "/v1/parties", data=data, files=files, **kw)
+
+    def list_parties(self) -> Iterator[s.PartyOut]:
+        return self._list(s.PartyOut, "/v1/parties")
+
+    def get_party(self, party_id: str) -> s.PartyOut:
+        return self._get(s.PartyOut, f"/v1/parties/{party_id}")
+
+    def add_party_documents(self, party_id: str, files: Sequence[FileArg], **kw: Any) -> s.PartyOut:
+        return self._post(s.PartyOut, f"/v1/parties/{party_id}/documents", files=files, **kw)
+
+    def request_party_documents(self, party_id: str, reason: str, **kw: Any) -> s.PartyOut:
+        return self._post(s.PartyOut, f"/v1/parties/{party_id}/request_documents", json={"reason": reason}, **kw)
+
+    def approve_party(self, party_id: str, comment: str = "", **kw: Any) -> s.PartyOut:
+        return self._post(s.PartyOut, f"/v1/parties/{party_id}/approve", json={"comment": comment}, **kw)
+
+    def reject_party(self, party_id: str, reason: str, **kw: Any) -> s.PartyOut:
+        return self._post(s.PartyOut, f"/v1/parties/{party_id}/reject", json={"reason": reason}, **kw)
+
+    def suspend_party(self, party_id: str, **kw: Any) -> s.PartyOut:
+        return self._post(s.PartyOut, f"/v1/parties/{party_id}/suspend", **kw)
+
+    def reinstate_party(self, party_id: str, **kw: Any) -> s.PartyOut:
+        return self._post(s.PartyOut, f"/v1/parties/{party_id}/reinstate", **kw)
+
+    # ------------------------------------------------------------------------------ products
+
+    def apply_for_product(
+        self,
+        payer: str,
+        business_name: str,
+        limit: int,
+        tokens: Sequence[str],
+        expiry: int,
+        files: Sequence[FileArg],
+        **kw: Any,
+    ) -> s.ProductOut:
+        data = {
+            "payer": payer,
+            "business_name": business_name,
+            "limit": str(limit),
+            "tokens": list(tokens),
+            "expiry": str(expiry),
+        }
+        return self._post(s.ProductOut, "/v1/products", data=data, files=files, **kw)
+
+    def list_products(self) -> Iterator[s.ProductOut]:
+        return self._list(s.ProductOut, "/v1/products")
+
+    def get_product(self, product_id: str) -> s.ProductOut:
+        return self._get(s.ProductOut, f"/v1/products/{product_id}")
+
+    def add_product_documents(self, product_id: str, files: Sequence[FileArg], **kw: Any) -> s.ProductOut:
+        return self._post(s.ProductOut, f"/v1/products/{product_id}/documents", files=files, **kw)
+
+    def request_product_documents(self, product_id: str, reason: str, **kw: Any) -> s.ProductOut:
+        return self._post(s.ProductOut, f"/v1/products/{product_id}/request_documents", json={"reason": reason}, **kw)
+
+    def approve_product(self, product_id: str, comment: str = "", **kw: Any) -> s.ProductOut:
+        return self._post(s.ProductOut, f"/v1/products/{product_id}/approve", json={"comment": comment}, **kw)
+
+    def reject_product(self, product_id: str, reason: str, **kw: Any) -> s.ProductOut:
+        return self._post(s.ProductOut, f"/v1/products/{product_id}/reject", json={"reason": reason}, **kw)
+
+    def authorise_credit(self, product_id: str, limit: int | None = None, **kw: Any) -> s.ProductOut:
+        body = {} if limit is None else {"limit": str(limit)}
+        return self._post(s.ProductOut, f"/v1/products/{product_id}/authorise_credit", json=body, **kw)
+
+    def decline_credit(self, product_id: str, reason: str, **kw: Any) -> s.ProductOut:
+        return self._post(s.ProductOut, f"/v1/products/{product_id}/decline_credit", json={"reason": reason}, **kw)
+
+    # ------------------------------------------------------------------------------ plans
+
+    def request_plan(self, plan: s.PlanIn | dict[str, Any], **kw: Any) -> s.PlanOut:
+        body = plan.model_dump(mode="json", exclude_none=True) if isinstance(plan, BaseModel) else plan
+        return self._post(s.PlanOut, "/v1/plans", json=body, **kw)
+
+    def list_plans(self, product: str | None = None) -> Iterator[s.PlanOut]:
+        return self._list(s.PlanOut, "/v1/plans", product=product)
+
+    def get_plan(self, plan_id: str) -> s.PlanOut:
+        return self._get(s.PlanOut, f"/v1/plans/{plan_id}")
+
+    def reject_plan(self, plan_id: str, reason: str, **kw: Any) -> s.PlanOut:
+        return self._post(s.PlanOut, f"/v1/plans/{plan_id}/reject", json={"reason": reason}, **kw)
+
+    def withdraw_plan(self, plan_id: str, **kw: Any) -> s.PlanOut:
+        return self._post(s.PlanOut, f"/v1/plans/{plan_id}/withdraw", **kw)
+
+    def deposit(self, plan_id: str, indices: Sequence[int], method: str = "permit", **kw: Any) -> s.ActionOut:
+        body = {"indices": list(indices), "method": method}
+        return self._post(s.ActionOut, f"/v1/plans/{plan_id}/deposits", json=body, **kw)
+
+    def approve_release(self, plan_id: str, index: int, **kw: Any) -> s.ActionOut:
+        return self._post(s.ActionOut, f"/v1/plans/{plan_id}/instalments/{index}/approve", **kw)
+
+    def submit_materials(self, plan_id: str, index: int, files: Sequence[FileArg], **kw: Any) -> s.ActionOut:
+        return self._post(s.ActionOut, f"/v1/plans/{plan_id}/instalments/{index}/materials", files=files, **kw)
+
+    def attest_materials(self, plan_id: str, index: int, **kw: Any) -> s.ActionOut:
+        return self._post(s.ActionOut, f"/v1/plans/{plan_id}/instalments/{index}/attest", **kw)
+
+    def dispute(self, plan_id: str, index: int, reason: str, files: Sequence[FileArg] = (), **kw: Any) -> s.ActionOut:
+        path = f"/v1/plans/{plan_id}/instalments/{index}/disputes"
+        return self._post(s.ActionOut, path, data={"reason": reason}, files=list(files), **kw)
+
+    def cancel(self, plan_id: str, indices: Sequence[int], **kw: Any) -> s.ActionOut:
+        return self._post(s.ActionOut, f"/v1/plans/{plan_id}/cancellations", json={"indices": list(indices)}, **kw)
+
+    # ------------------------------------------------------------------------------ actions
+
+    def list_actions(self, plan: str | None = None) -> Iterator[s.ActionOut]:
+        return self._list(s.ActionOut, "/v1/actions", plan=plan)
+
+    def get_action(self, action_id: str) -> s.ActionOut:
+        return self._get(s.ActionOut, f"/v1/actions/{action_id}")
+
+    def resolve_dispute(self, action_id: str, to_payee: int, note: str = "", **kw: Any) -> s.ActionOut:
+        body = {"to_payee": str(to_payee), "note": note}
+        return self._post(s.ActionOut, f"/v1/actions/{action_id}/resolve", json=body, **kw)
+
+    # ------------------------------------------------------------------------------ signatures
+
+    def list_signature_requests(self, status: str | None = "pending") -> Iterator[s.SignatureRequestOut]:
+        return self._list(s.SignatureRequestOut, "/v1/signature_requests", status=status)
+
+    def get_signature_request(self, request_id: str) -> s.SignatureRequestOut:
+        return self._get(s.SignatureRequestOut, f"/v1/signature_requests/{request_id}")
+
+    def sign(self, request_id: str, signature: str, **kw: Any) -> s.SignatureRequestOut:
+        """Posts the signature the party's wallet made over the request's typed data."""
+        return self._post(
+            s.SignatureRequestOut, f"/v1/signature_requests/{request_id}/sign", json={"signature": signature}, **kw
+        )
+
+    # ------------------------------------------------------------------------------ documents, events
+
+    def get_document(self, document_id: str) -> s.DocumentOut:
+        return self._get(s.DocumentOut, f"/v1/documents/{document_id}")
+
+    def download_document(self, document_id: str) -> bytes:
+        return bytes(self.request("GET", f"/v1/documents/{document_id}/content"))
+
+    def verify_document(self, document_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/v1/documents/{document_id}/verification"))
+
+    def list_events(self, type: str | None = None) -> Iterator[s.EventOut]:
+        return self._list(s.EventOut, "/v1/events", type=type)
+
+    def get_event(self, event_id: str) -> s.EventOut:
+        return self._get(s.EventOut, f"/v1/events/{event_id}")
+
+    def create_webhook_endpoint(self, url: str, **kw: Any) -> s.WebhookEndpointOut:
+        return self._post(s.WebhookEndpointOut, "/v1/webhook_endpoints", json={"url": url}, **kw)
+
+    def list_webhook_endpoints(self) -> Iterator[s.WebhookEndpointOut]:
+        return self._list(s.WebhookEndpointOut, "/v1/webhook_endpoints")
+
+    def disable_webhook_endpoint(self, endpoint_id: str, **kw: Any) -> s.WebhookEndpointOut:
+        return self._post(s.WebhookEndpointOut, f"/v1/webhook_endpoints/{endpoint_id}/disable", **kw)
+
+    # ------------------------------------------------------------------------------ operations
+
+    def health(self) -> s.HealthOut:
+        return self._get(s.HealthOut, "/v1/health")
+
+    def list_transactions(self) -> Iterator[s.TransactionOut]:
+        return self._list(s.TransactionOut, "/v1/transactions")
+
+    def get_transaction(self, transaction_id: str) -> s.TransactionOut:
+        return self._get(s.TransactionOut, f"/v1/transactions/{transaction_id}")
+
+    def reconciliation(self) -> s.ReconciliationOut:
+        return self._get(s.ReconciliationOut, "/v1/reconciliation")
+
+
+def _file(arg: FileArg) -> tuple[str, bytes, str]:
+    if isinstance(arg, tuple):
+        return arg
+    path = Path(arg)
+    data = path.read_bytes()
+    return (path.name, data, _content_type(data))
+
+
+def _content_type(data: bytes) -> str:
+    return sniff_content_type(data) or "application/octet-stream"
