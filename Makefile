@@ -7,8 +7,10 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
 VENV_SLITHER := .venv-slither
 STAMP_SLITHER := $(VENV_SLITHER)/.installed
+VENV_BROWNIE := .venv-brownie
+STAMP_BROWNIE := $(VENV_BROWNIE)/.installed
 
-.PHONY: help setup demo test test-fast lint slither compile bench-gas lock lock-slither clean
+.PHONY: help setup demo test test-fast lint slither brownie-setup compile bench-gas lock lock-slither lock-brownie clean
 
 help:
 	@echo "make demo        the whole life of a wage plan on the embedded chain (no node, no database server)"
@@ -16,6 +18,7 @@ help:
 	@echo "make test-fast   the contract tests on the in-process chain only"
 	@echo "make lint        ruff and mypy"
 	@echo "make slither     static analysis of the contracts (fails on high or medium findings)"
+	@echo "make brownie-setup  brownie in its own virtualenv; then scripts/brownie.sh compile | run scripts/deploy.py | test"
 	@echo "make compile     recompile the contracts into platform/daifa/artifacts"
 	@echo "make bench-gas   measure gas and write snapshots/gas.json"
 
@@ -50,12 +53,20 @@ $(STAMP_SLITHER): requirements-slither.lock
 slither: $(STAMP_SLITHER) $(STAMP_NODE)
 	$(VENV_SLITHER)/bin/python scripts/slither.py
 
+$(STAMP_BROWNIE): requirements-brownie.lock
+	$(PYTHON) -m venv $(VENV_BROWNIE)
+	$(VENV_BROWNIE)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_BROWNIE)/bin/python -m pip install --quiet -r requirements-brownie.lock
+	touch $@
+
+brownie-setup: $(STAMP_BROWNIE) $(STAMP_NODE)
+
 compile: setup
 	$(PY) scripts/compile.py
 
 # The platform's tests run on SQLite and on PostgreSQL: scripts/postgres.sh installs and starts a local
-# server when it can (CI sets DAIFA_REQUIRE_POSTGRES so that a missing server fails the run).
-test: setup lint slither
+# server when it can (CI sets DAIFA_CI, so that a missing server fails the run instead of skipping).
+test: setup lint slither brownie-setup
 	DAIFA_TEST_POSTGRES_URL="$${DAIFA_TEST_POSTGRES_URL:-$$(bash scripts/postgres.sh)}" \
 		$(PY) -m pytest -n 2 --dist loadfile -q
 
@@ -75,5 +86,10 @@ lock-slither: $(STAMP_SLITHER)
 	  echo "# Regenerate with \`make lock-slither\`."; \
 	  $(VENV_SLITHER)/bin/python -m pip freeze; } > requirements-slither.lock
 
+lock-brownie: $(STAMP_BROWNIE)
+	{ echo "# brownie lives in its own virtualenv: eth-brownie pins web3 7 and older eth-* packages (see shared/TOOLCHAIN.md)."; \
+	  echo "# Regenerate with \`make lock-brownie\`."; \
+	  $(VENV_BROWNIE)/bin/python -m pip freeze; } > requirements-brownie.lock
+
 clean:
-	rm -rf $(VENV) $(VENV_SLITHER) node_modules build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis var
+	rm -rf $(VENV) $(VENV_SLITHER) $(VENV_BROWNIE) node_modules build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis var

@@ -2,7 +2,7 @@
 # Makes a local PostgreSQL server ready for the tests and prints its URL: installs Debian's package if
 # it is missing (as root), starts the cluster, creates the role `daifa`. Prints nothing and exits 0
 # when it cannot (not root, no apt): the PostgreSQL variants of the tests then skip, unless
-# DAIFA_REQUIRE_POSTGRES is set, as CI sets it.
+# DAIFA_CI is set, as CI sets it.
 set -uo pipefail
 
 URL="postgresql+psycopg://daifa:daifa@127.0.0.1:5432/postgres"

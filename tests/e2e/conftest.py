@@ -13,9 +13,9 @@ from sqlalchemy import create_engine, text
 
 from tests.chain_harness import Chain, anvil_chain, in_process_chain
 from tests.e2e.harness import Daifa
+from tests.needs import missing
 
 POSTGRES_ENV = "DAIFA_TEST_POSTGRES_URL"  # e.g. postgresql+psycopg://daifa:daifa@127.0.0.1:5432/postgres
-REQUIRE_POSTGRES_ENV = "DAIFA_REQUIRE_POSTGRES"  # CI sets it, so a missing server fails instead of skipping
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -42,9 +42,7 @@ def database_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
         return
     server = os.environ.get(POSTGRES_ENV)
     if not server:
-        if os.environ.get(REQUIRE_POSTGRES_ENV):
-            pytest.fail(f"{POSTGRES_ENV} is not set but {REQUIRE_POSTGRES_ENV} is: start PostgreSQL (see .ci/run)")
-        pytest.skip(f"set {POSTGRES_ENV} to run the PostgreSQL variant")
+        missing("PostgreSQL", f"set {POSTGRES_ENV} (make test does, through scripts/postgres.sh)")
     name = f"daifa_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from daifa.store import models as m
 from daifa.store.db import make_engine, migrate, session_factory
+from tests.needs import missing
 
 POSTGRES = os.environ.get("DAIFA_TEST_POSTGRES_URL")
 
@@ -29,9 +30,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         engine.dispose()
         return
     if not POSTGRES:
-        if os.environ.get("DAIFA_REQUIRE_POSTGRES"):
-            pytest.fail("DAIFA_TEST_POSTGRES_URL is not set")
-        pytest.skip("set DAIFA_TEST_POSTGRES_URL to run the PostgreSQL variant")
+        missing("PostgreSQL", "set DAIFA_TEST_POSTGRES_URL (make test does, through scripts/postgres.sh)")
     name = f"daifa_store_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
