@@ -24,6 +24,7 @@ from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
 from daifa.chain.artifacts import load_artifact
+from daifa.chain.embedded import embedded_web3
 from daifa.chain.reverts import Reverted, decode_revert, revert_data
 from daifa.devnet import Devnet, free_port
 
@@ -173,10 +174,7 @@ class Chain:
 
 
 def in_process_chain() -> Chain:
-    from eth_tester import EthereumTester, PyEVMBackend
-    from web3 import EthereumTesterProvider
-
-    return Chain(Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend()))), "eth-tester")
+    return Chain(embedded_web3(), "eth-tester")
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from daifa.errors import DaifaError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ANVIL_IN_NODE_MODULES = PROJECT_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-DEFAULT_STATE_DIR = PROJECT_ROOT / "var" / "devnet"
+DEFAULT_STATE_DIR = Path(os.environ.get("DAIFA_DEVNET_DIR", PROJECT_ROOT / "var" / "devnet"))
 DEFAULT_PORT = 8545
 DEVNET_CHAIN_ID = 31337
 # anvil's first development account (mnemonic "test test ... junk"): public knowledge, for devnets only.

@@ -153,6 +153,8 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     confirmations: int = 0,
+    data_dir: Annotated[Path, typer.Option(envvar="DAIFA_DATA_DIR", help="documents and the default database")] = VAR,
+    deployments: Annotated[Path, typer.Option(help="where `daifa deploy` wrote the deployment")] = DEPLOYMENTS_DIR,
 ) -> None:
     """Run the API with the relayer, the indexer, the scheduler and the webhooks: on the embedded chain
     (in memory, contracts deployed at start) unless --rpc-url names a node with a `daifa deploy`."""
@@ -166,7 +168,7 @@ def serve(
         operator = Account.from_key(DEV_OPERATOR_KEY)
         embedded.fund(w3, operator)
         deployment = deploy(w3, operator)
-        state = VAR / "embedded"
+        state = data_dir / "embedded"
         if not database_url:
             # The embedded chain lives in memory: a database kept from an earlier run would describe
             # another chain, so it starts empty too.
@@ -177,10 +179,10 @@ def serve(
     else:
         w3 = _web3(rpc_url)
         operator = Account.from_key(_operator(w3, operator_key))
-        deployment = Deployment.load(int(w3.eth.chain_id))
-        state = VAR
+        deployment = Deployment.load(int(w3.eth.chain_id), deployments)
+        state = data_dir
         state.mkdir(parents=True, exist_ok=True)
-        database_url = database_url or f"sqlite:///{VAR / 'daifa.db'}"
+        database_url = database_url or f"sqlite:///{state / 'daifa.db'}"
     settings = PlatformSettings(
         database_url=database_url,
         documents_dir=state / "documents",

@@ -42,6 +42,7 @@ class Client:
         timeout: float = 30.0,
         max_retries: int = 3,
         backoff: float = 0.5,
+        page_size: int = 100,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"User-Agent": "daifa-python"}
@@ -50,6 +51,7 @@ class Client:
         self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
         self.max_retries = max_retries
         self.backoff = backoff
+        self.page_size = page_size
 
     def close(self) -> None:
         self._http.close()
@@ -106,13 +108,12 @@ class Client:
     def _post(self, model: type[M], path: str, *, idempotency_key: str | None = None, **kwargs: Any) -> M:
         return model.model_validate(self.request("POST", path, idempotency_key=idempotency_key, **kwargs))
 
-    def _list(self, model: type[M], path: str, page_size: int = 100, **params: Any) -> Iterator[M]:
+    def _list(self, model: type[M], path: str, **params: Any) -> Iterator[M]:
         query = {k: v for k, v in params.items() if v is not None}
         after: str | None = None
         while True:
-            page = self.request(
-                "GET", path, params={**query, "limit": page_size, **({"starting_after": after} if after else {})}
-            )
+            cursor = {"starting_after": after} if after else {}
+            page = self.request("GET", path, params={**query, "limit": self.page_size, **cursor})
             for item in page["data"]:
                 yield model.model_validate(item)
             if not page["has_more"] or not page["data"]:
