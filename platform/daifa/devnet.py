@@ -23,7 +23,13 @@ from daifa.errors import DaifaError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ANVIL_IN_NODE_MODULES = PROJECT_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-DEFAULT_STATE_DIR = Path(os.environ.get("DAIFA_DEVNET_DIR", PROJECT_ROOT / "var" / "devnet"))
+
+
+def default_state_dir() -> Path:
+    """var/devnet in the project, or $DAIFA_DEVNET_DIR."""
+    return Path(os.environ.get("DAIFA_DEVNET_DIR", PROJECT_ROOT / "var" / "devnet"))
+
+
 DEFAULT_PORT = 8545
 DEVNET_CHAIN_ID = 31337
 # anvil's first development account (mnemonic "test test ... junk"): public knowledge, for devnets only.
@@ -50,7 +56,7 @@ def free_port() -> int:
 
 @dataclass
 class Devnet:
-    state_dir: Path = DEFAULT_STATE_DIR
+    state_dir: Path = field(default_factory=default_state_dir)
     port: int = DEFAULT_PORT
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 

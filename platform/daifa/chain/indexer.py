@@ -10,7 +10,7 @@ newest block that still matches are deleted and the projection is rebuilt from t
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -41,8 +41,9 @@ class Indexer:
     start_block: int = 0
     range_size: int = 2_000
 
-    def run_once(self) -> int:
-        """Catches up to the confirmed head; returns the number of logs read."""
+    def run_once(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Catches up to the confirmed head; returns the number of logs read. `progress(block, target)` is
+        told after each range (the CLI draws a bar with it)."""
         self._check_reorg()
         target = self.client.head() - self.confirmations
         read = 0
@@ -52,6 +53,8 @@ class Indexer:
                 return read
             last = min(first + self.range_size - 1, target)
             read += self._read_range(first, last)
+            if progress is not None:
+                progress(last, target)
 
     def lag(self) -> int:
         """Blocks between the chain's head and the last block read."""

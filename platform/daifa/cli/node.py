@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
+from daifa.bootstrap import Platform, build
 from daifa.bootstrap import Settings as PlatformSettings
-from daifa.bootstrap import build
 from daifa.chain import embedded
 from daifa.cli.output import Settings
 from daifa.deploy import DEPLOYMENTS_DIR, Deployment, deploy
@@ -91,10 +91,11 @@ def devnet_status(ctx: typer.Context) -> None:
 def devnet_advance(ctx: typer.Context, duration: Annotated[str, typer.Argument(help="e.g. 30d, 6h, 90s")]) -> None:
     """Move the devnet's clock forward (and mine a block)."""
     out: Settings = ctx.obj
+    seconds = parse_duration(duration)
     devnet = Devnet()
     if devnet.pid() is None:
         raise DaifaError("no devnet running: `daifa devnet up` first")
-    now = devnet.advance(parse_duration(duration))
+    now = devnet.advance(seconds)
     out.say(f"devnet time is now {now}", time=now)
 
 
@@ -191,6 +192,7 @@ def serve(
         start_block=deployment.start_block,
     )
     platform = build(settings, w3, operator)
+    _catch_up(out, platform)
     key = _first_operator_key(platform.sessions)
     if key:
         out.say(f"operator API key (shown once): {key}")
@@ -204,6 +206,19 @@ def serve(
         stop.set()
         worker.join(timeout=10)
         platform.close()
+
+
+def _catch_up(out: Settings, platform: Platform) -> None:
+    """Reads the chain's history into the database before serving, with a progress bar."""
+    with Progress(console=out.error_console, transient=True) as progress:
+        task = progress.add_task("indexer catching up", total=None)
+
+        def advance(block: int, target: int) -> None:
+            progress.update(
+                task, completed=block - platform.indexer.start_block, total=target - platform.indexer.start_block
+            )
+
+        platform.indexer.run_once(progress=advance)
 
 
 def _first_operator_key(sessions: sessionmaker[Session]) -> str | None:

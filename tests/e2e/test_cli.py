@@ -1,0 +1,264 @@
+"""The `daifa` command: the demo, the wallet, the devnet, deploy, serve, and the parties' and operator's
+work through a running server, with typer's CliRunner; errors as one line through the console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from daifa.cli.main import app
+from daifa.devnet import free_port
+from tests.e2e.harness import PDF
+
+pytestmark = pytest.mark.chains("anvil")  # the CLI's chain is a devnet (or, for the demo, its own)
+
+runner = CliRunner()
+PASSWORD = {"DAIFA_WALLET_PASSWORD": "correct horse battery staple"}
+
+
+def daifa(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> str:
+    result = runner.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def daifa_json(*args: str, env: dict[str, str] | None = None) -> Any:
+    return json.loads(daifa("--json", *args, env=env))
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the server did not get there in time"
+        time.sleep(0.2)
+
+
+def test_the_demo_prints_the_whole_timeline_and_ends_in_agreement() -> None:
+    output = daifa("demo")
+    for milestone in (
+        "approved on chain",
+        "generated",
+        "recorded as chain plan",
+        "funds all six",
+        "month 4: the employer disputes",
+        "split 7,200 USD",
+        "month 6: closed",
+        "27 of 27 hashes",
+    ):
+        assert milestone in output, milestone
+    assert "database and chain agree" in output
+    assert re.search(r"release_batch .* gas \d", output) or "release_batch" in output
+
+
+def test_the_wallet_creates_shows_signs_and_verifies(tmp_path: Path) -> None:
+    keystore = tmp_path / "payer.json"
+    created = daifa_json("wallet", "create", str(keystore), env=PASSWORD)
+    assert daifa_json("wallet", "address", str(keystore))["address"].lower() == created["address"].lower()
+    payload = tmp_path / "typed.json"
+    payload.write_text(
+        json.dumps(
+            {
+                "types": {
+                    "EIP712Domain": [{"name": "name", "type": "string"}],
+                    "Note": [{"name": "text", "type": "string"}],
+                },
+                "primaryType": "Note",
+                "domain": {"name": "Daifa"},
+                "message": {"text": "pay the March wages"},
+            }
+        )
+    )
+    signature = daifa_json("wallet", "sign", str(keystore), "--typed-data", str(payload), env=PASSWORD)["signature"]
+    verified = daifa_json(
+        "wallet", "verify", "--typed-data", str(payload), "--signature", signature, "--address", created["address"]
+    )
+    assert verified["valid"] is True
+    refused = runner.invoke(
+        app, ["wallet", "verify", "--typed-data", str(payload), "--signature", signature, "--address", "0x" + "11" * 20]
+    )
+    assert refused.exit_code == 1 and "NOT signed" in refused.output
+
+
+@pytest.fixture
+def devnet(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """`daifa devnet up` on a free port, its files in a temporary folder."""
+    env = {"DAIFA_DEVNET_DIR": str(tmp_path / "devnet")}
+    port = str(free_port())
+    up = subprocess.run(
+        [sys.executable, "-m", "daifa.cli.main", "devnet", "up", "--port", port],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert up.returncode == 0, up.stderr
+    yield {**env, "DAIFA_RPC_URL": f"http://127.0.0.1:{port}"}
+    subprocess.run([sys.executable, "-m", "daifa.cli.main", "devnet", "down"], env={**os.environ, **env}, timeout=60)
+    assert not (tmp_path / "devnet").exists()
+
+
+def test_the_devnet_reports_its_state_and_moves_its_clock(devnet: dict[str, str]) -> None:
+    status = daifa_json("devnet", "status", env=devnet)
+    assert status["running"] and status["chain_id"] == 31337
+    moved = daifa_json("devnet", "advance", "30d", env=devnet)
+    assert moved["time"] >= status["time"] + 30 * 86_400
+
+
+@pytest.fixture
+def server(devnet: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
+    """`daifa deploy` and `daifa serve` on the devnet, as an operator would run them."""
+    deployments = tmp_path / "deployments"
+    daifa("deploy", "--directory", str(deployments), env=devnet)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daifa.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--deployments",
+            str(deployments),
+        ],
+        env={**os.environ, **devnet},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    key = ""
+    for line in process.stdout:
+        if "operator API key" in line:
+            key = line.rsplit(" ", 1)[-1].strip()
+        if "API on" in line:
+            break
+    env = {**devnet, "DAIFA_API_URL": f"http://127.0.0.1:{port}", "DAIFA_API_KEY": key}
+    wait_for(lambda: runner.invoke(app, ["--json", "reconcile"], env=env).exit_code == 0)
+    yield env
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_an_operator_and_two_parties_work_through_the_cli(server: dict[str, str], tmp_path: Path) -> None:
+    operator = server
+    keys = {}
+    for name, kind in (("employer", "payer"), ("labour-firm", "payee")):
+        keystore = tmp_path / f"{name}.json"
+        daifa("wallet", "create", str(keystore), env=PASSWORD)
+        licence = tmp_path / f"{name}-licence.pdf"
+        licence.write_bytes(PDF + name.encode())
+        applied = daifa_json(
+            "party",
+            "apply",
+            "--name",
+            name.title(),
+            "--kind",
+            kind,
+            "--file",
+            str(licence),
+            "--wallet",
+            str(keystore),
+            env=operator,
+        )
+        keys[name] = {
+            **operator,
+            **PASSWORD,
+            "DAIFA_API_KEY": applied["api_key"],
+            "DAIFA_WALLET": str(keystore),
+            "id": applied["party"]["id"],
+        }
+        daifa("party", "approve", applied["party"]["id"], "--comment", "licence checked", env=operator)
+    payer, payee = keys["employer"], keys["labour-firm"]
+    wait_for(lambda: daifa_json("party", "show", payer["id"], env=payer)["status"] == "active")
+    wait_for(lambda: daifa_json("party", "show", payee["id"], env=payee)["status"] == "active")
+    assert [p["id"] for p in daifa_json("party", "list", env=payer)] == [payer["id"]]
+
+    token = json.loads((Path(tmp_path / "deployments").glob("*.json").__next__()).read_text())["token"]
+    contract = tmp_path / "contract.pdf"
+    contract.write_bytes(PDF + b"contract")
+    product = daifa_json(
+        "product",
+        "apply",
+        "--payer",
+        payer["id"],
+        "--business",
+        "Warehouse staffing",
+        "--limit",
+        "1000000000",
+        "--token",
+        token,
+        "--days",
+        "200",
+        "--file",
+        str(contract),
+        env=payee,
+    )
+    daifa("product", "approve", product["id"], env=operator)
+    daifa("product", "authorise", product["id"], env=payer)
+    assert "signed" in daifa("sign", "--yes", env=payer)
+    assert "signed" in daifa("sign", "--yes", env=payee)
+    wait_for(lambda: daifa_json("product", "show", product["id"], env=payer)["status"] == "open")
+
+    status = daifa_json("devnet", "status", env=server)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(
+        json.dumps(
+            {
+                "product": product["id"],
+                "expiry": status["time"] + 100 * 86_400,
+                "instalments": [
+                    {
+                        "deposit_by": status["time"] + 86_400,
+                        "release_at": status["time"] + 2 * 86_400,
+                        "amount": "1000",
+                        "rule": "time",
+                    }
+                ],
+            }
+        )
+    )
+    plan = daifa_json("plan", "request", str(plan_file), env=payer)
+    daifa("sign", "--yes", env=payer)
+    daifa("sign", "--yes", env=payee)
+    wait_for(lambda: daifa_json("plan", "show", plan["id"], env=payer)["status"] == "recorded")
+
+    verified = daifa("verify", "plan", plan["id"], env=payer)
+    assert "MISMATCH" not in verified and "checks match the chain" in verified
+    assert "database and chain agree" in daifa("reconcile", env=operator)
+    assert daifa_json("events", "--type", "plan.recorded", env=payee)[0]["subject"] == plan["id"]
+
+
+def test_errors_are_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    def console(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "DAIFA_API_URL": f"http://127.0.0.1:{free_port()}",
+            "DAIFA_DEVNET_DIR": str(tmp_path / "d"),
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "daifa.cli.main", *args], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    no_devnet = console("devnet", "advance", "1d")
+    assert no_devnet.returncode == 1
+    assert no_devnet.stderr.strip() == "error: no devnet running: `daifa devnet up` first"
+    bad_duration = console("devnet", "advance", "soon")
+    assert bad_duration.returncode == 1 and bad_duration.stderr.count("\n") == 1 and "30d" in bad_duration.stderr
+    unreachable = console("party", "list")
+    assert unreachable.returncode == 1 and len(unreachable.stderr.strip().splitlines()) == 1
+    assert "--debug" in unreachable.stderr and "Traceback" not in unreachable.stderr
+    missing_wallet = console("wallet", "address", str(tmp_path / "none.json"))
+    assert missing_wallet.stderr.strip() == f"error: no readable keystore at {tmp_path / 'none.json'}"
