@@ -3,35 +3,24 @@ scripted transport; the party wallet signs what the SDK fetches, and the contrac
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from daifa import Client, Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, Wallet, verify_webhook
 from daifa.api.app import create_app
-from daifa.devnet import free_port
+from daifa.api.server import serving
 from daifa.sdk.errors import ApiError
 from tests.e2e.harness import DAY, PDF, USD, Daifa
 
 
 @pytest.fixture
 def api(daifa: Daifa) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(daifa.platform), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(daifa.platform)) as url:
+        yield url
 
 
 def licence(name: str) -> tuple[str, bytes, str]:

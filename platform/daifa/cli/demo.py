@@ -12,8 +12,6 @@ database with the chain. Everything runs here: the chain (embedded, or a tempora
 from __future__ import annotations
 
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 from eth_account import Account
 from rich.console import Console
 from rich.table import Table
@@ -30,6 +27,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from daifa.api.app import create_app
+from daifa.api.server import serving
 from daifa.api.views import public_subject
 from daifa.bootstrap import Settings, build
 from daifa.chain import embedded
@@ -118,23 +116,13 @@ class Demo:
         self.platform = build(settings, self.w3, operator)
         with self.platform.sessions.begin() as session:
             operator_key = credentials.issue(session, Role.OPERATOR)
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(self.platform), host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.02)
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.step("serve", f"API on {self.base_url}, SQLite database, relayer, indexer and scheduler")
-        client = Client(self.base_url, operator_key)
         try:
-            yield client
+            with serving(create_app(self.platform)) as base_url:
+                self.base_url = base_url
+                self.step("serve", f"API on {base_url}, SQLite database, relayer, indexer and scheduler")
+                with Client(base_url, operator_key) as client:
+                    yield client
         finally:
-            client.close()
-            server.should_exit = True
-            thread.join(timeout=10)
             self.platform.close()
 
     # ------------------------------------------------------------------------------ the story
