@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from daifa import __version__
-from daifa.api import problems
+from daifa.api import openapi, problems
 from daifa.api.idempotency import IdempotencyMiddleware
 from daifa.api.routers import actions, documents, events, operations, parties, plans, products, signatures
 from daifa.bootstrap import Platform
@@ -19,6 +19,7 @@ def create_app(platform: Platform) -> FastAPI:
     app = FastAPI(title="Daifa", version=__version__, description=DESCRIPTION)
     app.state.platform = platform
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(IdempotencyMiddleware, sessions=platform.sessions)
     for module in (parties, products, plans, actions, signatures, documents, events, operations):
         app.include_router(module.router)
