@@ -55,7 +55,7 @@ def test_no_operation_answers_5xx_or_off_its_schema(world: tuple[Daifa, dict[str
                 if case.method.upper() == "POST":
                     headers["Idempotency-Key"] = str(uuid.uuid4())
                 case.call_and_validate(headers=headers, checks=CHECKS)
-                SENT[operation.label] += 1
+                SENT[case.operation.label] += 1
 
         try:
             fuzz()
