@@ -103,6 +103,12 @@ class Devnet:
 
     def down(self) -> bool:
         """Stops the devnet and removes its folder; False if none was running."""
+        stopped = self.stop()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        return stopped
+
+    def stop(self) -> bool:
+        """Stops anvil and keeps its folder (a node started with --state writes it on the way out)."""
         pid = self.pid()
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -114,7 +120,7 @@ class Devnet:
                 if not _alive(pid):
                     break
                 time.sleep(0.05)
-        shutil.rmtree(self.state_dir, ignore_errors=True)
+            self._pid_file.unlink(missing_ok=True)
         return pid is not None
 
     def pid(self) -> int | None:

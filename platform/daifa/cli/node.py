@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -35,6 +36,9 @@ DatabaseUrl = Annotated[
     str, typer.Option(envvar="DAIFA_DATABASE_URL", help="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://...")
 ]
 
+DataDir = Annotated[Path, typer.Option(envvar="DAIFA_DATA_DIR", help="documents and the default database")]
+DeploymentsDir = Annotated[Path, typer.Option(help="where `daifa deploy` wrote the deployment")]
+
 devnet_app = typer.Typer(help="A local anvil devnet under var/devnet.", no_args_is_help=True)
 
 
@@ -42,6 +46,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(devnet_app, name="devnet")
     app.command("deploy")(deploy_command)
     app.command("serve")(serve)
+    app.command("worker")(worker)
     app.command("operator-key")(operator_key)
 
 
@@ -154,8 +159,8 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     confirmations: int = 0,
-    data_dir: Annotated[Path, typer.Option(envvar="DAIFA_DATA_DIR", help="documents and the default database")] = VAR,
-    deployments: Annotated[Path, typer.Option(help="where `daifa deploy` wrote the deployment")] = DEPLOYMENTS_DIR,
+    data_dir: DataDir = VAR,
+    deployments: DeploymentsDir = DEPLOYMENTS_DIR,
 ) -> None:
     """Run the API with the relayer, the indexer, the scheduler and the webhooks: on the embedded chain
     (in memory, contracts deployed at start) unless --rpc-url names a node with a `daifa deploy`."""
@@ -164,6 +169,58 @@ def serve(
     from daifa.api.app import create_app
 
     out: Settings = ctx.obj
+    platform = _platform(out, rpc_url, database_url, operator_key, confirmations, data_dir, deployments)
+    key = _first_operator_key(platform.sessions)
+    if key:
+        out.say(f"operator API key (shown once): {key}")
+    stop = threading.Event()
+    worker = threading.Thread(target=platform.run_forever, args=(stop,), name="daifa-worker", daemon=True)
+    worker.start()
+    out.say(f"API on http://{host}:{port} (OpenAPI at /docs); database {platform.settings.database_url}")
+    try:
+        uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+        platform.close()
+
+
+def worker(
+    ctx: typer.Context,
+    rpc_url: RpcUrl = None,
+    database_url: DatabaseUrl = "",
+    operator_key: OperatorKey = None,
+    confirmations: int = 0,
+    data_dir: DataDir = VAR,
+    deployments: DeploymentsDir = DEPLOYMENTS_DIR,
+    idle: Annotated[float, typer.Option(help="seconds to wait when there is nothing to do")] = 1.0,
+) -> None:
+    """Run only the background work (relayer, indexer, scheduler, webhooks), beside `daifa serve` or as one
+    of several workers on one PostgreSQL database. Stops cleanly on SIGTERM or Ctrl-C."""
+    if rpc_url is None:
+        raise DaifaError("a worker shares a chain with the server: pass --rpc-url (or DAIFA_RPC_URL)")
+    out: Settings = ctx.obj
+    platform = _platform(out, rpc_url, database_url, operator_key, confirmations, data_dir, deployments)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    out.say(f"worker on {rpc_url}, database {platform.settings.database_url}")
+    try:
+        platform.run_forever(stop, idle=idle)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        platform.close()
+
+
+def _platform(
+    out: Settings,
+    rpc_url: str | None,
+    database_url: str,
+    operator_key: str | None,
+    confirmations: int,
+    data_dir: Path,
+    deployments: Path,
+) -> Platform:
     if rpc_url is None:
         w3 = embedded.embedded_web3()
         operator = Account.from_key(DEV_OPERATOR_KEY)
@@ -174,18 +231,15 @@ def serve(
             # The embedded chain lives in memory: a database kept from an earlier run would describe
             # another chain, so it starts empty too.
             (state / "daifa.db").unlink(missing_ok=True)
-        database_url = database_url or f"sqlite:///{state / 'daifa.db'}"
-        state.mkdir(parents=True, exist_ok=True)
         out.say(f"embedded chain (in memory): escrow {deployment.escrow}, test dollar {deployment.token}")
     else:
         w3 = _web3(rpc_url)
         operator = Account.from_key(_operator(w3, operator_key))
         deployment = Deployment.load(int(w3.eth.chain_id), deployments)
         state = data_dir
-        state.mkdir(parents=True, exist_ok=True)
-        database_url = database_url or f"sqlite:///{state / 'daifa.db'}"
+    state.mkdir(parents=True, exist_ok=True)
     settings = PlatformSettings(
-        database_url=database_url,
+        database_url=database_url or f"sqlite:///{state / 'daifa.db'}",
         documents_dir=state / "documents",
         escrow_address=deployment.escrow,
         confirmations=confirmations,
@@ -193,19 +247,7 @@ def serve(
     )
     platform = build(settings, w3, operator)
     _catch_up(out, platform)
-    key = _first_operator_key(platform.sessions)
-    if key:
-        out.say(f"operator API key (shown once): {key}")
-    stop = threading.Event()
-    worker = threading.Thread(target=platform.run_forever, args=(stop,), name="daifa-worker", daemon=True)
-    worker.start()
-    out.say(f"API on http://{host}:{port} (OpenAPI at /docs); database {database_url}")
-    try:
-        uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
-    finally:
-        stop.set()
-        worker.join(timeout=10)
-        platform.close()
+    return platform
 
 
 def _catch_up(out: Settings, platform: Platform) -> None:
