@@ -1,0 +1,84 @@
+"""The chain client under a flaky node: requests refused before they arrive, and answers lost after the
+node acted on them (the send that did happen but looked like it failed). The platform's turns fail and are
+retried; at the end every wage is paid exactly once and the database reconciles with the chain."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+import requests
+from web3 import HTTPProvider, Web3
+from web3.types import RPCEndpoint, RPCResponse
+
+from daifa.bootstrap import build
+from tests.chain_harness import Chain
+from tests.e2e.harness import DAY, Daifa
+from tests.e2e.test_worker_faults import MONTHS, all_paid, assert_paid_exactly_once, payroll
+
+pytestmark = [pytest.mark.chains("anvil")]
+
+
+class FlakyProvider(HTTPProvider):
+    """An HTTP provider that fails `rate` of the requests: half before the node sees them (connection
+    refused), half after (the answer lost: a timeout), so a transaction may be sent and look unsent."""
+
+    def __init__(self, url: str, rng: random.Random, rate: float, lose_sends: int = 0) -> None:
+        super().__init__(url, request_kwargs={"timeout": 10})
+        self.rng = rng
+        self.rate = rate
+        self.lose_sends = lose_sends  # the answers to the first sends are lost for certain
+        self.injected: Counter[str] = Counter()
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        if method == "eth_sendRawTransaction" and self.lose_sends > 0:
+            self.lose_sends -= 1
+            super().make_request(method, params)
+            self.injected[f"lost {method}"] += 1
+            raise requests.Timeout(f"injected: the answer to {method} was lost")
+        roll = self.rng.random()
+        if roll < self.rate / 2:
+            self.injected[f"refused {method}"] += 1
+            raise requests.ConnectionError(f"injected: {method} refused")
+        response = super().make_request(method, params)
+        if roll < self.rate:
+            self.injected[f"lost {method}"] += 1
+            raise requests.Timeout(f"injected: the answer to {method} was lost")
+        return response
+
+
+def test_a_flaky_node_never_makes_the_platform_pay_twice(daifa: Daifa, fresh_chain: Chain) -> None:
+    payees, _plans = payroll(daifa)
+    seed = random.randrange(2**32)
+    url = str(fresh_chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    provider = FlakyProvider(url, random.Random(seed), rate=0.0)
+    flaky = build(daifa.settings, Web3(provider), daifa.operator_wallet)
+    provider.rate, provider.lose_sends = 0.2, 3
+    failed_turns = 0
+
+    def turn() -> int:
+        nonlocal failed_turns
+        try:
+            return flaky.run_once()
+        except Exception:  # what run_forever does: log it, wait, try again
+            failed_turns += 1
+            return 1
+
+    try:
+        for _month in range(MONTHS):
+            fresh_chain.advance(30 * DAY)
+            for _ in range(300):
+                if not turn():  # a whole turn went through and found nothing to do
+                    break
+        for _ in range(300):
+            if all_paid(daifa):
+                break
+            turn()
+    finally:
+        flaky.close()
+    assert all_paid(daifa), f"seed {seed}: {provider.injected}"
+    assert failed_turns > 0 and sum(provider.injected.values()) > 20, provider.injected
+    assert provider.injected["lost eth_sendRawTransaction"] >= 3
+    assert_paid_exactly_once(daifa, payees)
