@@ -10,7 +10,7 @@ STAMP_SLITHER := $(VENV_SLITHER)/.installed
 VENV_BROWNIE := .venv-brownie
 STAMP_BROWNIE := $(VENV_BROWNIE)/.installed
 
-.PHONY: help setup demo test test-fast lint slither brownie-setup compile bench-gas lock lock-slither lock-brownie clean
+.PHONY: help setup demo bench test test-fast lint slither brownie-setup compile bench-gas lock lock-slither lock-brownie clean
 
 help:
 	@echo "make demo        the whole life of a wage plan on the embedded chain (no node, no database server)"
@@ -21,6 +21,7 @@ help:
 	@echo "make brownie-setup  brownie in its own virtualenv; then scripts/brownie.sh compile | run scripts/deploy.py | test"
 	@echo "make compile     recompile the contracts into platform/daifa/artifacts"
 	@echo "make bench-gas   measure gas and write snapshots/gas.json"
+	@echo "make bench       the payroll month benchmark: prints a table, writes bench/results/payroll.json"
 
 setup: $(STAMP_PY) $(STAMP_NODE)
 
@@ -75,6 +76,10 @@ test-fast: setup
 
 bench-gas: setup
 	$(PY) -m bench.gas
+
+# The payroll month: 1,000 payees x 12 instalments through the whole platform on a fresh anvil.
+bench: setup
+	$(PY) -m bench.payroll
 
 lock: $(STAMP_PY)
 	{ echo "# Exact versions of every Python package the platform and its tests use (pip freeze)."; \

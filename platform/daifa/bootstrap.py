@@ -27,7 +27,7 @@ from daifa.services.context import Ports
 from daifa.services.projection import Projection
 from daifa.services.scheduler import Scheduler
 from daifa.services.webhooks import WebhookSender
-from daifa.store.db import make_engine, migrate, session_factory
+from daifa.store.db import make_engine, migrate, read_session_factory, session_factory
 from daifa.store.documents import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class Platform:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]  # read-only sessions: the API's GETs
     ports: Ports
     relayer: Relayer
     indexer: Indexer
@@ -118,6 +119,7 @@ def build(
         settings=settings,
         engine=engine,
         sessions=sessions,
+        readers=read_session_factory(engine),
         ports=ports,
         relayer=relayer,
         indexer=indexer,

@@ -31,8 +31,9 @@ def ports(request: Request) -> Ports:
 @contextmanager
 def transaction(request: Request) -> Iterator[Session]:
     """One database transaction: committed when the block ends normally, rolled back on any error, so a
-    refused request changes nothing."""
-    with platform(request).sessions.begin() as session:
+    refused request changes nothing. A GET reads without taking SQLite's write lock."""
+    factory = platform(request).readers if request.method == "GET" else platform(request).sessions
+    with factory.begin() as session:
         yield session
 
 

@@ -1,8 +1,9 @@
 """Connecting to the database and bringing its schema up to date.
 
 SQLite (a file, the default) and PostgreSQL (by URL) behave the same to the rest of the platform. On
-SQLite every transaction starts with BEGIN IMMEDIATE: it takes the write lock at once, so two workers
-never both read a row and then race to change it (SQLite's default would fail one of them half-way).
+SQLite every transaction that may write starts with BEGIN IMMEDIATE: it takes the write lock at once, so
+two workers never both read a row and then race to change it (SQLite's default would fail one of them
+half-way). Read-only sessions (`read_session_factory`) start a plain BEGIN and run beside the writer.
 """
 
 from __future__ import annotations
@@ -38,11 +39,19 @@ def _make_sqlite_serialised(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (an engine with the `readonly` option) take no write lock: in WAL mode they see the last
+        # commit and never wait for a writer.
+        readonly = connection.get_execution_options().get("readonly", False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only: on SQLite they do not take the write lock (on PostgreSQL nothing changes)."""
+    return sessionmaker(engine.execution_options(readonly=True), expire_on_commit=False)
 
 
 def alembic_config(url: str) -> Config:

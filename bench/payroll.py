@@ -1,0 +1,453 @@
+"""The payroll month benchmark: one employer, N labour firms, a 12-month wage plan with each, through the
+whole platform (the REST API over HTTP, the relayer, the indexer, the database) on a fresh anvil devnet.
+
+    python -m bench.payroll [--payees 1000] [--database-url URL]      (make bench)
+
+Phases: onboarding (N+1 applications and approvals), products (N agreement sets both sign), plans (N plans
+of 12 instalments both sign), funding (the first 10 months; the employer approves the escrow once and sends
+the deposits the platform prepared from its own wallet, in JSON-RPC batches), releases (10 months of wages:
+time moved a month at a time, the scheduler releases in batches of 100). Then: the indexer's catch-up over
+the whole history from an empty database, the latency of reading a plan with 50 concurrent clients, and
+peak memory. Prints a table and writes bench/results/payroll.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+from web3 import Web3
+
+from daifa import Client
+from daifa.api.app import create_app
+from daifa.api.server import serving
+from daifa.bootstrap import Platform, Settings, build
+from daifa.chain.artifacts import load_artifact
+from daifa.deploy import deploy
+from daifa.devnet import DEV_OPERATOR_KEY, Devnet, free_port
+from daifa.services import credentials
+from daifa.services.context import Role
+from daifa.store import models as m
+from daifa.store.db import session_factory
+
+DAY = 86_400
+USD = 10**6
+WAGE = 3_000 * USD
+MONTHS, FUNDED = 12, 10
+PDF = b"%PDF-1.4\n"
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float = 0.0
+    transactions: int = 0
+    gas: int = 0
+    api_requests: int = 0
+    items: int = 0  # what the phase is about: parties, products, plans, instalments
+
+    @property
+    def tx_per_second(self) -> float:
+        return self.transactions / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Result:
+    payees: int
+    database: str
+    phases: list[Phase] = field(default_factory=list)
+    month_seconds: float = 0.0
+    indexer_events: int = 0
+    indexer_seconds: float = 0.0
+    read_p50_ms: float = 0.0
+    read_p99_ms: float = 0.0
+    read_requests: int = 0
+    read_requests_per_second: float = 0.0
+    peak_rss_mb_platform_and_clients: float = 0.0
+    peak_rss_mb_anvil: float = 0.0
+
+
+class Bench:
+    def __init__(self, payees: int, database_url: str | None, workers: int, folder: Path) -> None:
+        self.n = payees
+        self.workers = workers
+        self.folder = folder
+        self.requests = 0
+        self.devnet = Devnet(state_dir=folder / "anvil", port=free_port())
+        self.devnet.up(extra_args=("--silent",))
+        self.w3 = self.devnet.web3()
+        self.operator = Account.from_key(DEV_OPERATOR_KEY)
+        self.deployment = deploy(self.w3, self.operator)
+        self.database_url = database_url or f"sqlite:///{folder / 'daifa.db'}"
+        self.settings = Settings(
+            database_url=self.database_url,
+            documents_dir=folder / "documents",
+            escrow_address=self.deployment.escrow,
+            start_block=self.deployment.start_block,
+        )
+        self.platform: Platform = build(self.settings, self.w3, self.operator)
+        with self.platform.sessions.begin() as session:
+            self.operator_key = credentials.issue(session, Role.OPERATOR)
+        self.payer_wallet: LocalAccount = Account.from_key(keccak(text="bench:payer"))
+        self.payee_wallets = [Account.from_key(keccak(text=f"bench:payee:{i}")) for i in range(payees)]
+        self.token = self.w3.eth.contract(
+            address=self.deployment.token or "", abi=load_artifact("DaifaTestDollar")["abi"]
+        )
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    def client(self, key: str | None) -> Client:
+        client = Client(self.url, key, timeout=120)
+
+        def count(_request: httpx.Request) -> None:
+            self.requests += 1
+
+        client._http.event_hooks["request"].append(count)
+        return client
+
+    def parallel(self, work: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        with ThreadPoolExecutor(self.workers) as pool:
+            return list(pool.map(work, items))
+
+    def count(self, *where: Any, model: type[m.Base] = m.Party) -> int:
+        with self.platform.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+    def wait(self, done: Callable[[], bool], what: str, timeout: float = 1_800) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} did not finish in {timeout} s")
+            time.sleep(0.05)
+
+    def phase(self, name: str, items: int, run: Callable[[], None]) -> Phase:
+        with self.platform.sessions() as session:
+            first_entry = int(session.scalar(select(func.coalesce(func.max(m.OutboxEntry.id), 0))) or 0)
+        requests, started = self.requests, time.perf_counter()
+        run()
+        phase = Phase(name, time.perf_counter() - started, api_requests=self.requests - requests, items=items)
+        with self.platform.sessions() as session:
+            entries = session.scalars(select(m.OutboxEntry).where(m.OutboxEntry.id > first_entry)).all()
+        phase.transactions += len(entries)
+        phase.gas += sum(e.gas_used or 0 for e in entries)
+        self.result.phases.append(phase)
+        return phase
+
+    def sign_all(self, client: Client, wallet: LocalAccount) -> None:
+        pending = list(client.list_signature_requests())
+
+        def sign(request: Any) -> None:
+            client.sign(
+                request.id, "0x" + bytes(wallet.sign_typed_data(full_message=request.typed_data).signature).hex()
+            )
+
+        self.parallel(sign, pending)
+
+    # ------------------------------------------------------------------------------ the month
+
+    def run(self) -> Result:
+        self.result = Result(self.n, self.database_url.split(":", 1)[0])
+        stop = threading.Event()
+        with serving(create_app(self.platform)) as url:
+            self.url = url
+            worker = threading.Thread(target=self.platform.run_forever, args=(stop, 0.02), daemon=True)
+            worker.start()
+            started = time.perf_counter()
+            try:
+                self.onboarding()
+                self.products()
+                self.plans()
+                self.funding()
+                self.releases()
+                self.result.month_seconds = time.perf_counter() - started
+            finally:
+                stop.set()
+                worker.join(timeout=30)
+            # The month is done: the worker goes on at its production pace (a turn a second) while the
+            # plans are read.
+            stop = threading.Event()
+            worker = threading.Thread(target=self.platform.run_forever, args=(stop, 1.0), daemon=True)
+            worker.start()
+            try:
+                self.reads()
+            finally:
+                stop.set()
+                worker.join(timeout=30)
+        self.catch_up()
+        self.result.peak_rss_mb_platform_and_clients = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.result.peak_rss_mb_anvil = _peak_rss_mb(self.devnet.pid())
+        self.platform.close()
+        self.devnet.down()
+        return self.result
+
+    def onboarding(self) -> None:
+        anonymous, operator = self.client(None), self.client(self.operator_key)
+        everyone = [(self.payer_wallet, "payer"), *((w, "payee") for w in self.payee_wallets)]
+
+        def onboard(item: tuple[LocalAccount, str]) -> tuple[str, str]:
+            wallet, kind = item
+            licence = ("licence.pdf", PDF + wallet.address.encode(), "application/pdf")
+            application = anonymous.apply(wallet.address, f"Firm {wallet.address[:10]}", kind, [licence])
+            operator.approve_party(application.party.id, "bench")
+            return application.party.id, application.api_key
+
+        def run() -> None:
+            self.parties = self.parallel(onboard, everyone)
+            self.wait(lambda: self.count(m.Party.status == "active") == self.n + 1, "onboarding")
+
+        self.phase("onboarding", self.n + 1, run)
+        self.payer_id, payer_key = self.parties[0]
+        self.payer = self.client(payer_key)
+        self.payees = [self.client(key) for _, key in self.parties[1:]]
+
+    def products(self) -> None:
+        operator = self.client(self.operator_key)
+        expiry = _now(self.w3) + 450 * DAY
+
+        def open_product(i: int) -> str:
+            payee = self.payees[i]
+            contract = ("contract.pdf", PDF + str(i).encode(), "application/pdf")
+            product = payee.apply_for_product(
+                self.payer_id, f"Staffing {i}", 100_000 * USD, [self.token.address], expiry, [contract]
+            )
+            operator.approve_product(product.id)
+            self.payer.authorise_credit(product.id)
+            return product.id
+
+        def run() -> None:
+            self.product_ids = self.parallel(open_product, range(self.n))
+            self.sign_all(self.payer, self.payer_wallet)
+            self.parallel(lambda i: self.sign_all(self.payees[i], self.payee_wallets[i]), range(self.n))
+            self.wait(lambda: self.count(m.Product.status == "open", model=m.Product) == self.n, "products")
+
+        self.phase("products", self.n, run)
+
+    def plans(self) -> None:
+        start = _now(self.w3)
+        self.start = start
+
+        def request(i: int) -> str:
+            body = {
+                "product": self.product_ids[i],
+                "expiry": start + (MONTHS + 2) * 30 * DAY,
+                "instalments": [
+                    {
+                        "deposit_by": start + (30 * k + 20) * DAY,
+                        "release_at": start + 30 * (k + 1) * DAY,
+                        "amount": str(WAGE),
+                        "rule": "time",
+                    }
+                    for k in range(MONTHS)
+                ],
+            }
+            return self.payer.request_plan(body).id
+
+        def run() -> None:
+            self.plan_ids = self.parallel(request, range(self.n))
+            self.sign_all(self.payer, self.payer_wallet)
+            self.parallel(lambda i: self.sign_all(self.payees[i], self.payee_wallets[i]), range(self.n))
+            self.wait(lambda: self.count(m.Plan.status == "recorded", model=m.Plan) == self.n, "plans")
+
+        self.phase("plans", self.n, run)
+
+    def funding(self) -> None:
+        faucet_limit = 10_000_000 * USD
+        total = self.n * FUNDED * WAGE
+        funder = list(self.w3.eth.accounts)[1]
+        for _ in range(0, total, faucet_limit):
+            self.w3.eth.wait_for_transaction_receipt(
+                self.token.functions.faucet(self.payer_wallet.address, faucet_limit).transact({"from": funder})
+            )
+        self.w3.eth.send_transaction(
+            {"from": funder, "to": self.payer_wallet.address, "value": Web3.to_wei(1_000, "ether")}
+        )
+        payer_gas: list[int] = []
+
+        def run() -> None:
+            actions = self.parallel(
+                lambda plan_id: self.payer.deposit(plan_id, list(range(FUNDED)), "wallet"), self.plan_ids
+            )
+            calls = [actions[0].details["transactions"][0]] + [a.details["transactions"][1] for a in actions]
+            calls[0] = {**calls[0], "data": self.token.encode_abi("approve", args=[self.deployment.escrow, 2**256 - 1])}
+            hashes = _send_batches(self.w3, self.payer_wallet, calls)
+            payer_gas.extend(int(self.w3.eth.wait_for_transaction_receipt(h)["gasUsed"]) for h in hashes)
+            funded = (m.Instalment.chain_status.op("&")(1)) == 1
+            self.wait(lambda: self.count(funded, model=m.Instalment) == self.n * FUNDED, "funding")
+
+        phase = self.phase("funding (payer's own wallet)", self.n * FUNDED, run)
+        phase.transactions += len(payer_gas)
+        phase.gas += sum(payer_gas)
+
+    def releases(self) -> None:
+        closed = (m.Instalment.chain_status.op("&")(8)) == 8
+
+        def run() -> None:
+            for month in range(FUNDED):
+                target = self.start + 30 * (month + 1) * DAY
+                self.devnet.advance(max(1, target - _now(self.w3)))
+                self.wait(
+                    lambda month=month: self.count(closed, model=m.Instalment) == (month + 1) * self.n, "releases"
+                )
+
+        self.phase("releases", self.n * FUNDED, run)
+
+    # ------------------------------------------------------------------------------ after the month
+
+    def reads(self, clients: int = 50, each: int = 40) -> None:
+        """Reading a plan under load, from another process (bench/readers.py) so the load generator does
+        not compete with the server for this interpreter."""
+        plans = self.folder / "plans.json"
+        plans.write_text(json.dumps(self.plan_ids))
+        command = [sys.executable, "-m", "bench.readers", self.url, self.operator_key, str(plans)]
+        done = subprocess.run(
+            [*command, "--clients", str(clients), "--each", str(each)], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-2000:])
+        summary = json.loads(done.stdout)
+        self.result.read_requests = int(summary["requests"])
+        self.result.read_p50_ms = summary["p50_ms"]
+        self.result.read_p99_ms = summary["p99_ms"]
+        self.result.read_requests_per_second = summary["requests_per_second"]
+
+    def catch_up(self) -> None:
+        """The indexer over the whole history, into a copy of the database with every chain fact erased."""
+        if not self.database_url.startswith("sqlite"):
+            return
+        copy = self.folder / "catch-up.db"
+        with sqlite3.connect(self.database_url.removeprefix("sqlite:///")) as source:
+            source.execute("VACUUM INTO ?", (str(copy),))
+        settings = Settings(
+            f"sqlite:///{copy}",
+            self.folder / "documents",
+            self.deployment.escrow,
+            start_block=self.deployment.start_block,
+        )
+        fresh = build(settings, self.w3, self.operator)
+        with session_factory(fresh.engine).begin() as session:
+            session.query(m.ChainLog).delete()
+            session.query(m.IndexedBlock).delete()
+            session.query(m.IndexerCursor).delete()
+            fresh.indexer.projection.rebuild(session)
+        started = time.perf_counter()
+        self.result.indexer_events = fresh.indexer.run_once()
+        self.result.indexer_seconds = time.perf_counter() - started
+        fresh.close()
+
+
+def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, str]], size: int = 200) -> list[bytes]:
+    """Signs every call with consecutive nonces and posts them as JSON-RPC batches (web3's batches refuse
+    eth_sendRawTransaction, so the array is posted directly)."""
+    nonce = w3.eth.get_transaction_count(wallet.address)
+    base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0))
+    raws = []
+    for i, call in enumerate(calls):
+        tx = {
+            "to": Web3.to_checksum_address(call["to"]),
+            "data": call["data"],
+            "nonce": nonce + i,
+            "gas": 1_500_000,
+            "chainId": w3.eth.chain_id,
+            "maxFeePerGas": 2 * base_fee + 10**9,
+            "maxPriorityFeePerGas": 10**9,
+        }
+        raws.append("0x" + bytes(wallet.sign_transaction(tx).raw_transaction).hex())
+    hashes: list[bytes] = []
+    endpoint = str(w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    for start in range(0, len(raws), size):
+        batch = [
+            {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]}
+            for i, raw in enumerate(raws[start : start + size])
+        ]
+        answers = httpx.post(endpoint, json=batch, timeout=120).json()
+        for answer in sorted(answers, key=lambda a: a["id"]):
+            if "error" in answer:
+                raise RuntimeError(f"a deposit was refused: {answer['error']}")
+            hashes.append(bytes.fromhex(answer["result"][2:]))
+    return hashes
+
+
+def _now(w3: Web3) -> int:
+    return int(w3.eth.get_block("latest")["timestamp"])
+
+
+def _peak_rss_mb(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+def report(result: Result, console: Console) -> None:
+    table = Table(title=f"payroll month: {result.payees} payees x {MONTHS} instalments ({result.database})")
+    for column in ("phase", "items", "wall s", "transactions", "tx/s", "gas", "API requests", "API req/s"):
+        table.add_column(column, justify="right" if column != "phase" else "left")
+    for p in result.phases:
+        table.add_row(
+            p.name,
+            f"{p.items:,}",
+            f"{p.seconds:.1f}",
+            f"{p.transactions:,}",
+            f"{p.tx_per_second:.0f}",
+            f"{p.gas:,}",
+            f"{p.api_requests:,}",
+            f"{p.api_requests / p.seconds:.0f}" if p.seconds else "-",
+        )
+    console.print(table)
+    rate = result.indexer_events / result.indexer_seconds if result.indexer_seconds else 0
+    lines = [
+        f"whole month from a clean start: {result.month_seconds:.1f} s (target 60 s)",
+        f"indexer catch-up: {result.indexer_events:,} events in {result.indexer_seconds:.1f} s"
+        f" = {rate:,.0f} events/s (target 5,000)",
+        f"reading a plan, 50 concurrent clients, {result.read_requests:,} requests: p50 {result.read_p50_ms:.1f} ms,"
+        f" p99 {result.read_p99_ms:.1f} ms (target 50 ms), {result.read_requests_per_second:.0f} requests/s",
+        f"peak memory: platform, API and clients in one process {result.peak_rss_mb_platform_and_clients:,.0f} MB;"
+        f" anvil {result.peak_rss_mb_anvil:,.0f} MB",
+    ]
+    for line in lines:
+        console.print(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--payees", type=int, default=1_000)
+    parser.add_argument("--database-url", default=None, help="SQLite in a temporary folder unless given")
+    parser.add_argument("--workers", type=int, default=8, help="client threads")
+    parser.add_argument("--out", type=Path, default=RESULTS / "payroll.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="daifa-bench-") as folder:
+        result = Bench(args.payees, args.database_url, args.workers, Path(folder)).run()
+    report(result, Console(width=150))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = asdict(result) | {"phases": [asdict(p) | {"tx_per_second": p.tx_per_second} for p in result.phases]}
+    args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
