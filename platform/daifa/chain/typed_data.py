@@ -8,6 +8,7 @@ payloads built here are what ``eth_signTypedData_v4`` takes, so a browser wallet
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from eth_abi.abi import encode
@@ -367,7 +368,9 @@ def agreement_set_consent_hash(params: AgreementSetParams, payer_nonce: int, pay
 # --------------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=65_536)
 def instalment_hash(instalment: Instalment) -> bytes:
+    """Cached: an Instalment is immutable, and the scheduler hashes the same ones for every proof it builds."""
     return hash_struct("Instalment", instalment_message(instalment))
 
 

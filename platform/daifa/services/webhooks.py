@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from daifa.errors import InvalidInput, Problem
 from daifa.services import records
 from daifa.services.context import Actor
+from daifa.services.notifications import forget_endpoints
 from daifa.store import models as m
 from daifa.webhook_signatures import SIGNATURE_HEADER, sign
 
@@ -40,6 +41,7 @@ def register(session: Session, actor: Actor, url: str) -> m.WebhookEndpoint:
     endpoint = m.WebhookEndpoint(party_id=actor.party_id, url=url, secret="whsec_" + secrets.token_urlsafe(32))
     session.add(endpoint)
     session.flush()
+    forget_endpoints(session)
     return endpoint
 
 

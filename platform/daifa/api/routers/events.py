@@ -10,6 +10,7 @@ from daifa.api import views
 from daifa.api.deps import CurrentActor, Paginated, transaction
 from daifa.errors import NotFound
 from daifa.services import records, webhooks
+from daifa.services.notifications import forget_endpoints
 from daifa.store import models as m
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -65,4 +66,5 @@ def disable_endpoint(request: Request, actor: CurrentActor, endpoint_id: str) ->
         if endpoint.party_id != actor.party_id:
             raise NotFound(f"no webhook endpoint {endpoint_id}: check the id")
         endpoint.enabled = False
+        forget_endpoints(session)
         return s.WebhookEndpointOut(**webhooks.describe(endpoint))
