@@ -44,6 +44,7 @@ from daifa.bootstrap import Platform, Settings, build
 from daifa.chain.artifacts import load_artifact
 from daifa.deploy import deploy
 from daifa.devnet import DEV_OPERATOR_KEY, Devnet, free_port
+from daifa.sdk.plans import monthly_plan
 from daifa.services import credentials
 from daifa.services.context import Role
 from daifa.store import models as m
@@ -247,20 +248,7 @@ class Bench:
         self.start = start
 
         def request(i: int) -> str:
-            body = {
-                "product": self.product_ids[i],
-                "expiry": start + (MONTHS + 2) * 30 * DAY,
-                "instalments": [
-                    {
-                        "deposit_by": start + (30 * k + 20) * DAY,
-                        "release_at": start + 30 * (k + 1) * DAY,
-                        "amount": str(WAGE),
-                        "rule": "time",
-                    }
-                    for k in range(MONTHS)
-                ],
-            }
-            return self.payer.request_plan(body).id
+            return self.payer.request_plan(monthly_plan(self.product_ids[i], start, WAGE, MONTHS)).id
 
         def run() -> None:
             self.plan_ids = self.parallel(request, range(self.n))

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from daifa.api.app import create_app
 from daifa.bootstrap import Platform, Settings, build
 from daifa.chain.relayer import FaultHook
+from daifa.sdk.plans import monthly_plan
 from daifa.services import credentials
 from daifa.services.context import Role
 from daifa.store import models as m
@@ -204,23 +205,8 @@ class Daifa:
         self.fund(payer, 1_000_000 * USD)
         product = self.open_product(payer, payee)
         now = self.chain.now()
-        plan = self.agree_plan(
-            payer,
-            payee,
-            {
-                "product": product["id"],
-                "expiry": now + (instalments + 3) * 30 * DAY,
-                "instalments": [
-                    {
-                        "deposit_by": now + (30 * i + 10) * DAY,
-                        "release_at": now + 30 * (i + 1) * DAY,
-                        "amount": str(amount),
-                        "rule": "time",
-                    }
-                    for i in range(instalments)
-                ],
-            },
-        )
+        body = monthly_plan(product["id"], now, amount, instalments, deposit_days_ahead=20, spare_months=3)
+        plan = self.agree_plan(payer, payee, body)
         if fund:
             indices = list(range(instalments))
             self.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": indices}, expect=201)

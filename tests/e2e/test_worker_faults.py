@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from daifa.deploy import Deployment
 from daifa.devnet import Devnet, free_port
+from daifa.sdk.plans import monthly_plan
 from daifa.store import models as m
 from tests.chain_harness import Chain
 from tests.e2e.harness import DAY, USD, Daifa, Party
@@ -39,23 +40,7 @@ def payroll(daifa: Daifa) -> tuple[list[Party], list[str]]:
     for n in range(PAYEES):
         payee = daifa.onboard(f"labour-firm-{n}", "payee")
         product = daifa.open_product(payer, payee)
-        plan = daifa.agree_plan(
-            payer,
-            payee,
-            {
-                "product": product["id"],
-                "expiry": start + (MONTHS + 2) * 30 * DAY,
-                "instalments": [
-                    {
-                        "deposit_by": start + (30 * month + 20) * DAY,
-                        "release_at": start + 30 * (month + 1) * DAY,
-                        "amount": str(WAGE),
-                        "rule": "time",
-                    }
-                    for month in range(MONTHS)
-                ],
-            },
-        )
+        plan = daifa.agree_plan(payer, payee, monthly_plan(product["id"], start, WAGE, MONTHS))
         daifa.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": list(range(MONTHS))}, expect=201)
         daifa.sign_pending(payer)
         daifa.settle()
