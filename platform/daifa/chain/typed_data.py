@@ -407,13 +407,23 @@ def plan_commitment(params: PlanParams, root: bytes) -> bytes:
 
 def instalment_proof(instalments: Sequence[Instalment], index: int) -> list[bytes]:
     """The sibling path from instalment `index` to the root; a carried-up odd node has no sibling."""
-    if not 0 <= index < len(instalments):
-        raise IndexError(f"instalment {index} is not in a plan of {len(instalments)}")
-    proof: list[bytes] = []
-    position = index
-    for nodes in _levels(instalments)[:-1]:
-        sibling = position ^ 1
-        if sibling < len(nodes):
-            proof.append(nodes[sibling])
-        position //= 2
-    return proof
+    return instalment_proofs(instalments, [index])[0]
+
+
+def instalment_proofs(instalments: Sequence[Instalment], indices: Sequence[int]) -> list[list[bytes]]:
+    """The proofs of several instalments of one plan, building its tree once."""
+    for index in indices:
+        if not 0 <= index < len(instalments):
+            raise IndexError(f"instalment {index} is not in a plan of {len(instalments)}")
+    levels = _levels(instalments)[:-1]
+    proofs = []
+    for index in indices:
+        proof: list[bytes] = []
+        position = index
+        for nodes in levels:
+            sibling = position ^ 1
+            if sibling < len(nodes):
+                proof.append(nodes[sibling])
+            position //= 2
+        proofs.append(proof)
+    return proofs

@@ -314,7 +314,8 @@ def _require_open(row: m.Instalment, rule: ReleaseRule | None = None) -> None:
 
 def instalment_refs(rows: Sequence[m.Instalment], indices: Sequence[int]) -> list[tuple[object, ...]]:
     terms = [records.terms(r) for r in rows]
-    return [abi.instalment_ref(i, terms[i], td.instalment_proof(terms, i)) for i in indices]
+    proofs = td.instalment_proofs(terms, indices)
+    return [abi.instalment_ref(i, terms[i], proof) for i, proof in zip(indices, proofs, strict=True)]
 
 
 def call_target(session: Session, plan: m.Plan, rows: Sequence[m.Instalment], index: int) -> tuple[object, ...]:

@@ -111,11 +111,17 @@ class Scheduler:
             for start in range(0, len(due), self.batch_size):
                 chunk = due[start : start + self.batch_size]
                 entry = enqueue(session, "release_batch", "scheduler:release", self.ports.chain.escrow_address, b"")
-                items = []
+                claimed: dict[int, list[int]] = defaultdict(list)
+                plans: dict[int, m.Plan] = {}
                 for row, plan in self._claim(session, chunk, entry.id):
-                    rows = records.instalment_rows(session, plan)
-                    plan_id, params, ref = actions.call_target(session, plan, rows, row.index)
-                    items.append((plan_id, params, ref))
+                    claimed[plan.id].append(row.index)
+                    plans[plan.id] = plan
+                items = []
+                for plan_id, indices in claimed.items():  # each plan's params and tree once, for all its items
+                    plan = plans[plan_id]
+                    params = abi.plan_params(records.plan_params(session, plan))
+                    refs = actions.instalment_refs(records.instalment_rows(session, plan), indices)
+                    items += [(plan.chain_plan_id, params, ref) for ref in refs]
                 if not items:
                     session.delete(entry)
                     continue
