@@ -34,4 +34,6 @@ if ! as_postgres "psql -qAtc \"select 1 from pg_roles where rolname = 'daifa'\""
     as_postgres "psql -qc \"create role daifa login createdb password 'daifa'\"" >/dev/null 2>&1 \
         || { echo "postgres.sh: could not create the role daifa" >&2; exit 0; }
 fi
+# DROP DATABASE ... WITH (FORCE) in the tests may have to end an autovacuum worker on the test database.
+as_postgres "psql -qc 'grant pg_signal_backend to daifa'" >/dev/null 2>&1 || true
 echo "$URL"

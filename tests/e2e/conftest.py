@@ -4,18 +4,16 @@ fresh database per test (a SQLite file, or a new database on the PostgreSQL serv
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.chain_harness import Chain, anvil_chain, in_process_chain
 from tests.e2e.harness import Daifa
 from tests.needs import missing
-
-POSTGRES_ENV = "DAIFA_TEST_POSTGRES_URL"  # e.g. postgresql+psycopg://daifa:daifa@127.0.0.1:5432/postgres
+from tests.postgres import URL_ENV as POSTGRES_ENV
+from tests.postgres import fresh_database
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -43,16 +41,8 @@ def database_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
     server = os.environ.get(POSTGRES_ENV)
     if not server:
         missing("PostgreSQL", f"set {POSTGRES_ENV} (make test does, through scripts/postgres.sh)")
-    name = f"daifa_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(server) as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ types keep what the platform puts in them (amounts up to 2**256 - 1, timezone-aw
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,11 +11,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from daifa.store import models as m
 from daifa.store.db import make_engine, migrate, session_factory
 from tests.needs import missing
+from tests.postgres import fresh_database
 
 POSTGRES = os.environ.get("DAIFA_TEST_POSTGRES_URL")
 
@@ -31,17 +31,11 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         return
     if not POSTGRES:
         missing("PostgreSQL", "set DAIFA_TEST_POSTGRES_URL (make test does, through scripts/postgres.sh)")
-    name = f"daifa_store_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(POSTGRES.rsplit("/", 1)[0] + "/" + name)
-    migrate(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(POSTGRES, "daifa_store") as url:
+        engine = make_engine(url)
+        migrate(engine)
+        yield engine
+        engine.dispose()
 
 
 def test_the_migrations_build_the_models_schema(engine: Engine) -> None:
