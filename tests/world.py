@@ -87,32 +87,16 @@ class World:
     def permit(self, value: int, deadline: int, nonce: int | None = None) -> tuple[object, ...]:
         """The payer's EIP-2612 permit for the escrow to pull `value` of the token, as IEscrow.Permit."""
         token = self.token
-        message = {
-            "types": {
-                "EIP712Domain": td.DOMAIN_TYPE,
-                "Permit": [
-                    {"name": "owner", "type": "address"},
-                    {"name": "spender", "type": "address"},
-                    {"name": "value", "type": "uint256"},
-                    {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Permit",
-            "domain": {
-                "name": token.functions.name().call(),
-                "version": "1",
-                "chainId": self.chain.chain_id,
-                "verifyingContract": token.address,
-            },
-            "message": {
-                "owner": self.payer.address,
-                "spender": self.escrow.address,
-                "value": value,
-                "nonce": nonce if nonce is not None else token.functions.nonces(self.payer.address).call(),
-                "deadline": deadline,
-            },
-        }
+        message = td.permit_payload(
+            token.functions.name().call(),
+            token.address,
+            self.chain.chain_id,
+            self.payer.address,
+            self.escrow.address,
+            value,
+            nonce if nonce is not None else token.functions.nonces(self.payer.address).call(),
+            deadline,
+        )
         signed = self.payer.sign_typed_data(full_message=message)
         return (value, deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"))
 
