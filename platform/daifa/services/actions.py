@@ -249,13 +249,8 @@ def on_signed(session: Session, ports: Ports, action_id: int, _row: m.SignatureR
         )
         _queue(session, ports, action, "deposit_with_permit", call)
     elif action.kind == CANCELLATION:
-        auth = abi.joint_authorization(
-            d["payer_nonce"],
-            d["payee_nonce"],
-            d["deadline"],
-            signatures.signature_of(session, subject, CANCELLATION, plan.payer_id) or b"",
-            signatures.signature_of(session, subject, CANCELLATION, plan.payee_id) or b"",
-        )
+        parties, nonces = (plan.payer_id, plan.payee_id), (d["payer_nonce"], d["payee_nonce"])
+        auth = signatures.joint_authorization(session, subject, CANCELLATION, parties, nonces, d["deadline"])
         params = abi.plan_params(records.plan_params(session, plan))
         call = ports.chain.encode(
             "cancelInstalments", plan.chain_plan_id, params, instalment_refs(rows, action.indices), auth

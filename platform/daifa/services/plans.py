@@ -193,13 +193,8 @@ def on_signed(session: Session, ports: Ports, plan_id: int, row: m.SignatureRequ
         return
     plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.PAYEE_CONFIRM)
     subject = f"plan:{plan.id}"
-    auth = abi.joint_authorization(
-        plan.payer_nonce,
-        plan.payee_nonce,
-        plan.deadline,
-        signatures.signature_of(session, subject, PLAN, plan.payer_id) or b"",
-        signatures.signature_of(session, subject, PLAN, plan.payee_id) or b"",
-    )
+    parties, nonces = (plan.payer_id, plan.payee_id), (plan.payer_nonce, plan.payee_nonce)
+    auth = signatures.joint_authorization(session, subject, PLAN, parties, nonces, plan.deadline)
     params = records.plan_params(session, plan)
     tuples = [abi.instalment(records.terms(r)) for r in records.instalment_rows(session, plan)]
     data = ports.chain.encode("recordPlan", abi.plan_params(params), tuples, auth)

@@ -174,12 +174,9 @@ def on_signed(session: Session, ports: Ports, product_id: int, _row: m.Signature
     product.status = PRODUCT_OPENING.next(ProductStatus(product.status), ProductEvent.SIGNATURES_COMPLETE)
     payer, payee = session.get(m.Party, product.payer_id), session.get(m.Party, product.payee_id)
     assert payer is not None and payee is not None and product.deadline is not None
-    auth = abi.joint_authorization(
-        product.payer_nonce or 0,
-        product.payee_nonce or 0,
-        product.deadline,
-        signatures.signature_of(session, subject, AGREEMENT_SET, payer.id) or b"",
-        signatures.signature_of(session, subject, AGREEMENT_SET, payee.id) or b"",
+    nonces = (product.payer_nonce or 0, product.payee_nonce or 0)
+    auth = signatures.joint_authorization(
+        session, subject, AGREEMENT_SET, (payer.id, payee.id), nonces, product.deadline
     )
     params = agreement_set_params(product, payer, payee)
     data = ports.chain.encode("recordAgreementSet", abi.agreement_set(params), auth)

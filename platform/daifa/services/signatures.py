@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from daifa.chain import abi
 from daifa.chain.typed_data import as_json, recover_signer
 from daifa.errors import Conflict, InvalidInput, NotFound, Problem
 from daifa.services import records
@@ -59,6 +60,25 @@ def signature_of(session: Session, subject: str, purpose: str, party_id: int) ->
         if row.purpose == purpose and row.party_id == party_id and row.status == SIGNED:
             return row.signature
     return None
+
+
+def joint_authorization(
+    session: Session,
+    subject: str,
+    purpose: str,
+    parties: tuple[int, int],
+    nonces: tuple[int, int],
+    deadline: int,
+) -> tuple[object, ...]:
+    """The contracts' JointAuthorization from the payer's and the payee's signatures on `subject`."""
+    payer, payee = parties
+    return abi.joint_authorization(
+        nonces[0],
+        nonces[1],
+        deadline,
+        signature_of(session, subject, purpose, payer) or b"",
+        signature_of(session, subject, purpose, payee) or b"",
+    )
 
 
 def all_signed(session: Session, subject: str) -> bool:
