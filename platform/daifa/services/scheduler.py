@@ -132,8 +132,8 @@ class Scheduler:
     def _refund_expired(self, now: int) -> int:
         with self.sessions.begin() as session:
             by_plan: dict[int, list[tuple[m.Instalment, m.Plan]]] = defaultdict(list)
-            for row, plan in self._open_funded(session):
-                if plan.expiry < now and is_refundable_after_expiry(ReleaseRule(row.rule), F(row.chain_status)):
+            for row, plan in self._open_funded(session, m.Plan.expiry < now):
+                if is_refundable_after_expiry(ReleaseRule(row.rule), F(row.chain_status)):
                     by_plan[plan.id].append((row, plan))
             refunds = 0
             for pairs in by_plan.values():
@@ -151,7 +151,9 @@ class Scheduler:
                 refunds += 1
             return refunds
 
-    def _open_funded(self, session: Session) -> list[tuple[m.Instalment, m.Plan]]:
+    def _open_funded(self, session: Session, *also: ColumnElement[bool]) -> list[tuple[m.Instalment, m.Plan]]:
+        """Funded, unclaimed instalments that are neither closed nor disputed, of recorded plans (`also`
+        narrows it: the refunds ask only for expired plans instead of scanning every funded instalment)."""
         return [
             (row, plan)
             for row, plan in session.execute(
@@ -161,6 +163,7 @@ class Scheduler:
                     m.Plan.status == PlanStatus.RECORDED,
                     m.Instalment.claimed_by.is_(None),
                     m.Instalment.chain_status.op("&")(int(F.FUNDED | F.CLOSED | F.DISPUTED)) == int(F.FUNDED),
+                    *also,
                 )
                 .order_by(m.Instalment.plan_id, m.Instalment.index)
             ).all()
