@@ -68,12 +68,12 @@ def test_a_stuck_transaction_is_replaced_at_its_nonce_and_mined_once(daifa: Daif
     relayer = daifa.platform.relayer
     daifa.platform.scheduler.run_once()
     [entry] = release_batches(daifa)
-    relayer.sign(entry.id)
-    relayer.broadcast(entry.id)  # the node takes it but, automine off, does not mine it
+    relayer.sign([entry.id])
+    relayer.broadcast([entry.id])  # the node takes it but, automine off, does not mine it
     [entry] = release_batches(daifa)
     assert entry.status == "sent" and len(entry.tx_hashes) == 1
     first_fee = entry.max_fee_per_gas
-    relayer.follow(entry.id)  # no receipt after `replace_after`: the same call, a higher fee, the same nonce
+    relayer.follow([entry.id])  # no receipt after `replace_after`: the same call, a higher fee, the same nonce
     [replaced] = release_batches(daifa)
     assert replaced.nonce == entry.nonce and len(replaced.tx_hashes) == 2
     assert replaced.max_fee_per_gas is not None and first_fee is not None and replaced.max_fee_per_gas > first_fee

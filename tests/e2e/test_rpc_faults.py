@@ -48,6 +48,25 @@ class FlakyProvider(HTTPProvider):
             raise requests.Timeout(f"injected: the answer to {method} was lost")
         return response
 
+    def make_batch_request(self, requests_: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
+        """A batch fails as a whole, as one HTTP request does: refused, or its answers lost."""
+        methods = {method for method, _ in requests_}
+        label = "batch of " + ",".join(sorted(methods))
+        if "eth_sendRawTransaction" in methods and self.lose_sends > 0:
+            self.lose_sends -= 1
+            super().make_batch_request(requests_)
+            self.injected[f"lost {label}"] += 1
+            raise requests.Timeout(f"injected: the answers to a {label} were lost")
+        roll = self.rng.random()
+        if roll < self.rate / 2:
+            self.injected[f"refused {label}"] += 1
+            raise requests.ConnectionError(f"injected: a {label} refused")
+        response = super().make_batch_request(requests_)
+        if roll < self.rate:
+            self.injected[f"lost {label}"] += 1
+            raise requests.Timeout(f"injected: the answers to a {label} were lost")
+        return response
+
 
 def test_a_flaky_node_never_makes_the_platform_pay_twice(daifa: Daifa, fresh_chain: Chain) -> None:
     payees, _plans = payroll(daifa)
@@ -80,5 +99,6 @@ def test_a_flaky_node_never_makes_the_platform_pay_twice(daifa: Daifa, fresh_cha
         flaky.close()
     assert all_paid(daifa), f"seed {seed}: {provider.injected}"
     assert failed_turns > 0 and sum(provider.injected.values()) > 20, provider.injected
-    assert provider.injected["lost eth_sendRawTransaction"] >= 3
+    lost_sends = sum(n for what, n in provider.injected.items() if what.startswith("lost") and "RawTransaction" in what)
+    assert lost_sends >= 3, provider.injected
     assert_paid_exactly_once(daifa, payees)

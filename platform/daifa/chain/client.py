@@ -6,16 +6,35 @@ the server's clock: that is the clock the contracts check.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from eth_typing import ChecksumAddress
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.contract import Contract
-from web3.types import FilterParams, LogReceipt, TxReceipt
+from web3.exceptions import ContractLogicError
+from web3.types import FilterParams, LogReceipt, RPCEndpoint
 
 from daifa.chain.artifacts import load_artifact
 
 TOKEN_ABI_SOURCE = "DaifaTestDollar"  # any ERC-20 with permit; the platform calls only standard functions
+BATCH_SIZE = 500  # JSON-RPC requests per HTTP round trip
+
+
+@dataclass(frozen=True)
+class Receipt:
+    block_number: int
+    gas_used: int
+    succeeded: bool
+
+
+class RpcError(Exception):
+    """The node answered one request of a batch with an error."""
+
+    def __init__(self, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.data = data
 
 
 class ChainClient:
@@ -65,6 +84,25 @@ class ChainClient:
             )
         )
 
+    def estimate_many(self, sender: str, calls: Sequence[tuple[str, bytes]]) -> list[int | Exception]:
+        """The gas of each (to, data) call from `sender`, against the same state; a call that would revert
+        gets its error (a ContractLogicError carrying the revert data), as `estimate_gas` would raise it."""
+        requests = [
+            ("eth_estimateGas", [{"from": Web3.to_checksum_address(sender), "to": to, "data": "0x" + data.hex()}])
+            for to, data in calls
+        ]
+        answers = self._batch(requests)
+        if answers is None:
+            return [_attempt(lambda to=to, data=data: self.estimate_gas(sender, to, data)) for to, data in calls]
+        results: list[int | Exception] = []
+        for answer in answers:
+            if isinstance(answer, RpcError):
+                revert = answer.data is not None or "revert" in str(answer).lower()
+                results.append(ContractLogicError(str(answer), data=answer.data) if revert else answer)
+            else:
+                results.append(int(answer, 16))
+        return results
+
     def fees(self) -> tuple[int, int]:
         """(maxFeePerGas, maxPriorityFeePerGas) for a transaction sent now: room for the base fee to
         double, and a tip of 1 gwei."""
@@ -75,11 +113,44 @@ class ChainClient:
     def send_raw(self, raw: bytes) -> bytes:
         return bytes(self.w3.eth.send_raw_transaction(raw))
 
-    def receipt(self, tx_hash: bytes) -> TxReceipt | None:
-        try:
-            return self.w3.eth.get_transaction_receipt(cast(Any, tx_hash))
-        except Exception:  # web3 raises TransactionNotFound; eth-tester its own error
+    def send_many(self, raws: Sequence[bytes]) -> list[Exception | None]:
+        """Broadcasts signed transactions in one round trip; None for each the node took, else its error."""
+        answers = self._batch([("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws])
+        if answers is None:
+            sent = [_attempt(lambda raw=raw: self.send_raw(raw)) for raw in raws]
+            return [answer if isinstance(answer, Exception) else None for answer in sent]
+        return [answer if isinstance(answer, RpcError) else None for answer in answers]
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        return self.receipts([tx_hash])[0]
+
+    def receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]:
+        """The receipt of each transaction, None where none is mined (yet)."""
+        answers = self._batch([("eth_getTransactionReceipt", ["0x" + h.hex()]) for h in tx_hashes])
+        if answers is None:
+            answers = [_attempt(lambda h=h: self.w3.eth.get_transaction_receipt(cast(Any, h))) for h in tx_hashes]
+        return [_receipt(answer) for answer in answers]
+
+    def _batch(self, requests: list[tuple[str, list[Any]]]) -> list[Any] | None:
+        """Each request's result (or its RpcError) from JSON-RPC batches; None when the provider cannot
+        batch (the embedded chain), so the caller asks one by one. A failed round trip raises."""
+        provider = self.w3.provider
+        if not isinstance(provider, HTTPProvider):
             return None
+        results: list[Any] = []
+        for start in range(0, len(requests), BATCH_SIZE):
+            chunk = [(RPCEndpoint(method), params) for method, params in requests[start : start + BATCH_SIZE]]
+            answers = provider.make_batch_request(chunk)
+            if not isinstance(answers, list):  # the whole batch refused
+                error = dict(answers.get("error") or {})
+                raise RpcError(str(error.get("message", answers)), error.get("data"))
+            for answer in answers:
+                if "error" in answer:
+                    error = dict(answer["error"])
+                    results.append(RpcError(str(error.get("message")), error.get("data")))
+                else:
+                    results.append(answer.get("result"))
+        return results
 
     # ------------------------------------------------------------------------------ reads
 
@@ -112,3 +183,21 @@ class ChainClient:
 
     def operator(self) -> str:
         return str(self.escrow.functions.operator().call())
+
+
+def _attempt(call: Any) -> Any:
+    try:
+        return call()
+    except Exception as error:  # web3 raises TransactionNotFound for an unmined receipt; eth-tester its own
+        return error
+
+
+def _receipt(answer: Any) -> Receipt | None:
+    """A receipt from a raw JSON-RPC answer (hex strings) or from web3's formatted one (ints)."""
+    if answer is None or isinstance(answer, Exception):
+        return None
+
+    def number(value: Any) -> int:
+        return int(value, 16) if isinstance(value, str) else int(value)
+
+    return Receipt(number(answer["blockNumber"]), number(answer["gasUsed"]), number(answer["status"]) == 1)
