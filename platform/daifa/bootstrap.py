@@ -115,14 +115,15 @@ def build(
     indexer = Indexer(
         sessions, chain, Projection(chain), confirmations=settings.confirmations, start_block=settings.start_block
     )
+    readers = read_session_factory(engine)
     return Platform(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        readers=read_session_factory(engine),
+        readers=readers,
         ports=ports,
         relayer=relayer,
         indexer=indexer,
-        scheduler=Scheduler(sessions, ports),
+        scheduler=Scheduler(sessions, readers, ports),
         webhooks=WebhookSender(sessions, http or httpx.Client()),
     )

@@ -96,12 +96,13 @@ class Indexer:
         return len(rows)
 
     def _check_reorg(self) -> None:
+        newest = select(IndexedBlock.number, IndexedBlock.hash).order_by(IndexedBlock.number.desc())
         with self.sessions() as session:
-            known = list(
-                session.execute(select(IndexedBlock.number, IndexedBlock.hash).order_by(IndexedBlock.number.desc()))
-            )
-        if not known or self.client.block_hash(known[0][0]) == known[0][1]:
+            last = session.execute(newest.limit(1)).first()
+        if last is None or self.client.block_hash(last[0]) == last[1]:
             return
+        with self.sessions() as session:
+            known = list(session.execute(newest))
         ancestor = self.start_block - 1
         for number, block_hash in known[1:]:
             if self.client.block_hash(number) == block_hash:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, cast, literal, select
+from sqlalchemy import Select, String, cast, literal, select
 from sqlalchemy.orm import Session
 
 from daifa.chain import abi
@@ -225,21 +225,22 @@ def withdraw(session: Session, actor: Actor, plan_id: str) -> m.Plan:
     return plan
 
 
-def expire_signatures(session: Session, now: int) -> int:
+def signatures_expired(now: int) -> Select[tuple[m.Plan]]:
     """Plans whose signature deadline passed before they were recorded: they can never be recorded now.
     A plan already sent to the chain counts only once its transaction failed: a successful one may
     simply not be confirmed yet."""
     waiting = [PlanStatus.AWAITING_PAYER, PlanStatus.AWAITING_PAYEE]
     failed = select(m.OutboxEntry.subject).where(m.OutboxEntry.kind == "record_plan", m.OutboxEntry.status == FAILED)
-    expired = list(
-        session.scalars(
-            select(m.Plan).where(
-                m.Plan.deadline < now,
-                m.Plan.status.in_(waiting)
-                | ((m.Plan.status == PlanStatus.RECORDING) & (literal("plan:") + cast(m.Plan.id, String)).in_(failed)),
-            )
-        )
+    return select(m.Plan).where(
+        m.Plan.deadline < now,
+        m.Plan.status.in_(waiting)
+        | ((m.Plan.status == PlanStatus.RECORDING) & (literal("plan:") + cast(m.Plan.id, String)).in_(failed)),
     )
+
+
+def expire_signatures(session: Session, now: int) -> int:
+    """Expires the plans `signatures_expired` names."""
+    expired = list(session.scalars(signatures_expired(now)))
     for plan in expired:
         plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.SIGNATURES_EXPIRED)
         signatures.void(session, f"plan:{plan.id}")

@@ -6,6 +6,10 @@ refund with a compare-and-set UPDATE (`claimed_by IS NULL`), and reminders and o
 same way, so only one worker acts on any of them. A claim whose transaction is settled, and whose block
 the indexer has read, while the instalment is still open (a release skipped, a reorg) is let go, and the
 instalment is tried again.
+
+Each step first asks a read-only session whether it has anything to do, and opens a write transaction
+only when it has: most turns find nothing, and on SQLite a write transaction would hold the one
+writer's lock the API needs.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, select, update
+from sqlalchemy import CursorResult, Select, Update, and_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
 
@@ -36,6 +40,7 @@ MAX_BATCH = 100
 @dataclass
 class Scheduler:
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]
     ports: Ports
     batch_size: int = MAX_BATCH
 
@@ -74,17 +79,20 @@ class Scheduler:
         *,
         payer_only: bool,
     ) -> int:
+        query = (
+            select(m.Instalment, m.Plan)
+            .join(m.Plan, m.Plan.id == m.Instalment.plan_id)
+            .where(
+                m.Plan.status == PlanStatus.RECORDED,
+                column.is_(False),
+                m.Instalment.chain_status.op("&")(int(F.FUNDED | F.CLOSED)) == 0,
+                *conditions,
+            )
+        )
+        if not self._anything(query):
+            return 0
         with self.sessions.begin() as session:
-            candidates = session.execute(
-                select(m.Instalment, m.Plan)
-                .join(m.Plan, m.Plan.id == m.Instalment.plan_id)
-                .where(
-                    m.Plan.status == PlanStatus.RECORDED,
-                    column.is_(False),
-                    m.Instalment.chain_status.op("&")(int(F.FUNDED | F.CLOSED)) == 0,
-                    *conditions,
-                )
-            ).all()
+            candidates = session.execute(query).all()
             flagged = 0
             for row, plan in candidates:
                 won = _updated(
@@ -101,10 +109,17 @@ class Scheduler:
     # ------------------------------------------------------------------------------- releases and refunds
 
     def _release_due(self, now: int) -> int:
+        # Only instalments whose time has come or whose condition is met can be due; the domain decides.
+        maybe_due = or_(
+            and_(m.Instalment.rule == int(ReleaseRule.TIME), m.Instalment.release_at <= now),
+            m.Instalment.chain_status.op("&")(int(F.CONDITION_MET)) != 0,
+        )
+        if not self._anything(_open_funded(maybe_due)):
+            return 0
         with self.sessions.begin() as session:
             due = [
                 (row, plan)
-                for row, plan in self._open_funded(session)
+                for row, plan in session.execute(_open_funded(maybe_due)).tuples()
                 if is_releasable(ReleaseRule(row.rule), F(row.chain_status), row.release_at, row.review_ends_at, now)
             ]
             batches = 0
@@ -130,9 +145,11 @@ class Scheduler:
             return batches
 
     def _refund_expired(self, now: int) -> int:
+        if not self._anything(_open_funded(m.Plan.expiry < now)):
+            return 0
         with self.sessions.begin() as session:
             by_plan: dict[int, list[tuple[m.Instalment, m.Plan]]] = defaultdict(list)
-            for row, plan in self._open_funded(session, m.Plan.expiry < now):
+            for row, plan in session.execute(_open_funded(m.Plan.expiry < now)).tuples():
                 if is_refundable_after_expiry(ReleaseRule(row.rule), F(row.chain_status)):
                     by_plan[plan.id].append((row, plan))
             refunds = 0
@@ -151,24 +168,6 @@ class Scheduler:
                 refunds += 1
             return refunds
 
-    def _open_funded(self, session: Session, *also: ColumnElement[bool]) -> list[tuple[m.Instalment, m.Plan]]:
-        """Funded, unclaimed instalments that are neither closed nor disputed, of recorded plans (`also`
-        narrows it: the refunds ask only for expired plans instead of scanning every funded instalment)."""
-        return [
-            (row, plan)
-            for row, plan in session.execute(
-                select(m.Instalment, m.Plan)
-                .join(m.Plan, m.Plan.id == m.Instalment.plan_id)
-                .where(
-                    m.Plan.status == PlanStatus.RECORDED,
-                    m.Instalment.claimed_by.is_(None),
-                    m.Instalment.chain_status.op("&")(int(F.FUNDED | F.CLOSED | F.DISPUTED)) == int(F.FUNDED),
-                    *also,
-                )
-                .order_by(m.Instalment.plan_id, m.Instalment.index)
-            ).all()
-        ]
-
     def _claim(
         self, session: Session, pairs: list[tuple[m.Instalment, m.Plan]], entry_id: int
     ) -> list[tuple[m.Instalment, m.Plan]]:
@@ -185,17 +184,20 @@ class Scheduler:
         return won
 
     def _free_stale_claims(self) -> int:
+        query = (
+            select(m.Instalment.id, m.OutboxEntry.status, m.OutboxEntry.mined_block)
+            .join(m.OutboxEntry, m.OutboxEntry.id == m.Instalment.claimed_by)
+            .where(
+                m.OutboxEntry.status.in_([MINED, FAILED]),
+                m.Instalment.chain_status.op("&")(int(F.CLOSED)) == 0,
+            )
+        )
+        if not self._anything(query):
+            return 0
         with self.sessions.begin() as session:
             cursor = session.get(m.IndexerCursor, self.ports.chain.escrow_address)
             read_up_to = -1 if cursor is None else cursor.next_block - 1
-            stale = session.execute(
-                select(m.Instalment.id, m.OutboxEntry.status, m.OutboxEntry.mined_block)
-                .join(m.OutboxEntry, m.OutboxEntry.id == m.Instalment.claimed_by)
-                .where(
-                    m.OutboxEntry.status.in_([MINED, FAILED]),
-                    m.Instalment.chain_status.op("&")(int(F.CLOSED)) == 0,
-                )
-            ).all()
+            stale = session.execute(query).all()
             freed = 0
             for instalment_id, status, mined_block in stale:
                 if status == MINED and (mined_block is None or mined_block > read_up_to):
@@ -207,11 +209,12 @@ class Scheduler:
     # ------------------------------------------------------------------------------- expiries
 
     def _expire(self, now: int) -> int:
+        products = select(m.Product).where(m.Product.status == ProductStatus.OPEN, m.Product.expiry < now)
+        if not self._anything(plans.signatures_expired(now)) and not self._anything(products):
+            return 0
         with self.sessions.begin() as session:
             expired = plans.expire_signatures(session, now)
-            for product in session.scalars(
-                select(m.Product).where(m.Product.status == ProductStatus.OPEN, m.Product.expiry < now)
-            ):
+            for product in session.scalars(products):
                 product.status = PRODUCT_OPENING.next(ProductStatus(product.status), ProductEvent.EXPIRE)
                 emit(
                     session,
@@ -222,6 +225,26 @@ class Scheduler:
                 )
                 expired += 1
             return expired
+
+    def _anything(self, query: Select[Any]) -> bool:
+        with self.readers() as session:
+            return session.execute(query.limit(1)).first() is not None
+
+
+def _open_funded(*also: ColumnElement[bool]) -> Select[tuple[m.Instalment, m.Plan]]:
+    """Funded, unclaimed instalments that are neither closed nor disputed, of recorded plans, narrowed by
+    `also` (due ones for releases, expired plans' for refunds)."""
+    return (
+        select(m.Instalment, m.Plan)
+        .join(m.Plan, m.Plan.id == m.Instalment.plan_id)
+        .where(
+            m.Plan.status == PlanStatus.RECORDED,
+            m.Instalment.claimed_by.is_(None),
+            m.Instalment.chain_status.op("&")(int(F.FUNDED | F.CLOSED | F.DISPUTED)) == int(F.FUNDED),
+            *also,
+        )
+        .order_by(m.Instalment.plan_id, m.Instalment.index)
+    )
 
 
 def _updated(session: Session, statement: Update) -> int:
