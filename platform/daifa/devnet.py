@@ -19,6 +19,7 @@ from pathlib import Path
 
 from web3 import Web3
 
+from daifa.chain.client import http_web3
 from daifa.errors import DaifaError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -132,7 +133,7 @@ class Devnet:
         return int(pid_text) if _alive(int(pid_text)) else None
 
     def web3(self) -> Web3:
-        return Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 30}))
+        return http_web3(self.url)
 
     def advance(self, seconds: int) -> int:
         """Moves the devnet's clock forward and mines a block; the new time."""

@@ -17,6 +17,7 @@ from web3 import Web3
 from daifa.bootstrap import Platform, build
 from daifa.bootstrap import Settings as PlatformSettings
 from daifa.chain import embedded
+from daifa.chain.client import http_web3
 from daifa.cli.output import Settings
 from daifa.deploy import DEPLOYMENTS_DIR, Deployment, deploy
 from daifa.devnet import DEFAULT_PORT, DEV_OPERATOR_KEY, DEVNET_CHAIN_ID, PROJECT_ROOT, Devnet, parse_duration
@@ -108,7 +109,7 @@ def devnet_advance(ctx: typer.Context, duration: Annotated[str, typer.Argument(h
 
 
 def _web3(rpc_url: str | None) -> Web3:
-    w3 = Web3(Web3.HTTPProvider(rpc_url or Devnet().url, request_kwargs={"timeout": 30}))
+    w3 = http_web3(rpc_url or Devnet().url)
     if not w3.is_connected():
         raise DaifaError(
             f"no node answers at {rpc_url or Devnet().url}: start one (`daifa devnet up`) or pass --rpc-url"

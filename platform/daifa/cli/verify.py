@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from web3 import Web3
 
+from daifa.chain.client import http_web3
 from daifa.cli.output import Settings
 from daifa.devnet import Devnet
 from daifa.sdk.verify import verify_plan
@@ -26,7 +26,7 @@ def plan(
 ) -> None:
     """Recompute the plan's hashes and its documents' hashes; compare with the chain."""
     out: Settings = ctx.obj
-    w3 = Web3(Web3.HTTPProvider(rpc_url or Devnet().url, request_kwargs={"timeout": 30}))
+    w3 = http_web3(rpc_url or Devnet().url)
     with out.client() as client:
         checks = verify_plan(client, w3, plan_id)
     failed = [c for c in checks if not c.ok]

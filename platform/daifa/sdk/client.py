@@ -11,6 +11,8 @@ retry after a network error or a 5xx never acts twice. Errors come back as the p
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -33,6 +35,13 @@ FileArg = Path | str | tuple[str, bytes, str]
 RETRIED_STATUSES = {500, 502, 503, 504}
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every client in the process: loading the CA bundle takes ~20 ms, and an
+    operator's tools may hold a client per party."""
+    return httpx.create_ssl_context()
+
+
 class Client:
     def __init__(
         self,
@@ -48,7 +57,9 @@ class Client:
         headers = {"User-Agent": "daifa-python"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=base_url, headers=headers, timeout=timeout, transport=transport, verify=_tls_context()
+        )
         self.max_retries = max_retries
         self.backoff = backoff
         self.page_size = page_size

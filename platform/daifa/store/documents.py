@@ -49,8 +49,11 @@ def sniff_content_type(data: bytes) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    printable = all(ch.isprintable() or ch in "\n\r\t" for ch in text)
+    printable = text.translate(_LINE_BREAKS_AND_TABS).isprintable()  # str methods: C speed for long texts
     return "text/plain" if printable else None
+
+
+_LINE_BREAKS_AND_TABS = str.maketrans("", "", "\n\r\t")
 
 
 class DocumentStore:
