@@ -1,21 +1,28 @@
 """The payroll month benchmark: one employer, N labour firms, a 12-month wage plan with each, through the
-whole platform (the REST API over HTTP, the relayer, the indexer, the database) on a fresh anvil devnet.
+whole platform on a fresh anvil devnet, run as it would be deployed: `daifa serve --workers 2
+--no-background` (the REST API in two processes), `daifa worker` (relayer, indexer, scheduler, webhooks in
+a third), and this process as the clients.
 
-    python -m bench.payroll [--payees 1000] [--database-url URL]      (make bench)
+    python -m bench.payroll [--payees 1000] [--database-url URL] [--kill-worker 5]      (make bench)
 
 Phases: onboarding (N+1 applications and approvals), products (N agreement sets both sign), plans (N plans
 of 12 instalments both sign), funding (the first 10 months; the employer approves the escrow once and sends
 the deposits the platform prepared from its own wallet, in JSON-RPC batches), releases (10 months of wages:
 time moved a month at a time, the scheduler releases in batches of 100). Then: the indexer's catch-up over
 the whole history from an empty database, the latency of reading a plan with 50 concurrent clients, and
-peak memory. Prints a table and writes bench/results/payroll.json.
+each process's peak memory. Whatever the run, it ends by checking on the chain's own logs that every wage
+was released exactly once, and by asking the platform to reconcile with the chain. With --kill-worker K
+the worker is killed (SIGKILL) K times at random moments while the wages are funded and released, and
+started again. Prints a table and writes bench/results/payroll.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import resource
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +33,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from eth_account import Account
@@ -38,9 +45,7 @@ from sqlalchemy import func, select
 from web3 import Web3
 
 from daifa import Client
-from daifa.api.app import create_app
-from daifa.api.server import serving
-from daifa.bootstrap import Platform, Settings, build
+from daifa.bootstrap import Settings, build
 from daifa.chain.artifacts import load_artifact
 from daifa.deploy import deploy
 from daifa.devnet import DEV_OPERATOR_KEY, Devnet, free_port
@@ -48,7 +53,7 @@ from daifa.sdk.plans import monthly_plan
 from daifa.services import credentials
 from daifa.services.context import Role
 from daifa.store import models as m
-from daifa.store.db import session_factory
+from daifa.store.db import make_engine, migrate, read_session_factory, session_factory
 
 DAY = 86_400
 USD = 10**6
@@ -76,44 +81,108 @@ class Phase:
 class Result:
     payees: int
     database: str
+    api_processes: int
     phases: list[Phase] = field(default_factory=list)
     month_seconds: float = 0.0
+    worker_kills: int = 0
+    released_exactly_once: bool = False
+    reconciled: bool = False
     indexer_events: int = 0
     indexer_seconds: float = 0.0
     read_p50_ms: float = 0.0
     read_p99_ms: float = 0.0
     read_requests: int = 0
     read_requests_per_second: float = 0.0
-    peak_rss_mb_platform_and_clients: float = 0.0
-    peak_rss_mb_anvil: float = 0.0
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)  # per process
 
 
 class Bench:
-    def __init__(self, payees: int, database_url: str | None, workers: int, folder: Path) -> None:
+    def __init__(
+        self, payees: int, database_url: str | None, workers: int, folder: Path, api_processes: int, kills: int
+    ) -> None:
         self.n = payees
         self.workers = workers
         self.folder = folder
+        self.api_processes = api_processes
+        self.kills = kills
         self.requests = 0
         self.devnet = Devnet(state_dir=folder / "anvil", port=free_port())
         self.devnet.up(extra_args=("--silent",))
         self.w3 = self.devnet.web3()
+        self.rpc_url = self.devnet.url
         self.operator = Account.from_key(DEV_OPERATOR_KEY)
         self.deployment = deploy(self.w3, self.operator)
+        self.deployment.save(folder / "deployments")
         self.database_url = database_url or f"sqlite:///{folder / 'daifa.db'}"
-        self.settings = Settings(
-            database_url=self.database_url,
-            documents_dir=folder / "documents",
-            escrow_address=self.deployment.escrow,
-            start_block=self.deployment.start_block,
-        )
-        self.platform: Platform = build(self.settings, self.w3, self.operator)
-        with self.platform.sessions.begin() as session:
+        self.engine = make_engine(self.database_url)
+        migrate(self.engine)
+        with session_factory(self.engine).begin() as session:
             self.operator_key = credentials.issue(session, Role.OPERATOR)
+        self.readers = read_session_factory(self.engine)
         self.payer_wallet: LocalAccount = Account.from_key(keccak(text="bench:payer"))
         self.payee_wallets = [Account.from_key(keccak(text=f"bench:payee:{i}")) for i in range(payees)]
         self.token = self.w3.eth.contract(
             address=self.deployment.token or "", abi=load_artifact("DaifaTestDollar")["abi"]
         )
+        self.escrow = self.w3.eth.contract(address=self.deployment.escrow, abi=load_artifact("DaifaEscrow")["abi"])
+        self.api: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.peaks: dict[str, float] = {}
+
+    # ------------------------------------------------------------------------------ processes
+
+    def daifa(self, *command: str) -> list[str]:
+        where = ["--rpc-url", self.rpc_url, "--database-url", self.database_url, "--data-dir", str(self.folder)]
+        deployments = ["--deployments", str(self.folder / "deployments")]
+        return [sys.executable, "-m", "daifa.cli.main", *command, *where, *deployments]
+
+    def log(self, name: str) -> IO[bytes]:
+        """A child process's stderr, kept for when it fails to start; the child holds it open."""
+        return open(self.folder / f"{name}.log", "ab")
+
+    def start_api(self) -> None:
+        port = free_port()
+        command = self.daifa("serve", "--port", str(port), "--workers", str(self.api_processes), "--no-background")
+        self.api = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.log("api"))
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/v1/health", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.api.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start: see {self.folder / 'api.log'}")
+            time.sleep(0.1)
+
+    def start_worker(self, idle: float) -> None:
+        command = self.daifa("worker", "--idle", str(idle))
+        self.worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.log("worker"))
+
+    def stop(self, process: subprocess.Popen[bytes] | None, name: str) -> None:
+        if process is None or process.poll() is not None:
+            return
+        children = [(pid, f"{name} process {i}") for i, pid in enumerate(_children(process.pid), 1)]
+        for pid, label in [(process.pid, name), *children]:
+            self.peaks[label] = max(self.peaks.get(label, 0.0), _peak_rss_mb(pid))
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill_worker_now_and_then(self, done: threading.Event, rng: random.Random) -> None:
+        """SIGKILLs the worker at random moments (0.5-4 s apart) until `kills` are done or the month is,
+        starting it again each time."""
+        while self.result.worker_kills < self.kills and not done.wait(rng.uniform(0.5, 4.0)):
+            assert self.worker is not None
+            self.peaks["worker"] = max(self.peaks.get("worker", 0.0), _peak_rss_mb(self.worker.pid))
+            self.worker.kill()
+            self.worker.wait()
+            self.result.worker_kills += 1
+            self.start_worker(0.02)
 
     # ------------------------------------------------------------------------------ plumbing
 
@@ -131,7 +200,7 @@ class Bench:
             return list(pool.map(work, items))
 
     def count(self, *where: Any, model: type[m.Base] = m.Party) -> int:
-        with self.platform.sessions() as session:
+        with self.readers() as session:
             return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
     def wait(self, done: Callable[[], bool], what: str, timeout: float = 1_800) -> None:
@@ -142,12 +211,12 @@ class Bench:
             time.sleep(0.05)
 
     def phase(self, name: str, items: int, run: Callable[[], None]) -> Phase:
-        with self.platform.sessions() as session:
+        with self.readers() as session:
             first_entry = int(session.scalar(select(func.coalesce(func.max(m.OutboxEntry.id), 0))) or 0)
         requests, started = self.requests, time.perf_counter()
         run()
         phase = Phase(name, time.perf_counter() - started, api_requests=self.requests - requests, items=items)
-        with self.platform.sessions() as session:
+        with self.readers() as session:
             entries = session.scalars(select(m.OutboxEntry).where(m.OutboxEntry.id > first_entry)).all()
         phase.transactions += len(entries)
         phase.gas += sum(e.gas_used or 0 for e in entries)
@@ -166,38 +235,40 @@ class Bench:
 
     # ------------------------------------------------------------------------------ the month
 
-    def run(self) -> Result:
-        self.result = Result(self.n, self.database_url.split(":", 1)[0])
-        stop = threading.Event()
-        with serving(create_app(self.platform)) as url:
-            self.url = url
-            worker = threading.Thread(target=self.platform.run_forever, args=(stop, 0.02), daemon=True)
-            worker.start()
+    def run(self, seed: int) -> Result:
+        self.result = Result(self.n, self.database_url.split(":", 1)[0].split("+")[0], self.api_processes)
+        try:
+            self.start_api()
+            self.start_worker(0.02)
             started = time.perf_counter()
+            self.onboarding()
+            self.products()
+            self.plans()
+            month_done = threading.Event()
+            chaos = threading.Thread(target=self.kill_worker_now_and_then, args=(month_done, random.Random(seed)))
+            chaos.start()
             try:
-                self.onboarding()
-                self.products()
-                self.plans()
                 self.funding()
                 self.releases()
-                self.result.month_seconds = time.perf_counter() - started
             finally:
-                stop.set()
-                worker.join(timeout=30)
+                month_done.set()
+                chaos.join()
+            self.result.month_seconds = time.perf_counter() - started
+            self.check_paid_exactly_once()
             # The month is done: the worker goes on at its production pace (a turn a second) while the
             # plans are read.
-            stop = threading.Event()
-            worker = threading.Thread(target=self.platform.run_forever, args=(stop, 1.0), daemon=True)
-            worker.start()
-            try:
-                self.reads()
-            finally:
-                stop.set()
-                worker.join(timeout=30)
+            self.stop(self.worker, "worker")
+            self.start_worker(1.0)
+            self.reads()
+        finally:
+            self.stop(self.worker, "worker")
+            self.stop(self.api, "api")
         self.catch_up()
-        self.result.peak_rss_mb_platform_and_clients = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        self.result.peak_rss_mb_anvil = _peak_rss_mb(self.devnet.pid())
-        self.platform.close()
+        self.result.peak_rss_mb = self.peaks | {
+            "bench clients and catch-up": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "anvil": _peak_rss_mb(self.devnet.pid()),
+        }
+        self.engine.dispose()
         self.devnet.down()
         return self.result
 
@@ -301,6 +372,24 @@ class Bench:
 
     # ------------------------------------------------------------------------------ after the month
 
+    def check_paid_exactly_once(self) -> None:
+        """On the chain's own logs: one Released per funded wage and none skipped; in the outbox: every
+        transaction mined, no nonce used twice; then the platform's reconciliation with the chain."""
+        since = self.deployment.start_block
+        released = self.escrow.events.Released.get_logs(from_block=since)
+        skipped = self.escrow.events.ReleaseSkipped.get_logs(from_block=since)
+        wages = {(e["args"]["planId"], e["args"]["index"]) for e in released}
+        with self.readers() as session:
+            entries = session.execute(select(m.OutboxEntry.nonce, m.OutboxEntry.status)).all()
+        nonces = [nonce for nonce, _ in entries if nonce is not None]
+        self.result.released_exactly_once = (
+            len(released) == len(wages) == self.n * FUNDED
+            and not skipped
+            and len(nonces) == len(set(nonces))
+            and all(status == "mined" for _, status in entries)
+        )
+        self.result.reconciled = self.client(self.operator_key).reconciliation().ok
+
     def reads(self, clients: int = 50, each: int = 40) -> None:
         """Reading a plan under load, from another process (bench/readers.py) so the load generator does
         not compete with the server for this interpreter."""
@@ -375,6 +464,19 @@ def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, str]], s
     return hashes
 
 
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (uvicorn's workers under `daifa serve --workers N`)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
 def _now(w3: Web3) -> int:
     return int(w3.eth.get_block("latest")["timestamp"])
 
@@ -392,7 +494,11 @@ def _peak_rss_mb(pid: int | None) -> float:
 
 
 def report(result: Result, console: Console) -> None:
-    table = Table(title=f"payroll month: {result.payees} payees x {MONTHS} instalments ({result.database})")
+    title = (
+        f"payroll month: {result.payees} payees x {MONTHS} instalments ({result.database},"
+        f" {result.api_processes} API processes, a worker process)"
+    )
+    table = Table(title=title)
     for column in ("phase", "items", "wall s", "transactions", "tx/s", "gas", "API requests", "API req/s"):
         table.add_column(column, justify="right" if column != "phase" else "left")
     for p in result.phases:
@@ -408,14 +514,17 @@ def report(result: Result, console: Console) -> None:
         )
     console.print(table)
     rate = result.indexer_events / result.indexer_seconds if result.indexer_seconds else 0
+    memory = ", ".join(f"{name} {mb:,.0f} MB" for name, mb in result.peak_rss_mb.items())
     lines = [
         f"whole month from a clean start: {result.month_seconds:.1f} s (target 60 s)",
+        f"worker killed {result.worker_kills} times; every wage released exactly once:"
+        f" {'yes' if result.released_exactly_once else 'NO'}; reconciled with the chain:"
+        f" {'yes' if result.reconciled else 'NO'}",
         f"indexer catch-up: {result.indexer_events:,} events in {result.indexer_seconds:.1f} s"
         f" = {rate:,.0f} events/s (target 5,000)",
         f"reading a plan, 50 concurrent clients, {result.read_requests:,} requests: p50 {result.read_p50_ms:.1f} ms,"
         f" p99 {result.read_p99_ms:.1f} ms (target 50 ms), {result.read_requests_per_second:.0f} requests/s",
-        f"peak memory: platform, API and clients in one process {result.peak_rss_mb_platform_and_clients:,.0f} MB;"
-        f" anvil {result.peak_rss_mb_anvil:,.0f} MB",
+        f"peak memory: {memory}",
     ]
     for line in lines:
         console.print(line)
@@ -426,15 +535,22 @@ def main() -> None:
     parser.add_argument("--payees", type=int, default=1_000)
     parser.add_argument("--database-url", default=None, help="SQLite in a temporary folder unless given")
     parser.add_argument("--workers", type=int, default=8, help="client threads")
+    parser.add_argument("--api-processes", type=int, default=2, help="`daifa serve --workers`")
+    parser.add_argument("--kill-worker", type=int, default=0, metavar="K", help="SIGKILL the worker K times")
+    parser.add_argument("--seed", type=int, default=None, help="for the moments the worker is killed")
     parser.add_argument("--out", type=Path, default=RESULTS / "payroll.json")
     args = parser.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(2**32)
     with tempfile.TemporaryDirectory(prefix="daifa-bench-") as folder:
-        result = Bench(args.payees, args.database_url, args.workers, Path(folder)).run()
+        bench = Bench(args.payees, args.database_url, args.workers, Path(folder), args.api_processes, args.kill_worker)
+        result = bench.run(seed)
     report(result, Console(width=150))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = asdict(result) | {"phases": [asdict(p) | {"tx_per_second": p.tx_per_second} for p in result.phases]}
-    args.out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"written to {args.out}")
+    args.out.write_text(json.dumps(payload | {"seed": seed}, indent=2) + "\n")
+    print(f"written to {args.out} (seed {seed})")
+    if not (result.released_exactly_once and result.reconciled):
+        raise SystemExit("the month did not end with every wage paid exactly once and the chain reconciled")
 
 
 if __name__ == "__main__":

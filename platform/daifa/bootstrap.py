@@ -103,10 +103,13 @@ def build(
     *,
     http: httpx.Client | None = None,
     fault: FaultHook | None = None,
+    migrate_schema: bool = True,
 ) -> Platform:
-    """A platform on `w3` whose transactions `operator` (the escrow's operator) signs. Migrates the database."""
+    """A platform on `w3` whose transactions `operator` (the escrow's operator) signs. Migrates the database
+    unless told the schema is current (an API process its parent started)."""
     engine = make_engine(settings.database_url)
-    migrate(engine)
+    if migrate_schema:
+        migrate(engine)
     sessions = session_factory(engine)
     chain = ChainClient(w3, settings.escrow_address)
     ports = Ports(chain=chain, documents=DocumentStore(settings.documents_dir), operator_address=operator.address)

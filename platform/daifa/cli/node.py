@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -162,27 +163,49 @@ def serve(
     confirmations: int = 0,
     data_dir: DataDir = VAR,
     deployments: DeploymentsDir = DEPLOYMENTS_DIR,
+    workers: Annotated[int, typer.Option(min=1, help="API processes; more than one needs --rpc-url")] = 1,
+    background: Annotated[
+        bool, typer.Option(help="run the relayer, indexer, scheduler and webhooks here (off: `daifa worker`s do)")
+    ] = True,
 ) -> None:
     """Run the API with the relayer, the indexer, the scheduler and the webhooks: on the embedded chain
     (in memory, contracts deployed at start) unless --rpc-url names a node with a `daifa deploy`."""
     import uvicorn
 
+    from daifa.api import asgi
     from daifa.api.app import create_app
 
     out: Settings = ctx.obj
+    if workers > 1 and rpc_url is None:
+        raise DaifaError("the embedded chain lives in one process: several API processes need --rpc-url")
     platform = _platform(out, rpc_url, database_url, operator_key, confirmations, data_dir, deployments)
     key = _first_operator_key(platform.sessions)
     if key:
         out.say(f"operator API key (shown once): {key}")
     stop = threading.Event()
     worker = threading.Thread(target=platform.run_forever, args=(stop,), name="daifa-worker", daemon=True)
-    worker.start()
+    if background:
+        worker.start()
     out.say(f"API on http://{host}:{port} (OpenAPI at /docs); database {platform.settings.database_url}")
     try:
-        uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+        if workers == 1:
+            uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+        else:
+            assert rpc_url is not None
+            key_hex = _operator(platform.ports.chain.w3, operator_key)
+            os.environ[asgi.ENVIRONMENT] = asgi.environment_for(platform.settings, rpc_url, key_hex)
+            uvicorn.run(
+                "daifa.api.asgi:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level="warning",
+            )
     finally:
         stop.set()
-        worker.join(timeout=10)
+        if background:
+            worker.join(timeout=10)
         platform.close()
 
 
