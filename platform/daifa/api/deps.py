@@ -40,7 +40,7 @@ def transaction(request: Request) -> Iterator[Session]:
 def current_actor(request: Request) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
-    with platform(request).sessions() as session:
+    with platform(request).readers() as session:  # a read: on SQLite it must not wait for the writer's lock
         return credentials.authenticate(session, key.strip() if scheme.lower() == "bearer" else None)
 
 

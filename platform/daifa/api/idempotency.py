@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daifa.api.problems import MEDIA_TYPE, problem
 from daifa.store.models import IdempotencyRecord, utcnow
@@ -26,14 +27,27 @@ MAX_KEY_LENGTH = 255
 ABANDONED_AFTER = timedelta(minutes=2)
 
 
-class IdempotencyMiddleware(BaseHTTPMiddleware):
-    def __init__(self, app: object, sessions: sessionmaker[Session]) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
+class IdempotencyMiddleware:
+    """Sends POSTs through the idempotency check and everything else straight to the app (a plain ASGI
+    middleware: reads do not pay for BaseHTTPMiddleware's request and response wrapping)."""
+
+    def __init__(self, app: ASGIApp, sessions: sessionmaker[Session]) -> None:
+        self.app = app
+        self.posts = _IdempotentPosts(app, sessions)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            await self.posts(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class _IdempotentPosts(BaseHTTPMiddleware):
+    def __init__(self, app: ASGIApp, sessions: sessionmaker[Session]) -> None:
+        super().__init__(app)
         self.sessions = sessions
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.method != "POST":
-            return await call_next(request)
         path = request.url.path
         key = request.headers.get(HEADER, "")
         if not key:
