@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from daifa import __version__
 from daifa.api import openapi, problems
 from daifa.api.idempotency import IdempotencyMiddleware
+from daifa.api.representations import RepresentationCache
 from daifa.api.routers import actions, documents, events, operations, parties, plans, products, signatures
 from daifa.bootstrap import Platform
 
@@ -18,6 +19,7 @@ decimal strings in the token's smallest unit; times are unix seconds (UTC)."""
 def create_app(platform: Platform) -> FastAPI:
     app = FastAPI(title="Daifa", version=__version__, description=DESCRIPTION)
     app.state.platform = platform
+    app.state.plans = RepresentationCache()
     problems.install(app)
     openapi.install(app)
     app.add_middleware(IdempotencyMiddleware, sessions=platform.sessions)

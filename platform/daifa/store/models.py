@@ -161,6 +161,9 @@ class Plan(Timestamps, Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     payer_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
     payee_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    # Goes up with every change to the plan or its instalments, whoever writes them: database triggers
+    # (migration 0002) keep it, so the API can serve a plan's kept representation while it is unchanged.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(32), index=True)
     token: Mapped[str] = mapped_column(String(42))
     arbiter: Mapped[str] = mapped_column(String(42))

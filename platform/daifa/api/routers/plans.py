@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from sqlalchemy import or_, select
 
 from daifa.api import schemas as s
 from daifa.api import views
 from daifa.api.deps import CurrentActor, Paginated, ports, read_uploads, transaction
+from daifa.api.representations import RepresentationCache
 from daifa.services import actions, plans, records
 from daifa.services.plans import InstalmentRequest, PlanRequest
 from daifa.store import models as m
@@ -54,9 +55,15 @@ def list_plans(request: Request, actor: CurrentActor, page: Paginated, product: 
 
 
 @router.get("/{plan_id}", response_model=s.PlanOut)
-def get_plan(request: Request, actor: CurrentActor, plan_id: str) -> s.PlanOut:
+def get_plan(request: Request, actor: CurrentActor, plan_id: str) -> Response:
+    cache: RepresentationCache = request.app.state.plans
     with transaction(request) as session:
-        return views.plan(session, records.get_plan(session, actor, plan_id))
+        plan = records.get_plan(session, actor, plan_id)
+        body = cache.get(plan.id, plan.version)
+        if body is None:
+            body = views.plan(session, plan).model_dump_json().encode()
+            cache.put(plan.id, plan.version, body)
+    return Response(body, media_type="application/json")
 
 
 @router.post("/{plan_id}/reject", response_model=s.PlanOut)
