@@ -30,7 +30,9 @@ def issue(session: Session, role: Role, party_id: int | None = None) -> str:
 def authenticate(session: Session, key: str | None) -> Actor:
     if not key:
         raise Unauthenticated("send your API key as 'Authorization: Bearer dk_...'")
-    row = session.scalars(select(m.ApiKey).where(m.ApiKey.key_hash == hash_key(key))).first()
+    row = session.execute(
+        select(m.ApiKey.role, m.ApiKey.party_id, m.ApiKey.revoked_at).where(m.ApiKey.key_hash == hash_key(key))
+    ).first()
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("this API key is unknown or revoked: check it, or ask the operator for a new one")
     return Actor(Role(row.role), row.party_id)

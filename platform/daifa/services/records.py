@@ -88,6 +88,16 @@ def get_plan(session: Session, actor: Actor, value: str | int, *, for_update: bo
     return plan
 
 
+def plan_version(session: Session, actor: Actor, value: str) -> tuple[int, int]:
+    """(id, version) of a plan the actor may see: what a kept representation is checked against,
+    without loading the plan."""
+    key = parse_id(m.Plan, value)
+    row = session.execute(select(m.Plan.payer_id, m.Plan.payee_id, m.Plan.version).where(m.Plan.id == key)).first()
+    if row is None or not visible_to(actor, row.payer_id, row.payee_id):
+        raise NotFound(f"no plan {public_id(m.Plan, key)}: check the id")
+    return key, row.version
+
+
 def instalment_rows(session: Session, plan: m.Plan) -> list[m.Instalment]:
     return list(
         session.scalars(select(m.Instalment).where(m.Instalment.plan_id == plan.id).order_by(m.Instalment.index))

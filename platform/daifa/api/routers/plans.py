@@ -55,14 +55,16 @@ def list_plans(request: Request, actor: CurrentActor, page: Paginated, product: 
 
 
 @router.get("/{plan_id}", response_model=s.PlanOut)
-def get_plan(request: Request, actor: CurrentActor, plan_id: str) -> Response:
+async def get_plan(request: Request, actor: CurrentActor, plan_id: str) -> Response:
+    """A plan with its instalments. Served on the event loop like authentication: an unchanged plan is
+    one indexed read and its kept JSON (daifa.api.representations)."""
     cache: RepresentationCache = request.app.state.plans
     with transaction(request) as session:
-        plan = records.get_plan(session, actor, plan_id)
-        body = cache.get(plan.id, plan.version)
+        key, version = records.plan_version(session, actor, plan_id)
+        body = cache.get(key, version)
         if body is None:
-            body = views.plan(session, plan).model_dump_json().encode()
-            cache.put(plan.id, plan.version, body)
+            body = views.plan(session, records.get_plan(session, actor, key)).model_dump_json().encode()
+            cache.put(key, version, body)
     return Response(body, media_type="application/json")
 
 
