@@ -20,6 +20,7 @@ def create_app(platform: Platform) -> FastAPI:
     app = FastAPI(title="Daifa", version=__version__, description=DESCRIPTION)
     app.state.platform = platform
     app.state.plans = RepresentationCache()
+    app.state.read_engine = platform.engine.execution_options(readonly=True)
     problems.install(app)
     openapi.install(app)
     app.add_middleware(IdempotencyMiddleware, sessions=platform.sessions)

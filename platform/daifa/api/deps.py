@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request, UploadFile
-from sqlalchemy import Select
+from sqlalchemy import Connection, Engine, Select
 from sqlalchemy.orm import Session
 
 from daifa.bootstrap import Platform
@@ -37,14 +37,23 @@ def transaction(request: Request) -> Iterator[Session]:
         yield session
 
 
-async def current_actor(request: Request) -> Actor:
+async def read_connection(request: Request) -> AsyncIterator[Connection]:
+    """One read-only database connection per request, shared by authentication and the read it serves
+    (on SQLite it never waits for the writer's lock)."""
+    engine: Engine = request.app.state.read_engine
+    with engine.connect() as connection, connection.begin():
+        yield connection
+
+
+ReadConnection = Annotated[Connection, Depends(read_connection)]
+
+
+async def current_actor(request: Request, connection: ReadConnection) -> Actor:
     """The caller, from its API key. It runs on the event loop, not in a worker thread: one indexed
-    lookup through a read-only session (on SQLite it never waits for the writer) costs less than the
-    hand-off to a thread and back, which every request would pay."""
+    lookup costs less than the hand-off to a thread and back, which every request would pay."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
-    with platform(request).readers() as session:
-        return credentials.authenticate(session, key.strip() if scheme.lower() == "bearer" else None)
+    return credentials.authenticate(connection, key.strip() if scheme.lower() == "bearer" else None)
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

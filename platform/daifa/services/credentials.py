@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from daifa.errors import Unauthenticated
@@ -27,7 +27,7 @@ def issue(session: Session, role: Role, party_id: int | None = None) -> str:
     return key
 
 
-def authenticate(session: Session, key: str | None) -> Actor:
+def authenticate(session: Session | Connection, key: str | None) -> Actor:
     if not key:
         raise Unauthenticated("send your API key as 'Authorization: Bearer dk_...'")
     row = session.execute(

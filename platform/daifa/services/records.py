@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from daifa.domain.plans import Instalment as InstalmentTerms
@@ -88,7 +88,7 @@ def get_plan(session: Session, actor: Actor, value: str | int, *, for_update: bo
     return plan
 
 
-def plan_version(session: Session, actor: Actor, value: str) -> tuple[int, int]:
+def plan_version(session: Session | Connection, actor: Actor, value: str) -> tuple[int, int]:
     """(id, version) of a plan the actor may see: what a kept representation is checked against,
     without loading the plan."""
     key = parse_id(m.Plan, value)

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from daifa.api import schemas as s
 from daifa.api import views
-from daifa.api.deps import CurrentActor, Paginated, ports, read_uploads, transaction
+from daifa.api.deps import CurrentActor, Paginated, ReadConnection, ports, read_uploads, transaction
 from daifa.api.representations import RepresentationCache
 from daifa.services import actions, plans, records
 from daifa.services.plans import InstalmentRequest, PlanRequest
@@ -55,16 +56,16 @@ def list_plans(request: Request, actor: CurrentActor, page: Paginated, product: 
 
 
 @router.get("/{plan_id}", response_model=s.PlanOut)
-async def get_plan(request: Request, actor: CurrentActor, plan_id: str) -> Response:
-    """A plan with its instalments. Served on the event loop like authentication: an unchanged plan is
-    one indexed read and its kept JSON (daifa.api.representations)."""
+async def get_plan(request: Request, actor: CurrentActor, plan_id: str, connection: ReadConnection) -> Response:
+    """A plan with its instalments. Served on the event loop like authentication, on the same read
+    connection: an unchanged plan is one indexed read and its kept JSON (daifa.api.representations)."""
     cache: RepresentationCache = request.app.state.plans
-    with transaction(request) as session:
-        key, version = records.plan_version(session, actor, plan_id)
-        body = cache.get(key, version)
-        if body is None:
+    key, version = records.plan_version(connection, actor, plan_id)
+    body = cache.get(key, version)
+    if body is None:
+        with Session(bind=connection) as session:
             body = views.plan(session, records.get_plan(session, actor, key)).model_dump_json().encode()
-            cache.put(key, version, body)
+        cache.put(key, version, body)
     return Response(body, media_type="application/json")
 
 
