@@ -412,6 +412,7 @@ class Bench:
         if not self.database_url.startswith("sqlite"):
             return
         copy = self.folder / "catch-up.db"
+        copy.unlink(missing_ok=True)
         with sqlite3.connect(self.database_url.removeprefix("sqlite:///")) as source:
             source.execute("VACUUM INTO ?", (str(copy),))
         settings = Settings(

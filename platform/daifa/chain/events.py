@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from eth_utils.abi import event_abi_to_log_topic
+from eth_abi.abi import decode as abi_decode
+from eth_utils.abi import collapse_if_tuple, event_abi_to_log_topic
+from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 from web3.types import LogReceipt
 
@@ -52,27 +54,52 @@ def plan_params_from_event(p: Mapping[str, Any]) -> PlanParams:
 
 
 class EscrowDecoder:
-    """Decodes the escrow's logs into ChainEvents; logs of other contracts or events decode to None."""
+    """Decodes the escrow's logs into ChainEvents; logs of other contracts or events decode to None.
+
+    It decodes with eth_abi from the ABI directly: web3's process_log runs every value through its
+    formatters first, which made decoding a third of the indexer's time."""
 
     def __init__(self, escrow: Contract) -> None:
-        self.escrow = escrow
-        self._names = {event_abi_to_log_topic(item): item["name"] for item in escrow.abi if item["type"] == "event"}
+        self.address = escrow.address.lower()
+        self._events = {event_abi_to_log_topic(item): item for item in escrow.abi if item["type"] == "event"}
 
     def decode(self, log: LogReceipt) -> ChainEvent | None:
-        if log["address"].lower() != self.escrow.address.lower() or not log["topics"]:
+        if log["address"].lower() != self.address or not log["topics"]:
             return None
-        name = self._names.get(bytes(log["topics"][0]))
-        if name is None:
+        item = self._events.get(bytes(log["topics"][0]))
+        if item is None:
             return None
-        args = dict(getattr(self.escrow.events, name)().process_log(log)["args"])
-        for key, value in args.items():
-            if isinstance(value, bytes):
-                args[key] = bytes(value)
+        indexed = [i for i in item["inputs"] if i["indexed"]]
+        unindexed = [i for i in item["inputs"] if not i["indexed"]]
+        if len(log["topics"]) != 1 + len(indexed):
+            return None
+        args: dict[str, Any] = {}
+        for spec, topic in zip(indexed, log["topics"][1:], strict=True):  # indexed values are all static types
+            args[spec["name"]] = _python(spec, abi_decode([collapse_if_tuple(spec)], bytes(topic))[0])
+        values = abi_decode([collapse_if_tuple(i) for i in unindexed], bytes(log["data"]))
+        for spec, value in zip(unindexed, values, strict=True):
+            args[spec["name"]] = _python(spec, value)
+        name = item["name"]
         if name in ("PlanRecorded", "PlanAmended"):
             args["instalments"] = unpack_instalments(args.pop("packedInstalments"))
         if name == "PlanRecorded":
             args["params"] = plan_params_from_event(args["params"])
         return ChainEvent(name, args, int(log["blockNumber"]), int(log["logIndex"]))
+
+
+def _python(spec: Mapping[str, Any], value: Any) -> Any:
+    """An ABI value as web3 would give it: checksummed addresses, bytes, structs as dicts by field name."""
+    kind = spec["type"]
+    if kind.endswith("]"):
+        element = dict(spec) | {"type": kind[: kind.rindex("[")]}
+        return [_python(element, v) for v in value]
+    if kind == "tuple":
+        return {c["name"]: _python(c, v) for c, v in zip(spec["components"], value, strict=True)}
+    if kind == "address":
+        return to_checksum_address(value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    return value
 
 
 def decode_escrow_logs(escrow: Contract, logs: Iterable[LogReceipt]) -> list[ChainEvent]:

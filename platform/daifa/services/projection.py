@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from daifa.chain.client import ChainClient
 from daifa.chain.events import EscrowDecoder
@@ -25,7 +26,7 @@ from daifa.domain.onboarding import ONBOARDING, PartyEvent, PartyStatus
 from daifa.domain.plan_requests import PLAN_LIFECYCLE, PlanEvent, PlanStatus
 from daifa.domain.plans import InstalmentStatus
 from daifa.domain.products import PRODUCT_OPENING, ProductEvent, ProductStatus
-from daifa.services import records
+from daifa.services import notifications, records
 from daifa.services.notifications import emit
 from daifa.store import models as m
 
@@ -52,26 +53,44 @@ class Projection:
         self.decoder = EscrowDecoder(client.escrow)
 
     def apply(self, session: Session, logs: Sequence[m.ChainLog], *, notify: bool = True) -> None:
+        with notifications.batch(session):
+            self._apply(session, logs, notify)
+
+    def _apply(self, session: Session, logs: Sequence[m.ChainLog], notify: bool) -> None:
+        decoded = [(row, self.decoder.decode(as_log_receipt(row))) for row in logs]
+        events = [(row, event) for row, event in decoded if event is not None]
+        # The records the events name, each kind in one query rather than one per event (a catch-up
+        # folds tens of thousands of events in a transaction).
+        parties = _by(session, m.Party.address, {str(e.args["account"]) for _, e in events if e.name in PARTY_EVENTS})
+        products = _by(session, m.Product.consent_hash, _consents(events, "AgreementSetRecorded"))
+        recorded = _by(session, m.Plan.consent_hash, _consents(events, "PlanRecorded"))
         by_plan: dict[int, list[ChainEvent]] = defaultdict(list)
-        for row in logs:
-            event = self.decoder.decode(as_log_receipt(row))
-            if event is None:
-                continue
+        for row, event in events:
             row.name = event.name
             if event.name in PARTY_EVENTS:
-                self._party_event(session, event, notify)
+                self._party_event(session, event, parties.get(str(event.args["account"])), notify)
             elif event.name == "AgreementSetRecorded":
-                self._agreement_set_recorded(session, event, notify)
+                self._agreement_set_recorded(session, event, products.get(bytes(event.args["consentHash"])), notify)
             elif event.name == "PlanRecorded":
                 row.chain_plan_id = int(event.args["planId"])
-                self._plan_recorded(session, event, notify)
+                self._plan_recorded(session, event, recorded.get(bytes(event.args["consentHash"])), notify)
             elif event.name in PLAN_EVENTS:
                 row.chain_plan_id = int(event.args["planId"])
                 by_plan[row.chain_plan_id].append(event)
             elif event.name in CREDIT_EVENTS:
                 self._credit(session, event)
-        for chain_plan_id, events in by_plan.items():
-            self._fold_plan(session, chain_plan_id, events, notify)
+        plans = _by(session, m.Plan.chain_plan_id, set(by_plan))
+        rows: dict[int, list[m.Instalment]] = defaultdict(list)
+        for chunk in _chunks(sorted(p.id for p in plans.values())):
+            query = select(m.Instalment).where(m.Instalment.plan_id.in_(chunk)).order_by(m.Instalment.index)
+            for instalment in session.scalars(query):
+                rows[instalment.plan_id].append(instalment)
+        _by(session, m.Product.id, {p.product_id for p in plans.values()})  # into the identity map: plan_params
+        _by(session, m.Party.id, {i for p in plans.values() for i in (p.payer_id, p.payee_id)})
+        for chain_plan_id, plan_events in by_plan.items():
+            plan = plans.get(chain_plan_id)
+            if plan is not None:  # else a plan recorded outside the platform
+                self._fold_plan(session, plan, rows[plan.id], plan_events, notify)
 
     def rebuild(self, session: Session) -> None:
         """Forgets every chain fact in the records and folds all stored logs again (after a reorg)."""
@@ -102,8 +121,7 @@ class Projection:
 
     # ----------------------------------------------------------------------------------- parties
 
-    def _party_event(self, session: Session, event: ChainEvent, notify: bool) -> None:
-        party = session.scalars(select(m.Party).where(m.Party.address == str(event.args["account"]))).first()
+    def _party_event(self, session: Session, event: ChainEvent, party: m.Party | None, notify: bool) -> None:
         if party is None:
             log.info("%s for %s, who never applied here", event.name, event.args["account"])
             return
@@ -132,9 +150,9 @@ class Projection:
 
     # ----------------------------------------------------------------------------------- products
 
-    def _agreement_set_recorded(self, session: Session, event: ChainEvent, notify: bool) -> None:
-        consent = bytes(event.args["consentHash"])
-        product = session.scalars(select(m.Product).where(m.Product.consent_hash == consent)).first()
+    def _agreement_set_recorded(
+        self, session: Session, event: ChainEvent, product: m.Product | None, notify: bool
+    ) -> None:
         if product is None:
             log.info("agreement set %s was not opened through this platform", event.args["agreementSetId"])
             return
@@ -152,9 +170,7 @@ class Projection:
 
     # ----------------------------------------------------------------------------------- plans
 
-    def _plan_recorded(self, session: Session, event: ChainEvent, notify: bool) -> None:
-        consent = bytes(event.args["consentHash"])
-        plan = session.scalars(select(m.Plan).where(m.Plan.consent_hash == consent)).first()
+    def _plan_recorded(self, session: Session, event: ChainEvent, plan: m.Plan | None, notify: bool) -> None:
         if plan is None:
             log.info("plan %s was not agreed through this platform", event.args["planId"])
             return
@@ -170,11 +186,11 @@ class Projection:
                     [plan.payer_id, plan.payee_id],
                 )
 
-    def _fold_plan(self, session: Session, chain_plan_id: int, events: list[ChainEvent], notify: bool) -> None:
-        plan = session.scalars(select(m.Plan).where(m.Plan.chain_plan_id == chain_plan_id)).first()
-        if plan is None:
-            return  # a plan recorded outside the platform
-        rows = records.instalment_rows(session, plan)
+    def _fold_plan(
+        self, session: Session, plan: m.Plan, rows: list[m.Instalment], events: list[ChainEvent], notify: bool
+    ) -> None:
+        assert plan.chain_plan_id is not None
+        chain_plan_id = plan.chain_plan_id
         before = [(row.chain_status, row.delivered_hash) for row in rows]
         ledger = Ledger()
         ledger.plans[chain_plan_id] = PlanState(
@@ -214,6 +230,24 @@ class Projection:
             session.add(credit)
         amount = int(event.args["amount"])
         credit.amount = credit.amount + amount if event.name == "PaymentDeferred" else credit.amount - amount
+
+
+def _by(session: Session, column: InstrumentedAttribute[Any], values: Iterable[Any]) -> dict[Any, Any]:
+    """The rows whose `column` is one of `values`, by that value (the first row of each)."""
+    found: dict[Any, Any] = {}
+    for chunk in _chunks(sorted(set(values))):
+        for row in session.scalars(select(column.class_).where(column.in_(chunk))):
+            found.setdefault(getattr(row, column.key), row)
+    return found
+
+
+def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _consents(events: list[tuple[m.ChainLog, ChainEvent]], name: str) -> set[bytes]:
+    return {bytes(e.args["consentHash"]) for _, e in events if e.name == name}
 
 
 def _state(row: m.Instalment) -> InstalmentState:

@@ -28,7 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -339,6 +339,10 @@ class Event(Base):
     subject: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Written through these, an event and its rows need no flush of their own to learn the event's id:
+    # the indexer emits thousands in one transaction and they go in as a few multi-row INSERTs.
+    recipients: Mapped[list[EventRecipient]] = relationship()
+    deliveries: Mapped[list[WebhookDelivery]] = relationship()
 
 
 class EventRecipient(Base):
