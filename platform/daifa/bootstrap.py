@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from time import monotonic
 
 import httpx
 from eth_account.signers.local import LocalAccount
@@ -33,6 +34,7 @@ from daifa.store.documents import DocumentStore
 log = logging.getLogger(__name__)
 
 MAX_PAUSE = 30.0  # seconds between attempts while the node or the database is down
+SCHEDULER_AT_LEAST = 1.0  # seconds between scheduler runs when nothing seems to change
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,20 @@ class Platform:
     indexer: Indexer
     scheduler: Scheduler
     webhooks: WebhookSender
+    _scheduled_at: tuple[int, float] = (-1, 0.0)  # (chain time, monotonic time) of the last idle scheduler run
 
     def run_once(self) -> int:
         """One turn of background work; returns how much moved (0: nothing to do right now)."""
         moved = self.relayer.run_once()
         moved += self.indexer.run_once()
-        moved += sum(self.scheduler.run_once().values())
+        now = self.ports.chain.now()
+        # The scheduler decides from the chain's clock and the records; when neither the clock nor
+        # anything here moved since its last run found nothing, it would find nothing again (it still
+        # runs every SCHEDULER_AT_LEAST seconds, for what other workers changed).
+        if moved or now != self._scheduled_at[0] or monotonic() - self._scheduled_at[1] >= SCHEDULER_AT_LEAST:
+            scheduled = sum(self.scheduler.run_once(now).values())
+            self._scheduled_at = (now if not scheduled else -1, monotonic())
+            moved += scheduled
         moved += self.relayer.run_once()
         moved += self.indexer.run_once()
         moved += self.webhooks.run_once()

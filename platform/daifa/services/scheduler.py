@@ -44,8 +44,9 @@ class Scheduler:
     ports: Ports
     batch_size: int = MAX_BATCH
 
-    def run_once(self) -> dict[str, int]:
-        now = self.ports.chain.now()
+    def run_once(self, now: int | None = None) -> dict[str, int]:
+        """One pass at chain time `now` (the latest block's, unless given)."""
+        now = self.ports.chain.now() if now is None else now
         return {
             "released_claims_freed": self._free_stale_claims(),
             "reminders": self._remind(now),
@@ -131,15 +132,16 @@ class Scheduler:
                 for row, plan in self._claim(session, chunk, entry.id):
                     claimed[plan.id].append(row.index)
                     plans[plan.id] = plan
+                if not claimed:
+                    session.delete(entry)
+                    continue
+                rows = _instalments_of(session, list(plans.values()))
                 items = []
                 for plan_id, indices in claimed.items():  # each plan's params and tree once, for all its items
                     plan = plans[plan_id]
                     params = abi.plan_params(records.plan_params(session, plan))
-                    refs = actions.instalment_refs(records.instalment_rows(session, plan), indices)
+                    refs = actions.instalment_refs(rows[plan_id], indices)
                     items += [(plan.chain_plan_id, params, ref) for ref in refs]
-                if not items:
-                    session.delete(entry)
-                    continue
                 entry.data = self.ports.chain.encode("releaseBatch", items)
                 batches += 1
             return batches
@@ -171,17 +173,17 @@ class Scheduler:
     def _claim(
         self, session: Session, pairs: list[tuple[m.Instalment, m.Plan]], entry_id: int
     ) -> list[tuple[m.Instalment, m.Plan]]:
-        won = []
-        for row, plan in pairs:
-            claimed = _updated(
-                session,
+        """The pairs whose instalment this worker claimed for `entry_id`: one compare-and-set UPDATE for
+        all of them; an instalment another worker claimed first is left out."""
+        won = set(
+            session.scalars(
                 update(m.Instalment)
-                .where(m.Instalment.id == row.id, m.Instalment.claimed_by.is_(None))
-                .values(claimed_by=entry_id),
+                .where(m.Instalment.id.in_([row.id for row, _ in pairs]), m.Instalment.claimed_by.is_(None))
+                .values(claimed_by=entry_id)
+                .returning(m.Instalment.id)
             )
-            if claimed:
-                won.append((row, plan))
-        return won
+        )
+        return [(row, plan) for row, plan in pairs if row.id in won]
 
     def _free_stale_claims(self) -> int:
         query = (
@@ -229,6 +231,18 @@ class Scheduler:
     def _anything(self, query: Select[Any]) -> bool:
         with self.readers() as session:
             return session.execute(query.limit(1)).first() is not None
+
+
+def _instalments_of(session: Session, plans: list[m.Plan]) -> dict[int, list[m.Instalment]]:
+    """Every instalment of the plans, by plan id, in index order, with the plans' products and parties
+    loaded into the session (records.plan_params reads them): a few queries for a whole batch."""
+    rows: dict[int, list[m.Instalment]] = defaultdict(list)
+    query = select(m.Instalment).where(m.Instalment.plan_id.in_([p.id for p in plans])).order_by(m.Instalment.index)
+    for row in session.scalars(query):
+        rows[row.plan_id].append(row)
+    session.scalars(select(m.Product).where(m.Product.id.in_({p.product_id for p in plans}))).all()
+    session.scalars(select(m.Party).where(m.Party.id.in_({i for p in plans for i in (p.payer_id, p.payee_id)}))).all()
+    return rows
 
 
 def _open_funded(*also: ColumnElement[bool]) -> Select[tuple[m.Instalment, m.Plan]]:
