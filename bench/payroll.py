@@ -19,7 +19,9 @@ started again. Prints a table and writes bench/results/payroll.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import random
 import resource
 import signal
@@ -71,6 +73,7 @@ class Phase:
     gas: int = 0
     api_requests: int = 0
     items: int = 0  # what the phase is about: parties, products, plans, instalments
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # by process: where the time went
 
     @property
     def tx_per_second(self) -> float:
@@ -143,7 +146,7 @@ class Bench:
     def start_api(self) -> None:
         port = free_port()
         command = self.daifa("serve", "--port", str(port), "--workers", str(self.api_processes), "--no-background")
-        self.api = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.log("api"))
+        self.api = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.log("api"), start_new_session=True)
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -158,7 +161,9 @@ class Bench:
 
     def start_worker(self, idle: float) -> None:
         command = self.daifa("worker", "--idle", str(idle))
-        self.worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.log("worker"))
+        self.worker = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=self.log("worker"), start_new_session=True
+        )
 
     def stop(self, process: subprocess.Popen[bytes] | None, name: str) -> None:
         if process is None or process.poll() is not None:
@@ -172,6 +177,8 @@ class Bench:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        with contextlib.suppress(ProcessLookupError):  # anything it started and left behind
+            os.killpg(process.pid, signal.SIGKILL)
 
     def kill_worker_now_and_then(self, done: threading.Event, rng: random.Random) -> None:
         """SIGKILLs the worker at random moments (0.5-4 s apart) until `kills` are done or the month is,
@@ -213,15 +220,26 @@ class Bench:
     def phase(self, name: str, items: int, run: Callable[[], None]) -> Phase:
         with self.readers() as session:
             first_entry = int(session.scalar(select(func.coalesce(func.max(m.OutboxEntry.id), 0))) or 0)
-        requests, started = self.requests, time.perf_counter()
+        requests, started, cpu = self.requests, time.perf_counter(), self.cpu()
         run()
         phase = Phase(name, time.perf_counter() - started, api_requests=self.requests - requests, items=items)
+        phase.cpu_seconds = {k: round(v - cpu.get(k, 0.0), 1) for k, v in self.cpu().items()}
         with self.readers() as session:
             entries = session.scalars(select(m.OutboxEntry).where(m.OutboxEntry.id > first_entry)).all()
         phase.transactions += len(entries)
         phase.gas += sum(e.gas_used or 0 for e in entries)
         self.result.phases.append(phase)
         return phase
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each kind of process (a worker killed and restarted counts anew)."""
+        api = [self.api.pid, *_children(self.api.pid)] if self.api is not None else []
+        return {
+            "api": sum(_cpu_seconds(pid) for pid in api),
+            "worker": _cpu_seconds(self.worker.pid) if self.worker is not None else 0.0,
+            "clients": _cpu_seconds(os.getpid()),
+            "anvil": _cpu_seconds(self.devnet.pid()),
+        }
 
     def sign_all(self, client: Client, wallet: LocalAccount) -> None:
         pending = list(client.list_signature_requests())
@@ -260,16 +278,18 @@ class Bench:
             self.stop(self.worker, "worker")
             self.start_worker(1.0)
             self.reads()
+            self.stop(self.worker, "worker")
+            self.stop(self.api, "api")
+            self.catch_up()
+            self.result.peak_rss_mb = self.peaks | {
+                "bench clients and catch-up": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "anvil": _peak_rss_mb(self.devnet.pid()),
+            }
         finally:
             self.stop(self.worker, "worker")
             self.stop(self.api, "api")
-        self.catch_up()
-        self.result.peak_rss_mb = self.peaks | {
-            "bench clients and catch-up": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "anvil": _peak_rss_mb(self.devnet.pid()),
-        }
-        self.engine.dispose()
-        self.devnet.down()
+            self.engine.dispose()
+            self.devnet.down()
         return self.result
 
     def onboarding(self) -> None:
@@ -390,7 +410,7 @@ class Bench:
         )
         self.result.reconciled = self.client(self.operator_key).reconciliation().ok
 
-    def reads(self, clients: int = 50, each: int = 40) -> None:
+    def reads(self, clients: int = 50, each: int = 200) -> None:
         """Reading a plan under load, from another process (bench/readers.py) so the load generator does
         not compete with the server for this interpreter."""
         plans = self.folder / "plans.json"
@@ -466,16 +486,29 @@ def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, str]], s
 
 
 def _children(pid: int) -> list[int]:
-    """The processes `pid` started (uvicorn's workers under `daifa serve --workers N`)."""
+    """The processes `pid` started (uvicorn's workers under `daifa serve --workers N`), leaving out
+    multiprocessing's resource tracker."""
     children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
         except (FileNotFoundError, ProcessLookupError, IndexError):
             continue
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and b"resource_tracker" not in command:
             children.append(int(stat.parent.name))
     return children
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User and system CPU time of a process and the children it waited for."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _now(w3: Web3) -> int:
@@ -500,7 +533,8 @@ def report(result: Result, console: Console) -> None:
         f" {result.api_processes} API processes, a worker process)"
     )
     table = Table(title=title)
-    for column in ("phase", "items", "wall s", "transactions", "tx/s", "gas", "API requests", "API req/s"):
+    columns = ("phase", "items", "wall s", "transactions", "tx/s", "gas", "API requests", "API req/s", "CPU s")
+    for column in columns:
         table.add_column(column, justify="right" if column != "phase" else "left")
     for p in result.phases:
         table.add_row(
@@ -512,6 +546,7 @@ def report(result: Result, console: Console) -> None:
             f"{p.gas:,}",
             f"{p.api_requests:,}",
             f"{p.api_requests / p.seconds:.0f}" if p.seconds else "-",
+            " ".join(f"{k} {v:.0f}" for k, v in p.cpu_seconds.items()),
         )
     console.print(table)
     rate = result.indexer_events / result.indexer_seconds if result.indexer_seconds else 0
