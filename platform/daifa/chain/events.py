@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
@@ -53,6 +54,43 @@ def plan_params_from_event(p: Mapping[str, Any]) -> PlanParams:
     )
 
 
+@dataclass(frozen=True)
+class _EventLayout:
+    """An event's inputs split as the log carries them, with their ABI type strings, worked out once."""
+
+    name: str
+    indexed: list[Any]
+    indexed_types: list[str]
+    unindexed: list[Any]
+    unindexed_types: list[str]
+    one_word_each: bool  # every unindexed value fills one 32-byte word: read without eth_abi
+
+    @classmethod
+    def of(cls, item: Any) -> _EventLayout:
+        indexed = [i for i in item["inputs"] if i["indexed"]]
+        unindexed = [i for i in item["inputs"] if not i["indexed"]]
+        types = [collapse_if_tuple(i) for i in indexed], [collapse_if_tuple(i) for i in unindexed]
+        one_word = all(t.startswith("uint") or t in ("address", "bytes32") for t in types[1])
+        return cls(item["name"], indexed, types[0], unindexed, types[1], one_word)
+
+    def words(self, data: bytes) -> list[Any]:
+        """The unindexed values of an event of one-word types (most of the escrow's: Released, Deposited,
+        ...), several times faster than eth_abi's general decoder."""
+        if len(data) != 32 * len(self.unindexed_types):
+            raise ValueError(f"{self.name} carries {len(data)} bytes of data, not {32 * len(self.unindexed_types)}")
+        values: list[Any] = []
+        for i, kind in enumerate(self.unindexed_types):
+            word = data[32 * i : 32 * (i + 1)]
+            values.append(
+                "0x" + word[12:].hex()
+                if kind == "address"
+                else word
+                if kind == "bytes32"
+                else int.from_bytes(word, "big")
+            )
+        return values
+
+
 class EscrowDecoder:
     """Decodes the escrow's logs into ChainEvents; logs of other contracts or events decode to None.
 
@@ -61,25 +99,24 @@ class EscrowDecoder:
 
     def __init__(self, escrow: Contract) -> None:
         self.address = escrow.address.lower()
-        self._events = {event_abi_to_log_topic(item): item for item in escrow.abi if item["type"] == "event"}
+        self._events = {
+            event_abi_to_log_topic(item): _EventLayout.of(item) for item in escrow.abi if item["type"] == "event"
+        }
 
     def decode(self, log: LogReceipt) -> ChainEvent | None:
         if log["address"].lower() != self.address or not log["topics"]:
             return None
-        item = self._events.get(bytes(log["topics"][0]))
-        if item is None:
-            return None
-        indexed = [i for i in item["inputs"] if i["indexed"]]
-        unindexed = [i for i in item["inputs"] if not i["indexed"]]
-        if len(log["topics"]) != 1 + len(indexed):
+        layout = self._events.get(bytes(log["topics"][0]))
+        if layout is None or len(log["topics"]) != 1 + len(layout.indexed):
             return None
         args: dict[str, Any] = {}
-        for spec, topic in zip(indexed, log["topics"][1:], strict=True):  # indexed values are all static types
-            args[spec["name"]] = _python(spec, abi_decode([collapse_if_tuple(spec)], bytes(topic))[0])
-        values = abi_decode([collapse_if_tuple(i) for i in unindexed], bytes(log["data"]))
-        for spec, value in zip(unindexed, values, strict=True):
+        for spec, kind, topic in zip(layout.indexed, layout.indexed_types, log["topics"][1:], strict=True):
+            args[spec["name"]] = _python(spec, abi_decode([kind], bytes(topic))[0])  # indexed ones are static
+        data = bytes(log["data"])
+        values = layout.words(data) if layout.one_word_each else abi_decode(layout.unindexed_types, data)
+        for spec, value in zip(layout.unindexed, values, strict=True):
             args[spec["name"]] = _python(spec, value)
-        name = item["name"]
+        name = layout.name
         if name in ("PlanRecorded", "PlanAmended"):
             args["instalments"] = unpack_instalments(args.pop("packedInstalments"))
         if name == "PlanRecorded":
