@@ -10,6 +10,7 @@ from daifa.api.idempotency import IdempotencyMiddleware
 from daifa.api.representations import RepresentationCache
 from daifa.api.routers import actions, documents, events, operations, parties, plans, products, signatures
 from daifa.bootstrap import Platform
+from daifa.store.db import bookkeeping_session_factory
 
 DESCRIPTION = """Escrowed pay-on-behalf disbursement. Authenticate with `Authorization: Bearer <API key>`;
 send an `Idempotency-Key` with every POST; errors are RFC 9457 problem details; token amounts are
@@ -23,7 +24,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.read_engine = platform.engine.execution_options(readonly=True)
     problems.install(app)
     openapi.install(app)
-    app.add_middleware(IdempotencyMiddleware, sessions=platform.sessions)
+    app.add_middleware(IdempotencyMiddleware, sessions=bookkeeping_session_factory(platform.engine))
     for module in (parties, products, plans, actions, signatures, documents, events, operations):
         app.include_router(module.router)
     return app

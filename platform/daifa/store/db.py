@@ -4,6 +4,10 @@ SQLite (a file, the default) and PostgreSQL (by URL) behave the same to the rest
 SQLite every transaction that may write starts with BEGIN IMMEDIATE: it takes the write lock at once, so
 two workers never both read a row and then race to change it (SQLite's default would fail one of them
 half-way). Read-only sessions (`read_session_factory`) start a plain BEGIN and run beside the writer.
+
+Every write transaction commits with synchronous=FULL (the commit is on disk before it returns), except
+those of `bookkeeping_session_factory` (synchronous=NORMAL): for records whose loss in a power cut is
+harmless, a commit that waits for no fsync. In WAL mode the next FULL commit puts them on disk too.
 """
 
 from __future__ import annotations
@@ -41,12 +45,24 @@ def _make_sqlite_serialised(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # Reads (an engine with the `readonly` option) take no write lock: in WAL mode they see the last
         # commit and never wait for a writer.
-        readonly = connection.get_execution_options().get("readonly", False)
-        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        if options.get("readonly", False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        connection.exec_driver_sql(f"PRAGMA synchronous = {options.get('sqlite_synchronous', 'FULL')}")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def bookkeeping_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Write sessions whose commits on SQLite wait for no fsync (see above); on PostgreSQL the same as
+    `session_factory`. For the API's idempotency records: losing one in a power cut at worst makes a
+    retry of that request answer "abandoned, check and use a new key", and a request's own changes commit
+    with FULL after its key is claimed, which puts the claim on disk with them."""
+    return sessionmaker(engine.execution_options(sqlite_synchronous="NORMAL"), expire_on_commit=False)
 
 
 def read_session_factory(engine: Engine) -> sessionmaker[Session]:
