@@ -131,6 +131,7 @@ class Bench:
         self.api: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self.peaks: dict[str, float] = {}
+        self.killed_workers_cpu = 0.0
 
     # ------------------------------------------------------------------------------ processes
 
@@ -181,11 +182,12 @@ class Bench:
             os.killpg(process.pid, signal.SIGKILL)
 
     def kill_worker_now_and_then(self, done: threading.Event, rng: random.Random) -> None:
-        """SIGKILLs the worker at random moments (0.5-4 s apart) until `kills` are done or the month is,
+        """SIGKILLs the worker at random moments (1-12 s apart) until `kills` are done or the month is,
         starting it again each time."""
-        while self.result.worker_kills < self.kills and not done.wait(rng.uniform(0.5, 4.0)):
+        while self.result.worker_kills < self.kills and not done.wait(rng.uniform(1.0, 12.0)):
             assert self.worker is not None
             self.peaks["worker"] = max(self.peaks.get("worker", 0.0), _peak_rss_mb(self.worker.pid))
+            self.killed_workers_cpu += _cpu_seconds(self.worker.pid)
             self.worker.kill()
             self.worker.wait()
             self.result.worker_kills += 1
@@ -236,7 +238,7 @@ class Bench:
         api = [self.api.pid, *_children(self.api.pid)] if self.api is not None else []
         return {
             "api": sum(_cpu_seconds(pid) for pid in api),
-            "worker": _cpu_seconds(self.worker.pid) if self.worker is not None else 0.0,
+            "worker": self.killed_workers_cpu + (_cpu_seconds(self.worker.pid) if self.worker is not None else 0.0),
             "clients": _cpu_seconds(os.getpid()),
             "anvil": _cpu_seconds(self.devnet.pid()),
         }
@@ -501,14 +503,14 @@ def _children(pid: int) -> list[int]:
 
 
 def _cpu_seconds(pid: int | None) -> float:
-    """User and system CPU time of a process and the children it waited for."""
+    """User and system CPU time of a process (not of its children)."""
     if pid is None:
         return 0.0
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:13]) / os.sysconf("SC_CLK_TCK")
 
 
 def _now(w3: Web3) -> int:
