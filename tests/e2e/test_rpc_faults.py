@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 import requests
@@ -19,6 +20,7 @@ from tests.e2e.harness import DAY, Daifa
 from tests.e2e.test_worker_faults import MONTHS, all_paid, assert_paid_exactly_once, payroll
 
 pytestmark = [pytest.mark.chains("anvil")]
+T = TypeVar("T")
 
 
 class FlakyProvider(HTTPProvider):
@@ -33,38 +35,30 @@ class FlakyProvider(HTTPProvider):
         self.injected: Counter[str] = Counter()
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        if method == "eth_sendRawTransaction" and self.lose_sends > 0:
-            self.lose_sends -= 1
-            super().make_request(method, params)
-            self.injected[f"lost {method}"] += 1
-            raise requests.Timeout(f"injected: the answer to {method} was lost")
-        roll = self.rng.random()
-        if roll < self.rate / 2:
-            self.injected[f"refused {method}"] += 1
-            raise requests.ConnectionError(f"injected: {method} refused")
-        response = super().make_request(method, params)
-        if roll < self.rate:
-            self.injected[f"lost {method}"] += 1
-            raise requests.Timeout(f"injected: the answer to {method} was lost")
-        return response
+        send = super().make_request
+        return self._flaky(method, method == "eth_sendRawTransaction", lambda: send(method, params))
 
     def make_batch_request(self, requests_: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
         """A batch fails as a whole, as one HTTP request does: refused, or its answers lost."""
         methods = {method for method, _ in requests_}
+        send = super().make_batch_request
         label = "batch of " + ",".join(sorted(methods))
-        if "eth_sendRawTransaction" in methods and self.lose_sends > 0:
+        return self._flaky(label, "eth_sendRawTransaction" in methods, lambda: send(requests_))
+
+    def _flaky(self, label: str, sends: bool, call: Callable[[], T]) -> T:
+        if sends and self.lose_sends > 0:
             self.lose_sends -= 1
-            super().make_batch_request(requests_)
+            call()
             self.injected[f"lost {label}"] += 1
-            raise requests.Timeout(f"injected: the answers to a {label} were lost")
+            raise requests.Timeout(f"injected: the answer to {label} was lost")
         roll = self.rng.random()
         if roll < self.rate / 2:
             self.injected[f"refused {label}"] += 1
-            raise requests.ConnectionError(f"injected: a {label} refused")
-        response = super().make_batch_request(requests_)
+            raise requests.ConnectionError(f"injected: {label} refused")
+        response = call()
         if roll < self.rate:
             self.injected[f"lost {label}"] += 1
-            raise requests.Timeout(f"injected: the answers to a {label} were lost")
+            raise requests.Timeout(f"injected: the answer to {label} was lost")
         return response
 
 
