@@ -179,9 +179,6 @@ class ChainClient:
             return [answer if isinstance(answer, Exception) else None for answer in sent]
         return [answer if isinstance(answer, RpcError) else None for answer in answers]
 
-    def receipt(self, tx_hash: bytes) -> Receipt | None:
-        return self.receipts([tx_hash])[0]
-
     def receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]:
         """The receipt of each transaction, None where none is mined (yet)."""
         answers = self._batch([("eth_getTransactionReceipt", ["0x" + h.hex()]) for h in tx_hashes])
