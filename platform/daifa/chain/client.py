@@ -83,12 +83,18 @@ class ChainClient:
         return bytes(block["hash"])
 
     def _block(self, number: int | str) -> dict[str, Any]:
-        """A block's number, hash and timestamp; raises when there is no such block."""
+        """A block's number, hash, timestamp and base fee (0 before London); raises when there is no such
+        block."""
         tag = number if isinstance(number, str) else hex(number)
         answers = self._batch([("eth_getBlockByNumber", [tag, False])])
         if answers is None:
             block = self.w3.eth.get_block(number)  # type: ignore[arg-type]
-            return {"number": int(block["number"]), "hash": bytes(block["hash"]), "timestamp": int(block["timestamp"])}
+            return {
+                "number": int(block["number"]),
+                "hash": bytes(block["hash"]),
+                "timestamp": int(block["timestamp"]),
+                "base_fee": int(block.get("baseFeePerGas", 0)),
+            }
         [answer] = answers
         if answer is None or isinstance(answer, Exception):
             raise LookupError(f"no block {number}: {answer}")
@@ -96,6 +102,7 @@ class ChainClient:
             "number": int(answer["number"], 16),
             "hash": bytes.fromhex(answer["hash"][2:]),
             "timestamp": int(answer["timestamp"], 16),
+            "base_fee": int(answer.get("baseFeePerGas", "0x0"), 16),
         }
 
     def escrow_logs(self, from_block: int, to_block: int) -> list[LogReceipt]:
@@ -164,7 +171,7 @@ class ChainClient:
     def fees(self) -> tuple[int, int]:
         """(maxFeePerGas, maxPriorityFeePerGas) for a transaction sent now: room for the base fee to
         double, and a tip of 1 gwei."""
-        base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+        base_fee = int(self._block("latest")["base_fee"])
         tip = 10**9
         return 2 * base_fee + tip, tip
 
