@@ -243,6 +243,11 @@ class Bench:
             "anvil": _cpu_seconds(self.devnet.pid()),
         }
 
+    def both_sign(self) -> None:
+        """The employer signs everything waiting for it, then every labour firm does."""
+        self.sign_all(self.payer, self.payer_wallet)
+        self.parallel(lambda i: self.sign_all(self.payees[i], self.payee_wallets[i]), range(self.n))
+
     def sign_all(self, client: Client, wallet: LocalAccount) -> None:
         pending = list(client.list_signature_requests())
 
@@ -330,8 +335,7 @@ class Bench:
 
         def run() -> None:
             self.product_ids = self.parallel(open_product, range(self.n))
-            self.sign_all(self.payer, self.payer_wallet)
-            self.parallel(lambda i: self.sign_all(self.payees[i], self.payee_wallets[i]), range(self.n))
+            self.both_sign()
             self.wait(lambda: self.count(m.Product.status == "open", model=m.Product) == self.n, "products")
 
         self.phase("products", self.n, run)
@@ -345,8 +349,7 @@ class Bench:
 
         def run() -> None:
             self.plan_ids = self.parallel(request, range(self.n))
-            self.sign_all(self.payer, self.payer_wallet)
-            self.parallel(lambda i: self.sign_all(self.payees[i], self.payee_wallets[i]), range(self.n))
+            self.both_sign()
             self.wait(lambda: self.count(m.Plan.status == "recorded", model=m.Plan) == self.n, "plans")
 
         self.phase("plans", self.n, run)
