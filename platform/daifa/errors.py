@@ -5,8 +5,10 @@ DaifaError                    the root: `code` for machines, `message` for peopl
 ├── Unauthenticated           no API key, or an unknown or revoked one (HTTP 401)
 ├── NotFound                  no such record, or not the caller's (HTTP 404)
 ├── Forbidden                 the caller's role may not do this (HTTP 403)
-└── Conflict                  the record's state does not allow it now (HTTP 409)
-    └── InvalidTransition     a workflow move that is not allowed from the current status
+├── Conflict                  the record's state does not allow it now (HTTP 409)
+│   └── InvalidTransition     a workflow move that is not allowed from the current status
+├── RateLimited               too many requests of a kind from one address (HTTP 429, Retry-After)
+└── Unavailable               what the request needs (the chain's node) is unreachable now (HTTP 503)
 """
 
 from __future__ import annotations
@@ -65,6 +67,28 @@ class Forbidden(DaifaError):
 class Conflict(DaifaError):
     code = "conflict"
     http_status = 409
+
+
+class RateLimited(DaifaError):
+    """Too many requests of a kind from one address; `retry_after` says when to try again."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(DaifaError):
+    """Something the request needs (the chain's node) cannot be reached now; `retry_after` is a hint."""
+
+    code = "unavailable"
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class InvalidTransition(Conflict):

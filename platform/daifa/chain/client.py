@@ -2,11 +2,24 @@
 
 Everything the platform decides about time on chain uses `now()`, the latest block's timestamp, never
 the server's clock: that is the clock the contracts check.
+
+Two kinds of failure are kept apart, because the platform answers them differently:
+- the node did not answer (refused, timed out, unreachable): `NodeUnavailable`. Nothing is concluded
+  from it; the work waits and is tried again, and health says so.
+- the node answered with an error: `RpcError` for that request. A JSON-RPC batch the node refuses as a
+  whole is split in halves and sent again, down to single requests, so one bad request is set aside with
+  its error and the rest go through.
+Batches are bounded in requests and bytes (public nodes and providers refuse large ones; anvil takes
+about 2 MB a request).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -16,13 +29,15 @@ from eth_typing import ChecksumAddress
 from eth_utils.abi import collapse_if_tuple, function_abi_to_4byte_selector
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError
-from web3.types import FilterParams, LogReceipt, RPCEndpoint
+from web3.exceptions import BlockNotFound, ContractLogicError
+from web3.types import FilterParams, LogReceipt, RPCEndpoint, RPCResponse
 
 from daifa.chain.artifacts import load_artifact
+from daifa.errors import Unavailable
 
 TOKEN_ABI_SOURCE = "DaifaTestDollar"  # any ERC-20 with permit; the platform calls only standard functions
-BATCH_SIZE = 500  # JSON-RPC requests per HTTP round trip
+BATCH_ITEMS = 100  # JSON-RPC requests per HTTP round trip
+BATCH_BYTES = 512 * 1024  # bytes of JSON per HTTP round trip
 
 
 @dataclass(frozen=True)
@@ -33,24 +48,99 @@ class Receipt:
 
 
 class RpcError(Exception):
-    """The node answered one request of a batch with an error."""
+    """The node answered a request (or a whole batch) with an error."""
 
     def __init__(self, message: str, data: Any = None) -> None:
         super().__init__(message)
         self.data = data
 
 
-def http_web3(url: str, timeout: float = 30) -> Web3:
+class NodeUnavailable(Unavailable):
+    """The chain's node did not answer: refused, timed out or unreachable."""
+
+    code = "node_unavailable"
+
+    def __init__(self, detail: str, retry_after: int = 5) -> None:
+        super().__init__(f"the chain's node did not answer ({detail}): try again shortly", retry_after)
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether `error` says the node did not answer (as opposed to answering with an error)."""
+    return isinstance(
+        error, NodeUnavailable | requests.ConnectionError | requests.Timeout | ConnectionError | TimeoutError
+    )
+
+
+class GuardedHTTPProvider(HTTPProvider):
+    """web3's HTTP provider, made safe to use on a path people wait on:
+    - a node that does not answer raises NodeUnavailable, after at most `timeout` seconds;
+    - after that, for `cooldown` seconds, every request fails at once instead of waiting again (a breaker),
+      so a dead node costs each caller nothing rather than `timeout` seconds each;
+    - at most `concurrency` requests wait on the node at once (None: no bound); a request that cannot get
+      a place within `timeout` fails as unavailable, so requests that need the node can never take every
+      thread of the API's pool."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        cooldown: float = 2.0,
+        concurrency: int | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        super().__init__(url, request_kwargs={"timeout": timeout}, session=session)
+        self.timeout = timeout
+        self.cooldown = cooldown
+        self._places = threading.BoundedSemaphore(concurrency) if concurrency else None
+        self._open_until = 0.0
+
+    def is_connected(self, show_traceback: bool = False) -> bool:
+        try:
+            return bool(super().is_connected(show_traceback))
+        except NodeUnavailable:
+            return False
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        with self._guard(str(method)):
+            return super().make_request(method, params)
+
+    def make_batch_request(self, requests_: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
+        with self._guard(f"a batch of {len(requests_)}"):
+            return super().make_batch_request(requests_)
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        if time.monotonic() < self._open_until:
+            raise NodeUnavailable("it failed moments ago", retry_after=max(1, round(self.cooldown)))
+        if self._places is not None and not self._places.acquire(timeout=self.timeout):
+            raise NodeUnavailable(f"{what} found every place taken by requests waiting on it")
+        try:
+            yield
+        except (requests.ConnectionError, requests.Timeout) as error:
+            self._open_until = time.monotonic() + self.cooldown
+            raise NodeUnavailable(f"{what}: {type(error).__name__}") from error
+        finally:
+            if self._places is not None:
+                self._places.release()
+
+
+def http_web3(url: str, timeout: float = 30, *, cooldown: float = 0.0, concurrency: int | None = None) -> Web3:
     """A Web3 on a JSON-RPC node over HTTP. Its requests session ignores proxy variables and .netrc:
     `requests` would read them again for every call, a millisecond each."""
     session = requests.Session()
     session.trust_env = False
-    return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}, session=session))
+    provider = GuardedHTTPProvider(url, timeout=timeout, cooldown=cooldown, concurrency=concurrency, session=session)
+    return Web3(provider)
 
 
 class ChainClient:
-    def __init__(self, w3: Web3, escrow_address: str) -> None:
+    def __init__(
+        self, w3: Web3, escrow_address: str, *, batch_items: int = BATCH_ITEMS, batch_bytes: int = BATCH_BYTES
+    ) -> None:
         self.w3 = w3
+        self.batch_items = batch_items
+        self.batch_bytes = batch_bytes
         self.chain_id = int(w3.eth.chain_id)
         self.escrow: Contract = w3.eth.contract(
             address=Web3.to_checksum_address(escrow_address), abi=load_artifact("DaifaEscrow")["abi"]
@@ -75,20 +165,34 @@ class ChainClient:
     def head(self) -> int:
         return int(self._block("latest")["number"])
 
+    def latest(self) -> tuple[int, int]:
+        """(number, timestamp) of the latest block, in one request."""
+        block = self._block("latest")
+        return int(block["number"]), int(block["timestamp"])
+
+    def genesis_hash(self) -> bytes:
+        """The hash of block 0: with the chain id, what tells this chain from another (a reset devnet)."""
+        return bytes(self._block(0)["hash"])
+
     def block_hash(self, number: int) -> bytes | None:
+        """The hash of block `number`; None only when the node says it has no such block (not yet, or no
+        longer after a reorg). A node that does not answer raises NodeUnavailable: that is no reorg."""
         try:
             block = self._block(number)
-        except Exception:  # the block does not exist (yet, or any more after a reorg)
+        except LookupError:
             return None
         return bytes(block["hash"])
 
     def _block(self, number: int | str) -> dict[str, Any]:
-        """A block's number, hash, timestamp and base fee (0 before London); raises when there is no such
-        block."""
+        """A block's number, hash, timestamp and base fee (0 before London); LookupError when the node
+        has no such block."""
         tag = number if isinstance(number, str) else hex(number)
         answers = self._batch([("eth_getBlockByNumber", [tag, False])])
         if answers is None:
-            block = self.w3.eth.get_block(number)  # type: ignore[arg-type]
+            try:
+                block = self.w3.eth.get_block(number)  # type: ignore[arg-type]
+            except BlockNotFound as missing:
+                raise LookupError(f"no block {number}") from missing
             return {
                 "number": int(block["number"]),
                 "hash": bytes(block["hash"]),
@@ -96,8 +200,10 @@ class ChainClient:
                 "base_fee": int(block.get("baseFeePerGas", 0)),
             }
         [answer] = answers
-        if answer is None or isinstance(answer, Exception):
-            raise LookupError(f"no block {number}: {answer}")
+        if isinstance(answer, Exception):
+            raise answer
+        if answer is None:
+            raise LookupError(f"no block {number}")
         return {
             "number": int(answer["number"], 16),
             "hash": bytes.fromhex(answer["hash"][2:]),
@@ -139,8 +245,28 @@ class ChainClient:
         selector, types = self._functions[function]
         return selector + abi_encode(types, list(args))
 
-    def transaction_count(self, address: str) -> int:
-        return int(self.w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending"))
+    def transaction_count(self, address: str, block: str = "pending") -> int:
+        """The account's next nonce as the node sees it: counting its mempool ("pending") or only what
+        is mined ("latest")."""
+        return int(self.w3.eth.get_transaction_count(Web3.to_checksum_address(address), block))  # type: ignore[arg-type]
+
+    def transaction_counts(self, address: str) -> tuple[int, int]:
+        """(mined, pending) next nonces of the account, in one round trip where the node batches."""
+        checksummed = Web3.to_checksum_address(address)
+        answers = self._batch([("eth_getTransactionCount", [checksummed, tag]) for tag in ("latest", "pending")])
+        if answers is None:
+            return self.transaction_count(address, "latest"), self.transaction_count(address, "pending")
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return int(answers[0], 16), int(answers[1], 16)
+
+    def known_transactions(self, tx_hashes: Sequence[bytes]) -> list[bool]:
+        """Whether the node knows each transaction (pending or mined)."""
+        answers = self._batch([("eth_getTransactionByHash", ["0x" + h.hex()]) for h in tx_hashes])
+        if answers is None:
+            answers = [_attempt(lambda h=h: self.w3.eth.get_transaction(cast(Any, h))) for h in tx_hashes]
+        return [answer is not None and not isinstance(answer, Exception) for answer in answers]
 
     def estimate_gas(self, sender: str, to: str, data: bytes) -> int:
         return int(
@@ -194,25 +320,45 @@ class ChainClient:
         return [_receipt(answer) for answer in answers]
 
     def _batch(self, requests: list[tuple[str, list[Any]]]) -> list[Any] | None:
-        """Each request's result (or its RpcError) from JSON-RPC batches; None when the provider cannot
-        batch (the embedded chain), so the caller asks one by one. A failed round trip raises."""
+        """Each request's result (or its RpcError) from JSON-RPC batches bounded in requests and bytes;
+        None when the provider cannot batch (the embedded chain), so the caller asks one by one. A node that
+        does not answer raises NodeUnavailable; a batch it refuses whole is split until each request gets
+        its own answer."""
         provider = self.w3.provider
         if not isinstance(provider, HTTPProvider):
             return None
         results: list[Any] = []
-        for start in range(0, len(requests), BATCH_SIZE):
-            chunk = [(RPCEndpoint(method), params) for method, params in requests[start : start + BATCH_SIZE]]
-            answers = provider.make_batch_request(chunk)
-            if not isinstance(answers, list):  # the whole batch refused
-                error = dict(answers.get("error") or {})
-                raise RpcError(str(error.get("message", answers)), error.get("data"))
-            for answer in answers:
-                if "error" in answer:
-                    error = dict(answer["error"])
-                    results.append(RpcError(str(error.get("message")), error.get("data")))
-                else:
-                    results.append(answer.get("result"))
+        for chunk in self._chunks(requests):
+            results.extend(self._send_batch(provider, chunk))
         return results
+
+    def _chunks(self, requests: list[tuple[str, list[Any]]]) -> Iterator[list[tuple[str, list[Any]]]]:
+        chunk: list[tuple[str, list[Any]]] = []
+        size = 0
+        for request in requests:
+            request_size = len(json.dumps(request[1], separators=(",", ":"))) + len(request[0]) + 48
+            if chunk and (len(chunk) >= self.batch_items or size + request_size > self.batch_bytes):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(request)
+            size += request_size
+        if chunk:
+            yield chunk
+
+    def _send_batch(self, provider: HTTPProvider, chunk: list[tuple[str, list[Any]]]) -> list[Any]:
+        try:
+            answers: Any = provider.make_batch_request([(RPCEndpoint(method), params) for method, params in chunk])
+        except Exception as error:
+            if unreachable(error):
+                raise error if isinstance(error, NodeUnavailable) else NodeUnavailable(type(error).__name__) from error
+            answers = {"error": {"message": f"{type(error).__name__}: {error}"}}  # answered, but not with JSON-RPC
+        if isinstance(answers, list) and len(answers) == len(chunk):
+            return [_result(answer) for answer in answers]
+        refusal = _refusal(answers, len(chunk))
+        if len(chunk) == 1:
+            return [refusal]  # this request alone is refused: set aside with its error
+        middle = len(chunk) // 2
+        return self._send_batch(provider, chunk[:middle]) + self._send_batch(provider, chunk[middle:])
 
     # ------------------------------------------------------------------------------ reads
 
@@ -245,6 +391,21 @@ class ChainClient:
 
     def operator(self) -> str:
         return str(self.escrow.functions.operator().call())
+
+
+def _result(answer: Any) -> Any:
+    if isinstance(answer, dict) and "error" in answer:
+        error = dict(answer["error"] or {})
+        return RpcError(str(error.get("message")), error.get("data"))
+    return answer.get("result") if isinstance(answer, dict) else RpcError(f"not a JSON-RPC answer: {answer!r:.200}")
+
+
+def _refusal(answers: Any, requested: int) -> RpcError:
+    if isinstance(answers, dict) and answers.get("error"):
+        error = dict(answers["error"])
+        return RpcError(f"batch refused: {error.get('message', answers)}", error.get("data"))
+    count = len(answers) if isinstance(answers, list) else "no"
+    return RpcError(f"batch refused: {count} answers to {requested} requests")
 
 
 def _attempt(call: Any) -> Any:
