@@ -105,8 +105,10 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))  # shown in lists so people can tell keys apart
     role: Mapped[str] = mapped_column(String(10))  # operator or party
-    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"), index=True)
+    label: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # a rolled key works until then
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -277,6 +279,7 @@ class OutboxEntry(Timestamps, Base):
     gas_used: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # a pending entry set aside waits until then
 
 
 class SignerNonce(Base):
@@ -289,6 +292,31 @@ class SignerNonce(Base):
 
 
 # ------------------------------------------------------------------------------------------ indexer
+
+
+class ChainIdentity(Base):
+    """Which chain this database describes: the chain id and its genesis block, and the escrow. The
+    platform refuses a node of another chain (a devnet reset under a kept database would otherwise look
+    like a reorg of everything)."""
+
+    __tablename__ = "chain_identity"
+
+    escrow: Mapped[str] = mapped_column(String(42), primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    genesis_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WorkerReport(Base):
+    """What a worker last saw of itself and the chain, written every second or so: the node, each step's
+    failures, the nonces. `/v1/health` and `/metrics` answer from these rows without asking the node."""
+
+    __tablename__ = "worker_reports"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)  # host:pid
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class IndexerCursor(Base):
@@ -338,7 +366,9 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    key: Mapped[str | None] = mapped_column(String(200))  # the chain log behind it, if any (unique)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    __table_args__ = (Index("ix_events_key", "key", unique=True),)
     # Written through these, an event and its rows need no flush of their own to learn the event's id:
     # the indexer emits thousands in one transaction and they go in as a few multi-row INSERTs.
     recipients: Mapped[list[EventRecipient]] = relationship()
@@ -363,6 +393,9 @@ class WebhookEndpoint(Timestamps, Base):
     url: Mapped[str] = mapped_column(String(2000))
     secret: Mapped[str] = mapped_column(String(80))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # attempts failed in a row
+    failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class WebhookDelivery(Base):
@@ -385,9 +418,9 @@ class IdempotencyRecord(Base):
 
     __tablename__ = "idempotency_records"
 
-    scope: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the caller's credentials
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)  # the caller: its API key's id, or its address
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)  # None while the first request is running
-    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)  # secrets shown once are blanked
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)  # kept 24 h
