@@ -4,18 +4,19 @@ the chain again."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
 from daifa.store import models as m
-from tests.e2e.harness import DAY, USD, Daifa
+from tests.e2e.harness import DAY, USD, Daifa, Party
 from tests.e2e.test_full_life import _send_from_wallet
 
 
-@pytest.mark.chains("anvil")
-@pytest.mark.full_history
-@pytest.mark.databases("sqlite", "postgresql")
-def test_a_reorg_that_drops_a_deposit_rolls_the_records_back(daifa: Daifa) -> None:
+def funded_from_the_wallet(daifa: Daifa) -> tuple[Party, dict[str, Any]]:
+    """A plan of two instalments whose first the payer funded from its own wallet (two blocks: the
+    approval and the deposit)."""
     payer, _payee, plan = daifa.recorded_plan(instalments=2, amount=100 * USD, fund=False)
     deposit = daifa.post(
         f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": [0], "method": "wallet"}, expect=201
@@ -24,6 +25,14 @@ def test_a_reorg_that_drops_a_deposit_rolls_the_records_back(daifa: Daifa) -> No
         daifa.chain.w3.eth.wait_for_transaction_receipt(_send_from_wallet(daifa, payer.wallet, tx))
     daifa.settle()
     assert daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"][0]["status"] == "funded"
+    return payer, plan
+
+
+@pytest.mark.chains("anvil")
+@pytest.mark.full_history
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_reorg_that_drops_a_deposit_rolls_the_records_back(daifa: Daifa) -> None:
+    payer, plan = funded_from_the_wallet(daifa)
     events_before = daifa.count(m.Event, m.Event.type == "instalment.funded")
     head = daifa.chain.w3.eth.block_number
 
@@ -47,4 +56,27 @@ def test_a_reorg_that_drops_a_deposit_rolls_the_records_back(daifa: Daifa) -> No
     daifa.chain.advance(40 * DAY)
     daifa.settle()
     assert [i["status"] for i in daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"]] == ["closed", "funded"]
+    daifa.reconcile()
+
+
+@pytest.mark.chains("anvil")
+@pytest.mark.full_history
+def test_a_node_behind_the_indexer_is_waited_for_and_only_a_changed_block_rolls_back(daifa: Daifa) -> None:
+    payer, plan = funded_from_the_wallet(daifa)
+    events = daifa.count(m.Event)
+    rpc = daifa.chain.w3.provider.make_request  # type: ignore[attr-defined]
+
+    # The node goes back two blocks (as one restored from an older snapshot would): the records stay.
+    rpc("anvil_rollback", [2])
+    daifa.settle()
+    assert daifa.platform.indexer.waiting and "below block" in daifa.platform.indexer.waiting
+    assert daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"][0]["status"] == "funded"
+    assert any("indexer is waiting" in r for r in daifa.get("/v1/health", None, expect=503)["reasons"])
+
+    # It then builds other blocks in their place: now the chain did change, and the records follow it.
+    rpc("anvil_mine", ["0x3"])
+    daifa.settle()
+    assert daifa.platform.indexer.waiting is None
+    assert daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"][0]["status"] == "unfunded"
+    assert daifa.count(m.Event) == events  # nothing invented, nothing repeated
     daifa.reconcile()

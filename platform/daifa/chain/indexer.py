@@ -3,8 +3,13 @@
 It reads the escrow's logs with eth_getLogs over ranges of blocks up to `confirmations` blocks behind
 the head, stores them raw, and hands them to the projection, which folds them into the records, all in
 one database transaction per range. It keeps the hash of each range's last block and of every block
-with a log; when one of those no longer matches the chain, the chain reorganised: the logs after the
-newest block that still matches are deleted and the projection is rebuilt from the logs that remain.
+with a log; when the node gives another hash for one of those, the chain reorganised: the logs after
+the newest block that still matches are deleted and the projection is rebuilt from the logs that remain.
+
+Only a different hash is a reorg. A node that does not answer (NodeUnavailable) or is behind the
+indexer (its head below the blocks already read: restarted from an older snapshot, or a lagging node
+behind a load balancer) rolls nothing back: the indexer waits, and says why in `waiting`. A range whose
+logs the node refuses to return at once (too many results) is read in smaller ranges.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 from web3.types import LogReceipt
 
-from daifa.chain.client import ChainClient
+from daifa.chain.client import ChainClient, NodeUnavailable, RpcError
 from daifa.store.models import ChainLog, IndexedBlock, IndexerCursor
 
 log = logging.getLogger(__name__)
@@ -40,19 +45,35 @@ class Indexer:
     confirmations: int = 0
     start_block: int = 0
     range_size: int = 2_000
+    waiting: str | None = None  # why the indexer is not reading, when it is waiting on the node
 
-    def run_once(self, progress: Callable[[int, int], None] | None = None) -> int:
+    def run_once(self, progress: Callable[[int, int], None] | None = None, head: int | None = None) -> int:
         """Catches up to the confirmed head; returns the number of logs read. `progress(block, target)` is
-        told after each range (the CLI draws a bar with it)."""
-        self._check_reorg()
-        target = self.client.head() - self.confirmations
+        told after each range (the CLI draws a bar with it). `head` spares a read of the latest block."""
+        head = self.client.head() if head is None else head
+        newest = self._newest_indexed()
+        if newest is not None and head < newest[0]:
+            self.waiting = f"the node's head {head} is below block {newest[0]}, already indexed: waiting for it"
+            log.warning("indexer: %s", self.waiting)
+            return 0
+        self.waiting = None
+        self._check_reorg(newest)
+        target = head - self.confirmations
         read = 0
+        size = self.range_size
         while True:
             first = self._next_block()
             if first > target:
                 return read
-            last = min(first + self.range_size - 1, target)
-            read += self._read_range(first, last)
+            last = min(first + size - 1, target)
+            try:
+                read += self._read_range(first, last)
+            except RpcError as refused:
+                if last == first:
+                    raise
+                size = max(1, (last - first + 1) // 2)  # too many logs at once for the node: smaller ranges
+                log.info("indexer: blocks %s-%s refused (%s); reading %s at a time", first, last, refused, size)
+                continue
             if progress is not None:
                 progress(last, target)
 
@@ -97,20 +118,30 @@ class Indexer:
             cursor.next_block = last + 1
         return len(rows)
 
-    def _check_reorg(self) -> None:
-        newest = select(IndexedBlock.number, IndexedBlock.hash).order_by(IndexedBlock.number.desc())
+    def _newest_indexed(self) -> tuple[int, bytes] | None:
         with self.sessions() as session:
-            last = session.execute(newest.limit(1)).first()
-        if last is None or self.client.block_hash(last[0]) == last[1]:
+            row = session.execute(_NEWEST.limit(1)).first()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def _check_reorg(self, newest: tuple[int, bytes] | None) -> None:
+        if newest is None or not self._replaced(*newest):
             return
         with self.sessions() as session:
-            known = list(session.execute(newest))
+            known = list(session.execute(_NEWEST))
         ancestor = self.start_block - 1
         for number, block_hash in known[1:]:
-            if self.client.block_hash(number) == block_hash:
+            if not self._replaced(number, block_hash):
                 ancestor = number
                 break
         self._roll_back(ancestor)
+
+    def _replaced(self, number: int, kept: bytes) -> bool:
+        """Whether the node now has another block at `number` than the one read. A node that has no
+        block there at all, while its head is past it, contradicts itself: that is no evidence either."""
+        current = self.client.block_hash(number)  # NodeUnavailable propagates: no answer is no reorg
+        if current is None:
+            raise NodeUnavailable(f"the node has no block {number} below its head")
+        return current != kept
 
     def _roll_back(self, ancestor: int) -> None:
         with self.sessions.begin() as session:
@@ -123,6 +154,9 @@ class Indexer:
             session.flush()
             self.projection.rebuild(session)
         log.warning("chain reorganised after block %s: %s logs rolled back, records rebuilt", ancestor, dropped)
+
+
+_NEWEST = select(IndexedBlock.number, IndexedBlock.hash).order_by(IndexedBlock.number.desc())
 
 
 def _row(entry: LogReceipt) -> ChainLog:

@@ -59,24 +59,26 @@ class Projection:
     def _apply(self, session: Session, logs: Sequence[m.ChainLog], notify: bool) -> None:
         decoded = [(row, self.decoder.decode(as_log_receipt(row))) for row in logs]
         events = [(row, event) for row, event in decoded if event is not None]
+        sources = _sources(row for row, _ in events)
         # The records the events name, each kind in one query rather than one per event (a catch-up
         # folds tens of thousands of events in a transaction).
         parties = _by(session, m.Party.address, {str(e.args["account"]) for _, e in events if e.name in PARTY_EVENTS})
         products = _by(session, m.Product.consent_hash, _consents(events, "AgreementSetRecorded"))
         recorded = _by(session, m.Plan.consent_hash, _consents(events, "PlanRecorded"))
-        by_plan: dict[int, list[ChainEvent]] = defaultdict(list)
-        for row, event in events:
+        by_plan: dict[int, list[tuple[ChainEvent, str]]] = defaultdict(list)
+        for (row, event), source in zip(events, sources, strict=True):
             row.name = event.name
             if event.name in PARTY_EVENTS:
-                self._party_event(session, event, parties.get(str(event.args["account"])), notify)
+                self._party_event(session, event, parties.get(str(event.args["account"])), notify, source)
             elif event.name == "AgreementSetRecorded":
-                self._agreement_set_recorded(session, event, products.get(bytes(event.args["consentHash"])), notify)
+                product = products.get(bytes(event.args["consentHash"]))
+                self._agreement_set_recorded(session, event, product, notify, source)
             elif event.name == "PlanRecorded":
                 row.chain_plan_id = int(event.args["planId"])
-                self._plan_recorded(session, event, recorded.get(bytes(event.args["consentHash"])), notify)
+                self._plan_recorded(session, event, recorded.get(bytes(event.args["consentHash"])), notify, source)
             elif event.name in PLAN_EVENTS:
                 row.chain_plan_id = int(event.args["planId"])
-                by_plan[row.chain_plan_id].append(event)
+                by_plan[row.chain_plan_id].append((event, source))
             elif event.name in CREDIT_EVENTS:
                 self._credit(session, event)
         plans = _by(session, m.Plan.chain_plan_id, set(by_plan))
@@ -121,7 +123,9 @@ class Projection:
 
     # ----------------------------------------------------------------------------------- parties
 
-    def _party_event(self, session: Session, event: ChainEvent, party: m.Party | None, notify: bool) -> None:
+    def _party_event(
+        self, session: Session, event: ChainEvent, party: m.Party | None, notify: bool, source: str
+    ) -> None:
         if party is None:
             log.info("%s for %s, who never applied here", event.name, event.args["account"])
             return
@@ -146,12 +150,13 @@ class Projection:
             party.status = ONBOARDING.next(PartyStatus(party.status), PartyEvent.SUSPENSION_CONFIRMED)
         if notify:
             kind = {PartyStatus.ACTIVE: "party.activated", PartyStatus.SUSPENDED: "party.suspended"}[target]
-            emit(session, kind, records.public_id(m.Party, party.id), {"status": party.status}, [party.id])
+            subject = records.public_id(m.Party, party.id)
+            emit(session, kind, subject, {"status": party.status}, [party.id], key=f"{kind}:{subject}:{source}")
 
     # ----------------------------------------------------------------------------------- products
 
     def _agreement_set_recorded(
-        self, session: Session, event: ChainEvent, product: m.Product | None, notify: bool
+        self, session: Session, event: ChainEvent, product: m.Product | None, notify: bool, source: str
     ) -> None:
         if product is None:
             log.info("agreement set %s was not opened through this platform", event.args["agreementSetId"])
@@ -160,17 +165,16 @@ class Projection:
         if product.status == ProductStatus.RECORDING:
             product.status = PRODUCT_OPENING.next(ProductStatus.RECORDING, ProductEvent.RECORD_CONFIRMED)
             if notify:
-                emit(
-                    session,
-                    "product.opened",
-                    records.public_id(m.Product, product.id),
-                    {"agreement_set_id": product.chain_agreement_set_id},
-                    [product.payer_id, product.payee_id],
-                )
+                subject = records.public_id(m.Product, product.id)
+                data = {"agreement_set_id": product.chain_agreement_set_id}
+                parties = [product.payer_id, product.payee_id]
+                emit(session, "product.opened", subject, data, parties, key=f"product.opened:{subject}:{source}")
 
     # ----------------------------------------------------------------------------------- plans
 
-    def _plan_recorded(self, session: Session, event: ChainEvent, plan: m.Plan | None, notify: bool) -> None:
+    def _plan_recorded(
+        self, session: Session, event: ChainEvent, plan: m.Plan | None, notify: bool, source: str
+    ) -> None:
         if plan is None:
             log.info("plan %s was not agreed through this platform", event.args["planId"])
             return
@@ -178,30 +182,41 @@ class Projection:
         if plan.status == PlanStatus.RECORDING:
             plan.status = PLAN_LIFECYCLE.next(PlanStatus.RECORDING, PlanEvent.RECORD_CONFIRMED)
             if notify:
-                emit(
-                    session,
-                    "plan.recorded",
-                    records.public_id(m.Plan, plan.id),
-                    {"chain_plan_id": plan.chain_plan_id},
-                    [plan.payer_id, plan.payee_id],
-                )
+                subject = records.public_id(m.Plan, plan.id)
+                data = {"chain_plan_id": plan.chain_plan_id}
+                parties = [plan.payer_id, plan.payee_id]
+                emit(session, "plan.recorded", subject, data, parties, key=f"plan.recorded:{subject}:{source}")
 
     def _fold_plan(
-        self, session: Session, plan: m.Plan, rows: list[m.Instalment], events: list[ChainEvent], notify: bool
+        self,
+        session: Session,
+        plan: m.Plan,
+        rows: list[m.Instalment],
+        events: list[tuple[ChainEvent, str]],
+        notify: bool,
     ) -> None:
+        """Folds the plan's events one at a time, so each event the parties hear of names the log that
+        caused it (and a log read again, after a restart or a reorg, is never a second event)."""
         assert plan.chain_plan_id is not None
-        chain_plan_id = plan.chain_plan_id
-        before = [(row.chain_status, row.delivered_hash) for row in rows]
         ledger = Ledger()
-        ledger.plans[chain_plan_id] = PlanState(
-            chain_plan_id,
+        state = ledger.plans[plan.chain_plan_id] = PlanState(
+            plan.chain_plan_id,
             plan.consent_hash,
             records.plan_params(session, plan),
             b"",
             [_state(row) for row in rows],
         )
-        ledger.apply_all(events)
-        state = ledger.plans[chain_plan_id]
+        subject = records.public_id(m.Plan, plan.id)
+        parties = [plan.payer_id, plan.payee_id]
+        for event, source in events:
+            index = int(event.args["index"]) if "index" in event.args else -1
+            item = state.instalments[index] if 0 <= index < len(state.instalments) else None
+            before = (int(item.status), item.delivered_hash) if item is not None else None
+            ledger.apply(event)
+            if notify and item is not None and before is not None:
+                for kind in _changes(*before, item):
+                    key = f"{kind}:{subject}:{index}:{source}"
+                    emit(session, kind, subject, _instalment_data(index, item), parties, key=key)
         for index, item in enumerate(state.instalments):
             row = rows[index] if index < len(rows) else None
             if row is None:  # an amendment appended it
@@ -209,16 +224,10 @@ class Projection:
                 session.add(row)
                 rows.append(row)
             _write(row, item)
-        subject = records.public_id(m.Plan, plan.id)
-        if notify:
-            for index, row in enumerate(rows):
-                old_status, old_delivered = before[index] if index < len(before) else (0, None)
-                for kind in _changes(old_status, old_delivered, row):
-                    emit(session, kind, subject, _instalment_data(row), [plan.payer_id, plan.payee_id])
         if plan.status == PlanStatus.RECORDED and all(r.chain_status & InstalmentStatus.CLOSED for r in rows):
             plan.status = PLAN_LIFECYCLE.next(PlanStatus.RECORDED, PlanEvent.ALL_INSTALMENTS_CLOSED)
             if notify:
-                emit(session, "plan.completed", subject, {}, [plan.payer_id, plan.payee_id])
+                emit(session, "plan.completed", subject, {}, parties, key=f"plan.completed:{subject}:{events[-1][1]}")
 
     # ----------------------------------------------------------------------------------- credits
 
@@ -286,13 +295,25 @@ def _write(row: m.Instalment, item: InstalmentState) -> None:
     row.to_payee, row.fee, row.to_payer = item.to_payee, item.fee, item.to_payer
 
 
-def _changes(old: int, old_delivered: bytes | None, row: m.Instalment) -> list[str]:
-    new = row.chain_status
+def _sources(rows: Iterable[m.ChainLog]) -> list[str]:
+    """Where each log came from, as it stays when the chain reorganises: its transaction's hash and its
+    place among that transaction's escrow logs (the log index counts every log in the block, so it moves
+    when the transaction is mined in another block)."""
+    seen: dict[bytes, int] = defaultdict(int)
+    sources = []
+    for row in rows:
+        sources.append(f"{row.tx_hash.hex()}:{seen[row.tx_hash]}")
+        seen[row.tx_hash] += 1
+    return sources
+
+
+def _changes(old: int, old_delivered: bytes | None, item: InstalmentState) -> list[str]:
+    new = int(item.status)
     gained = new & ~old
     kinds = []
     if gained & InstalmentStatus.FUNDED:
         kinds.append("instalment.funded")
-    if row.delivered_hash is not None and row.delivered_hash != old_delivered:
+    if item.delivered_hash is not None and item.delivered_hash != old_delivered:
         kinds.append("instalment.materials_submitted")
     if gained & InstalmentStatus.CONDITION_MET:
         kinds.append("instalment.release_condition_met")
@@ -301,19 +322,19 @@ def _changes(old: int, old_delivered: bytes | None, row: m.Instalment) -> list[s
     if gained & InstalmentStatus.CLOSED:
         if new & InstalmentStatus.DISPUTED:
             kinds.append("instalment.dispute_resolved")
-        elif row.to_payee or row.fee:
+        elif item.to_payee or item.fee:
             kinds.append("instalment.released")
         else:
             kinds.append("instalment.refunded")
     return kinds
 
 
-def _instalment_data(row: m.Instalment) -> dict[str, object]:
+def _instalment_data(index: int, item: InstalmentState) -> dict[str, object]:
     return {
-        "index": row.index,
-        "status": int(row.chain_status),
-        "amount": str(row.amount),
-        "to_payee": str(row.to_payee),
-        "fee": str(row.fee),
-        "to_payer": str(row.to_payer),
+        "index": index,
+        "status": int(item.status),
+        "amount": str(item.terms.amount),
+        "to_payee": str(item.to_payee),
+        "fee": str(item.fee),
+        "to_payer": str(item.to_payer),
     }
