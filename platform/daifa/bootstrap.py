@@ -1,40 +1,57 @@
 """The composition root: builds the platform's parts from settings and wires them together.
 
-`Platform.run_once` is one turn of the background work (relayer, indexer, scheduler, webhooks); `daifa
-serve` runs it in a loop beside the API, the tests call it step by step, and several processes may run it
-against one PostgreSQL database.
+`Platform.run_once` is one turn of the work that moves money (relayer, indexer, scheduler, and some
+housekeeping); `Platform.run_forever` runs turns in a loop, with two helpers beside it on their own
+threads: the webhook dispatcher (deliveries never wait on the money, nor the money on deliveries) and a
+node monitor that probes the chain every second with a short timeout and writes the worker's report
+(what `/v1/health` answers from), even while a turn waits on a hung node. `daifa worker` and `daifa
+serve` run it; the tests call the steps one by one; several processes may run it against one
+PostgreSQL database.
+
+Every step of a turn runs even when another failed: a turn that had failures raises `TurnFailed` at
+its end, and each step's failures in a row show in the worker's report.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from time import monotonic
+from typing import Any, TypeVar
 
-import httpx
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 
-from daifa.chain.client import ChainClient
+from daifa.chain.client import BATCH_BYTES, BATCH_ITEMS, ChainClient, http_web3
 from daifa.chain.indexer import Indexer
-from daifa.chain.relayer import FaultHook, Relayer
-from daifa.services import outcomes
+from daifa.chain.relayer import MAX_FEE_PER_GAS, FaultHook, Relayer
+from daifa.services import chain_identity, housekeeping, outcomes, records
+from daifa.services.chain_identity import ChainMismatch
 from daifa.services.context import Ports
+from daifa.services.health import REPORT_EVERY, Reporter
+from daifa.services.notifications import emit
+from daifa.services.outbound import Outbound, Resolver, system_resolver
 from daifa.services.projection import Projection
 from daifa.services.scheduler import Scheduler
-from daifa.services.webhooks import WebhookSender
-from daifa.store.db import make_engine, migrate, read_session_factory, session_factory
+from daifa.services.webhook_delivery import WebhookDispatcher
+from daifa.store import models as m
+from daifa.store.db import bookkeeping_session_factory, make_engine, migrate, read_session_factory, session_factory
 from daifa.store.documents import DocumentStore
 
 log = logging.getLogger(__name__)
 
-MAX_PAUSE = 30.0  # seconds between attempts while the node or the database is down
+MAX_PAUSE = 5.0  # seconds between turns while they keep failing (the node or the database down)
 SCHEDULER_AT_LEAST = 1.0  # seconds between scheduler runs when nothing seems to change
+HOUSEKEEPING_EVERY = 60.0  # seconds
+PROBE_TIMEOUT = 2.0  # seconds the node monitor waits for the node
+IDENTITY_EVERY = 10  # node probes between checks that the node is still on the database's chain
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,18 @@ class Settings:
     confirmations: int = 0  # blocks behind the head the indexer stays; 0 on a devnet
     start_block: int = 0  # the escrow's deployment block: the indexer starts there
     replace_after: timedelta = timedelta(seconds=30)  # a transaction unmined this long is re-sent with a higher fee
+    max_fee_per_gas: int = MAX_FEE_PER_GAS  # the relayer never signs above this (wei per gas)
+    rpc_batch_items: int = BATCH_ITEMS  # requests per JSON-RPC batch
+    rpc_batch_bytes: int = BATCH_BYTES  # bytes per JSON-RPC batch
+    webhooks_allow_local: bool = False  # development: webhooks to loopback addresses and over plain http
+
+
+class TurnFailed(Exception):
+    """One or more steps of a turn failed (each ran; see the worker's report and the log)."""
+
+    def __init__(self, failures: list[tuple[str, BaseException]]) -> None:
+        super().__init__("; ".join(f"{name}: {type(error).__name__}: {error}" for name, error in failures))
+        self.failures = failures
 
 
 @dataclass
@@ -57,74 +86,166 @@ class Platform:
     relayer: Relayer
     indexer: Indexer
     scheduler: Scheduler
-    webhooks: WebhookSender
+    webhooks: WebhookDispatcher
+    reporter: Reporter
+    probe: ChainClient  # the node monitor's: its own connection, a short timeout
+    genesis: bytes = b""
+    stopped: str | None = None  # why this worker will not work (another chain under its database)
     _scheduled_at: tuple[int, float] = (-1, 0.0)  # (chain time, monotonic time) of the last idle scheduler run
+    _housekept_at: float = field(default_factory=monotonic)
+    _failures: list[tuple[str, BaseException]] = field(default_factory=list)
 
     def run_once(self) -> int:
-        """One turn of background work; returns how much moved (0: nothing to do right now)."""
-        moved = self.relayer.run_once()
-        moved += self.indexer.run_once()
-        now = self.ports.chain.now()
-        # The scheduler decides from the chain's clock and the records; when neither the clock nor
-        # anything here moved since its last run found nothing, it would find nothing again (it still
-        # runs every SCHEDULER_AT_LEAST seconds, for what other workers changed).
-        if moved or now != self._scheduled_at[0] or monotonic() - self._scheduled_at[1] >= SCHEDULER_AT_LEAST:
-            scheduled = sum(self.scheduler.run_once(now).values())
-            self._scheduled_at = (now if not scheduled else -1, monotonic())
-            moved += scheduled
-        moved += self.relayer.run_once()
-        moved += self.indexer.run_once()
-        moved += self.webhooks.run_once()
+        """One turn of the work that moves money; returns how much moved (0: nothing to do right now).
+        Raises TurnFailed after the turn if any step failed."""
+        if self.stopped:
+            raise ChainMismatch(self.stopped)
+        self._failures = []
+        moved = self._step("relayer", self.relayer.run_once) or 0
+        latest = self._step("chain", self.ports.chain.latest)  # one read of the head serves the next two steps
+        if latest is not None:
+            head, now = latest
+            self.reporter.node_answered(head, now)
+            moved += self._step("indexer", lambda: self.indexer.run_once(head=head)) or 0
+            # The scheduler decides from the chain's clock and the records; when neither the clock nor
+            # anything here moved since its last run found nothing, it would find nothing again (it still
+            # runs every SCHEDULER_AT_LEAST seconds, for what other workers changed).
+            if moved or now != self._scheduled_at[0] or monotonic() - self._scheduled_at[1] >= SCHEDULER_AT_LEAST:
+                scheduled = sum((self._step("scheduler", lambda: self.scheduler.run_once(now)) or {}).values())
+                self._scheduled_at = (now if not scheduled else -1, monotonic())
+                moved += scheduled
+        moved += self._step("relayer", lambda: self.relayer.run_once(sync=False)) or 0
+        moved += self._step("indexer", self.indexer.run_once) or 0
+        if monotonic() - self._housekept_at >= HOUSEKEEPING_EVERY:
+            self._step("housekeeping", lambda: housekeeping.purge(self.sessions))
+            self._housekept_at = monotonic()
+        self.reporter.note(indexer_waiting=self.indexer.waiting, nonces=self.relayer.nonces)
+        self.reporter.write()
+        if self._failures:
+            raise TurnFailed(self._failures)
         return moved
 
     def settle(self, max_turns: int = 20) -> None:
-        """Runs turns until nothing moves (on a chain that mines each transaction at once)."""
+        """Runs turns, and delivers webhooks, until nothing moves (on a chain that mines each transaction
+        at once). For the tests and the demo: a running worker delivers on its own thread."""
         for _ in range(max_turns):
-            if not self.run_once():
+            if not self.run_once() + self.webhooks.run_once():
                 return
         raise RuntimeError(f"the platform still had work after {max_turns} turns")
 
-    def run_forever(self, stop: threading.Event, idle: float = 1.0) -> None:
-        """Background work until `stop` is set: turn after turn, pausing `idle` seconds when nothing
-        moved. A turn that fails (the node or the database unreachable) is logged and tried again after
-        a growing pause; nothing is lost, since every step commits before the next begins."""
+    def run_forever(self, stop: threading.Event, idle: float = 1.0, deliver_webhooks: bool = True) -> None:
+        """Turns until `stop` is set, pausing `idle` seconds when nothing moved and longer (up to MAX_PAUSE)
+        while turns keep failing; the node monitor and (unless told not to) the webhook dispatcher run
+        beside it. Nothing is lost between turns: every step commits before the next begins."""
+        helpers = [threading.Thread(target=self.monitor, args=(stop,), name="daifa-node-monitor", daemon=True)]
+        if deliver_webhooks:
+            helpers.append(threading.Thread(target=self.webhooks.run_forever, args=(stop,), name="daifa-webhooks"))
+        for helper in helpers:
+            helper.start()
         failures = 0
+        try:
+            while not stop.is_set():
+                if self.stopped:
+                    log.error("worker stopped: %s", self.stopped)
+                    stop.wait(60)
+                    continue
+                try:
+                    moved = self.run_once()
+                except Exception as error:
+                    failures += 1
+                    log.warning("turn failed (%s in a row), trying again: %s", failures, error)
+                    stop.wait(min(MAX_PAUSE, idle * 2**failures))
+                    continue
+                failures = 0
+                if not moved:
+                    stop.wait(idle)
+        finally:
+            stop.set()
+            for helper in helpers:
+                helper.join(timeout=30)
+
+    def monitor(self, stop: threading.Event) -> None:
+        """Probes the node every REPORT_EVERY seconds and writes the worker's report; every IDENTITY_EVERY
+        probes checks the node is still on the database's chain (a devnet reset stops the worker)."""
+        probes = 0
         while not stop.is_set():
             try:
-                moved = self.run_once()
-            except Exception:
-                failures += 1
-                log.exception("background work failed (%s in a row); trying again", failures)
-                stop.wait(min(MAX_PAUSE, idle * 2**failures))
-                continue
-            failures = 0
-            if not moved:
-                stop.wait(idle)
+                head, now = self.probe.latest()
+                self.reporter.node_answered(head, now)
+                probes += 1
+                if probes % IDENTITY_EVERY == 0:
+                    self._check_identity()
+            except Exception as error:
+                self.reporter.node_failed(error)
+            self.reporter.write(force=True)
+            stop.wait(REPORT_EVERY)
 
     def close(self) -> None:
-        self.webhooks.client.close()
         self.engine.dispose()
+
+    # ------------------------------------------------------------------------------------- helpers
+
+    def _step(self, name: str, run: Callable[[], T]) -> T | None:
+        self.reporter.step_started(name)
+        try:
+            result = run()
+        except Exception as error:
+            self.reporter.step_ended(name, error)
+            self._failures.append((name, error))
+            log.warning("%s step failed: %s: %s", name, type(error).__name__, error)
+            return None
+        self.reporter.step_ended(name, None)
+        return result
+
+    def _check_identity(self) -> None:
+        genesis = self.probe.genesis_hash()
+        if genesis != self.genesis:
+            try:
+                chain_identity.check(self.sessions, self.probe, genesis)
+            except ChainMismatch as mismatch:
+                self.stopped = mismatch.message
+                self.reporter.note(stopped=mismatch.message)
+                log.error("%s", mismatch.message)
 
 
 def build(
     settings: Settings,
     w3: Web3,
-    operator: LocalAccount,
+    operator: LocalAccount | str,
     *,
-    http: httpx.Client | None = None,
     fault: FaultHook | None = None,
     migrate_schema: bool = True,
+    resolver: Resolver = system_resolver,
+    probe: Web3 | None = None,
 ) -> Platform:
-    """A platform on `w3` whose transactions `operator` (the escrow's operator) signs. Migrates the database
-    unless told the schema is current (an API process its parent started)."""
+    """A platform on `w3` for the escrow's operator: its key (`LocalAccount`) in the process that relays,
+    only its address in processes that do not (the API's). Migrates the database unless told the schema
+    is current (an API process its parent started). Refuses a node on another chain than the database's."""
+    signer = operator if isinstance(operator, LocalAccount) else None
+    address = operator.address if isinstance(operator, LocalAccount) else Web3.to_checksum_address(operator)
     engine = make_engine(settings.database_url)
     if migrate_schema:
         migrate(engine)
     sessions = session_factory(engine)
-    chain = ChainClient(w3, settings.escrow_address)
-    ports = Ports(chain=chain, documents=DocumentStore(settings.documents_dir), operator_address=operator.address)
-    relayer = Relayer(sessions, chain, operator, replace_after=settings.replace_after, fault=fault)
+    chain = ChainClient(
+        w3, settings.escrow_address, batch_items=settings.rpc_batch_items, batch_bytes=settings.rpc_batch_bytes
+    )
+    genesis = chain_identity.check(sessions, chain)
+    outbound = Outbound(allow_local=settings.webhooks_allow_local, resolver=resolver)
+    ports = Ports(
+        chain=chain, documents=DocumentStore(settings.documents_dir), operator_address=address, outbound=outbound
+    )
+    relayer = Relayer(
+        sessions,
+        chain,
+        address,
+        signer,
+        replace_after=settings.replace_after,
+        max_fee_per_gas=settings.max_fee_per_gas,
+        fault=fault,
+    )
     relayer.listeners.append(outcomes.on_transaction_settled)
+    relayer.alerts.append(lambda session, kind, data: _alert(session, kind, address, data))
     indexer = Indexer(
         sessions, chain, Projection(chain), confirmations=settings.confirmations, start_block=settings.start_block
     )
@@ -138,5 +259,22 @@ def build(
         relayer=relayer,
         indexer=indexer,
         scheduler=Scheduler(sessions, readers, ports),
-        webhooks=WebhookSender(sessions, http or httpx.Client()),
+        webhooks=WebhookDispatcher(sessions, outbound),
+        reporter=Reporter(bookkeeping_session_factory(engine)),
+        probe=ChainClient(probe or _probe_web3(w3), settings.escrow_address),
+        genesis=genesis,
     )
+
+
+def _alert(session: Session, kind: str, address: str, data: dict[str, Any]) -> None:
+    """A relayer's alert as an event only the operator sees."""
+    shown = {k: records.public_id(m.OutboxEntry, v) if k == "transaction" else v for k, v in data.items()}
+    emit(session, kind, f"signer:{address}", shown, [])
+
+
+def _probe_web3(w3: Web3) -> Web3:
+    """A connection of its own to the same node, with a short timeout, for the node monitor."""
+    provider = w3.provider
+    if isinstance(provider, HTTPProvider):
+        return http_web3(str(provider.endpoint_uri), timeout=PROBE_TIMEOUT)
+    return w3  # the embedded chain answers in process

@@ -4,8 +4,11 @@ tests run it after every flow.
 It compares, as of the last block the indexer read: every approved party's roles, suspension and
 reviewed-documents hash; every open product's agreement set (parties, expiry, limit); every recorded
 plan's 24-byte commitment (its terms and instalments, hashed the way the contract does) and each
-instalment's status and delivered materials; and, per token, the escrow's balance against what the
-records say it holds (deposits less payouts, plus credited payments).
+instalment's status and delivered materials; per token, the escrow's balance against what the
+records say it holds (deposits less payouts, plus credited payments); and the relayer's outbox against
+the node: the signer's next nonce is not behind the chain's count (else the next transaction it signs is
+refused), the newest RECENT_TRANSACTIONS it took as mined have their receipts where it recorded them,
+and none it still waits for has a nonce the chain has used for something else.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from daifa.services.context import Ports
 from daifa.store import models as m
 
 ZERO = b"\x00" * 32
+RECENT_TRANSACTIONS = 500
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Report:
     plans: int = 0
     instalments: int = 0
     tokens: int = 0
+    transactions: int = 0
     mismatches: list[Mismatch] = field(default_factory=list)
 
     @property
@@ -105,7 +110,41 @@ def reconcile(session: Session, ports: Ports) -> Report:
         balance = ports.chain.token(token).functions.balanceOf(ports.chain.escrow_address).call(block_identifier=block)
         report.differ(f"token {token}", "escrow balance", amount, int(balance))
         report.tokens += 1
+    _outbox(session, ports, report)
     return report
+
+
+def _outbox(session: Session, ports: Ports, report: Report) -> None:
+    for signer in session.scalars(select(m.SignerNonce)):
+        mined, _pending = ports.chain.transaction_counts(signer.address)
+        if signer.next_nonce < mined:
+            report.mismatches.append(
+                Mismatch(f"signer {signer.address}", "next nonce", str(signer.next_nonce), f"{mined} already mined")
+            )
+        waiting = session.scalars(
+            select(m.OutboxEntry).where(
+                m.OutboxEntry.status == "sent", m.OutboxEntry.sender == signer.address, m.OutboxEntry.nonce < mined
+            )
+        ).all()
+        if waiting:
+            receipts = ports.chain.receipts([bytes.fromhex(h[2:]) for e in waiting for h in e.tx_hashes])
+            if not any(receipts):
+                for entry in waiting:
+                    subject = records.public_id(m.OutboxEntry, entry.id)
+                    report.mismatches.append(Mismatch(subject, "nonce", f"{entry.nonce}, waiting", "used by another"))
+    recent = session.scalars(
+        select(m.OutboxEntry)
+        .where(m.OutboxEntry.mined_tx_hash.is_not(None))
+        .order_by(m.OutboxEntry.id.desc())
+        .limit(RECENT_TRANSACTIONS)
+    ).all()
+    receipts = ports.chain.receipts([bytes.fromhex(str(e.mined_tx_hash)[2:]) for e in recent])
+    for entry, receipt in zip(recent, receipts, strict=True):
+        subject = records.public_id(m.OutboxEntry, entry.id)
+        succeeded = entry.status == "mined"
+        report.differ(subject, "mined in block", entry.mined_block, receipt.block_number if receipt else "no receipt")
+        report.differ(subject, "succeeded", succeeded, receipt.succeeded if receipt else "no receipt")
+        report.transactions += 1
 
 
 def _state_block(ports: Ports, indexed: int) -> int:
