@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from daifa.chain.client import ChainClient
 from daifa.errors import Forbidden
+from daifa.services.outbound import Outbound
 from daifa.store.documents import DocumentStore
 
 
@@ -19,6 +20,8 @@ class Role(StrEnum):
 class Actor:
     role: Role
     party_id: int | None = None
+    key_id: int | None = None  # the API key it authenticated with
+    applicant: bool = False  # a party whose application is under review: it may only read it and add documents
 
     @property
     def is_operator(self) -> bool:
@@ -44,5 +47,6 @@ class Ports:
     chain: ChainClient
     documents: DocumentStore
     operator_address: str  # the platform's signer: the contracts' operator and the default arbiter
+    outbound: Outbound = field(default_factory=Outbound)  # where webhooks may go
     signature_ttl: int = 14 * DAY  # how long a party has to sign what the platform prepared
     reminder_lead: int = 3 * DAY  # how long before a deposit-by time the payer is reminded

@@ -7,10 +7,9 @@ from sqlalchemy import select
 
 from daifa.api import schemas as s
 from daifa.api import views
-from daifa.api.deps import CurrentActor, Paginated, transaction
+from daifa.api.deps import CurrentActor, Paginated, ports, transaction
 from daifa.errors import NotFound
 from daifa.services import records, webhooks
-from daifa.services.notifications import forget_endpoints
 from daifa.store import models as m
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -43,9 +42,12 @@ def get_event(request: Request, actor: CurrentActor, event_id: str) -> s.EventOu
 
 @router.post("/webhook_endpoints", status_code=201, response_model=s.WebhookEndpointOut)
 def create_endpoint(request: Request, actor: CurrentActor, body: s.WebhookEndpointIn) -> s.WebhookEndpointOut:
-    """Register a URL for the caller's events. The secret that signs them is shown once, here."""
+    """Register an https URL for the caller's events (an open account, at most 5 enabled). The URL must
+    resolve to public addresses only. The secret that signs deliveries is shown once, here."""
+    outbound = ports(request).outbound
+    outbound.check_url_resolving(body.url)  # before the transaction: a slow name server holds no lock
     with transaction(request) as session:
-        endpoint = webhooks.register(session, actor, body.url)
+        endpoint = webhooks.register(session, outbound, actor, body.url)
         return s.WebhookEndpointOut(**webhooks.describe(endpoint, with_secret=True))
 
 
@@ -62,9 +64,16 @@ def list_endpoints(request: Request, actor: CurrentActor, page: Paginated) -> s.
 @router.post("/webhook_endpoints/{endpoint_id}/disable", response_model=s.WebhookEndpointOut)
 def disable_endpoint(request: Request, actor: CurrentActor, endpoint_id: str) -> s.WebhookEndpointOut:
     with transaction(request) as session:
-        endpoint = records.get(session, m.WebhookEndpoint, endpoint_id, for_update=True)
-        if endpoint.party_id != actor.party_id:
-            raise NotFound(f"no webhook endpoint {endpoint_id}: check the id")
-        endpoint.enabled = False
-        forget_endpoints(session)
+        endpoint = webhooks.set_enabled(session, ports(request).outbound, actor, endpoint_id, enabled=False)
+        return s.WebhookEndpointOut(**webhooks.describe(endpoint))
+
+
+@router.post("/webhook_endpoints/{endpoint_id}/enable", response_model=s.WebhookEndpointOut)
+def enable_endpoint(request: Request, actor: CurrentActor, endpoint_id: str) -> s.WebhookEndpointOut:
+    """Enable an endpoint again (one the platform disabled after repeated failures, once it is fixed)."""
+    with transaction(request) as session:
+        url = webhooks.owned(session, actor, endpoint_id).url
+    ports(request).outbound.check_url_resolving(url)
+    with transaction(request) as session:
+        endpoint = webhooks.set_enabled(session, ports(request).outbound, actor, endpoint_id, enabled=True)
         return s.WebhookEndpointOut(**webhooks.describe(endpoint))
