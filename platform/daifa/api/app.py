@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from fastapi import FastAPI
 
 from daifa import __version__
 from daifa.api import openapi, problems
+from daifa.api.guards import BodyLimits, RequestGuard
 from daifa.api.idempotency import IdempotencyMiddleware
+from daifa.api.metrics import RequestMetrics
+from daifa.api.ratelimit import Buckets, RateLimits
 from daifa.api.representations import RepresentationCache
-from daifa.api.routers import actions, documents, events, operations, parties, plans, products, signatures
+from daifa.api.routers import actions, documents, events, keys, operations, parties, plans, products, signatures
 from daifa.bootstrap import Platform
+from daifa.services.health import HealthLimits
 from daifa.store.db import bookkeeping_session_factory
 
 DESCRIPTION = """Escrowed pay-on-behalf disbursement. Authenticate with `Authorization: Bearer <API key>`;
@@ -17,14 +23,33 @@ send an `Idempotency-Key` with every POST; errors are RFC 9457 problem details; 
 decimal strings in the token's smallest unit; times are unix seconds (UTC)."""
 
 
-def create_app(platform: Platform) -> FastAPI:
+@dataclass(frozen=True)
+class ApiSettings:
+    """What the API allows a request: body sizes, rates from one address, and when health says degraded."""
+
+    bodies: BodyLimits = field(default_factory=BodyLimits)
+    rates: RateLimits = field(default_factory=RateLimits)
+    health: HealthLimits = field(default_factory=HealthLimits)
+
+
+def create_app(platform: Platform, settings: ApiSettings | None = None) -> FastAPI:
+    """The ASGI application serving `platform` (see daifa.api.server for the server around it)."""
+    settings = settings or ApiSettings()
     app = FastAPI(title="Daifa", version=__version__, description=DESCRIPTION)
     app.state.platform = platform
+    app.state.settings = settings
     app.state.plans = RepresentationCache()
     app.state.read_engine = platform.engine.execution_options(readonly=True)
+    app.state.failed_authentication = Buckets(settings.rates.failed_authentication, "requests with a wrong API key")
+    app.state.applications = Buckets(settings.rates.applications, "applications")
     problems.install(app)
     openapi.install(app)
-    app.add_middleware(IdempotencyMiddleware, sessions=bookkeeping_session_factory(platform.engine))
-    for module in (parties, products, plans, actions, signatures, documents, events, operations):
+    app.add_middleware(
+        IdempotencyMiddleware, sessions=bookkeeping_session_factory(platform.engine), read_engine=app.state.read_engine
+    )
+    app.add_middleware(RequestGuard, limits=settings.bodies)  # limits before any work
+    app.add_middleware(RequestMetrics)  # the outermost: refused requests are counted too
+    for module in (parties, products, plans, actions, signatures, documents, events, keys, operations):
         app.include_router(module.router)
+    app.include_router(operations.metrics_router)
     return app

@@ -29,13 +29,16 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 PROBLEMS = {
-    "400": "a missing or malformed Idempotency-Key",
+    "400": "a missing or malformed Idempotency-Key, or a JSON body nested too deep",
     "401": "no API key, or an unknown one",
     "403": "the caller's role may not do this",
     "404": "no such record, or not the caller's",
     "409": "the record's state does not allow it now, or the Idempotency-Key was used for another request",
+    "413": "the request body is larger than this request takes, or the party's documents quota is used up",
     "422": "the request's values are wrong: `problems` names each",
+    "429": "too many requests of this kind from one address (failed authentication, applications): see Retry-After",
     "500": "the platform failed and changed nothing",
+    "503": "what the request needs (the chain's node, a place for an upload) is busy or unreachable: see Retry-After",
 }
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -67,5 +70,7 @@ def _complete(method: str, operation: dict[str, Any]) -> None:
         operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
     responses = operation.setdefault("responses", {})
     for status, description in PROBLEMS.items():
+        if status in responses and status != "422":  # declared by the route itself (health's 503)
+            continue
         problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
         responses[status] = {"description": description, "content": {"application/problem+json": problem}}

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from daifa.errors import DaifaError, InvalidInput
+from daifa.errors import DaifaError, InvalidInput, RateLimited, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,10 @@ def install(app: FastAPI) -> None:
         extra: dict[str, Any] = {}
         if isinstance(error, InvalidInput):
             extra["problems"] = [{"field": p.field, "message": p.message} for p in error.problems]
-        return problem(error.http_status, error.code, error.message, request.url.path, **extra)
+        response = problem(error.http_status, error.code, error.message, request.url.path, **extra)
+        if isinstance(error, RateLimited | Unavailable):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
