@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, Select
 from sqlalchemy.orm import Session
 
 from daifa.bootstrap import Platform
-from daifa.errors import InvalidInput, NotFound, Problem
+from daifa.errors import Forbidden, InvalidInput, NotFound, Problem, Unauthenticated
 from daifa.services import credentials, records
 from daifa.services.context import Actor, Ports
 from daifa.services.documents import MAX_FILES_PER_REQUEST, Upload
@@ -48,12 +48,53 @@ async def read_connection(request: Request) -> AsyncIterator[Connection]:
 ReadConnection = Annotated[Connection, Depends(read_connection)]
 
 
+# What a party whose application is under review may do: read its application, add documents to it,
+# read its events and documents, and manage the key it uses.
+APPLICANT_ROUTES = frozenset(
+    {
+        ("GET", "/v1/parties"),
+        ("GET", "/v1/parties/{party_id}"),
+        ("POST", "/v1/parties/{party_id}/documents"),
+        ("GET", "/v1/documents/{document_id}"),
+        ("GET", "/v1/documents/{document_id}/content"),
+        ("GET", "/v1/events"),
+        ("GET", "/v1/events/{event_id}"),
+        ("GET", "/v1/api_keys"),
+        ("POST", "/v1/api_keys/{key_id}/roll"),
+        ("POST", "/v1/api_keys/{key_id}/revoke"),
+    }
+)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def bearer_key(request: Request) -> str | None:
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    return key.strip() if scheme.lower() == "bearer" else None
+
+
 async def current_actor(request: Request, connection: ReadConnection) -> Actor:
     """The caller, from its API key. It runs on the event loop, not in a worker thread: one indexed
-    lookup costs less than the hand-off to a thread and back, which every request would pay."""
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    return credentials.authenticate(connection, key.strip() if scheme.lower() == "bearer" else None)
+    lookup costs less than the hand-off to a thread and back, which every request would pay. An address
+    that keeps sending wrong keys is refused for a while (429) before any lookup."""
+    failures = request.app.state.failed_authentication
+    address = client_address(request)
+    failures.check(address)
+    try:
+        actor = credentials.authenticate(connection, bearer_key(request))
+    except Unauthenticated:
+        failures.take(address)
+        raise
+    if actor.applicant:
+        route = request.scope.get("route")
+        if (request.method, getattr(route, "path", "")) not in APPLICANT_ROUTES:
+            raise Forbidden(
+                "your application is under review: until your account opens you may read it, add documents "
+                "to it and read its events"
+            )
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -104,7 +104,18 @@ class SignatureIn(In):
 
 
 class WebhookEndpointIn(In):
-    url: str = Field(max_length=2_000)
+    url: str = Field(max_length=2_000, description="https://... (a public address; credentials in it are refused)")
+
+
+class ApiKeyIn(In):
+    party: str | None = Field(None, max_length=40, description="(operator) whose key; leave out for an operator key")
+    label: str | None = Field(None, max_length=100, description="what the key is for, to tell keys apart")
+
+
+class ApiKeyRollIn(In):
+    expires_in: int = Field(
+        0, ge=0, le=7 * 86_400, description="seconds the old key keeps working (0: it stops now; at most a week)"
+    )
 
 
 # ------------------------------------------------------------------------------------------ responses
@@ -248,7 +259,23 @@ class WebhookEndpointOut(Out):
     object: Literal["webhook_endpoint"] = "webhook_endpoint"
     url: str
     enabled: bool
+    failures: int = Field(0, description="deliveries that failed in a row")
+    disabled_reason: str | None = Field(None, description="why the platform disabled it, if it did")
     secret: str | None = Field(None, description="shown once, when the endpoint is created")
+
+
+class ApiKeyOut(Out):
+    id: str
+    object: Literal["api_key"] = "api_key"
+    prefix: str = Field(description="the key's first characters, to tell it apart")
+    role: Literal["operator", "party"]
+    party: str | None
+    label: str | None
+    status: Literal["active", "expired", "revoked"]
+    created: int
+    expires_at: int | None = Field(description="a rolled key works until then")
+    revoked_at: int | None
+    secret: str | None = Field(None, description="the key itself: shown once, when it is created or rolled")
 
 
 class TransactionOut(Out):
@@ -282,17 +309,25 @@ class ReconciliationOut(Out):
     plans: int
     instalments: int
     tokens: int
+    transactions: int = Field(description="the relayer's transactions checked against their receipts")
     mismatches: list[MismatchOut]
 
 
 class HealthOut(Out):
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "degraded"]
+    reasons: list[str] = Field(description="why it is degraded, each saying what to look at; empty when ok")
     chain_id: int
     escrow: str
-    head_block: int
-    chain_time: int = Field(description="the latest block's timestamp: the clock plans are checked against")
-    indexer_lag_blocks: int
+    workers: int = Field(description="workers whose report is fresh")
+    node_reachable: bool | None = Field(description="whether the node answered the worker's last probe")
+    head_block: int | None
+    chain_time: int | None = Field(description="the latest block's timestamp: the clock plans are checked against")
+    head_age_seconds: float | None = Field(description="seconds since the head block last changed")
+    indexer_lag_blocks: int | None
     outbox_waiting: int
+    outbox_oldest_age_seconds: float | None
+    nonce_gap: int | None = Field(description="the node's pending nonce less the platform's next; above 0: foreign use")
+    webhook_backlog: int
 
 
 T = TypeVar("T")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from daifa.api import schemas as s
 from daifa.domain.onboarding import PartyStatus
 from daifa.domain.plans import InstalmentStatus, ReleaseRule
-from daifa.services import documents, records, signatures
+from daifa.services import credentials, documents, records, signatures
 from daifa.store import models as m
 
 F = InstalmentStatus
@@ -193,3 +195,21 @@ def public_subject(subject: str) -> str:
     kind, _, key = subject.partition(":")
     model = _SUBJECT_MODELS.get(kind)
     return records.public_id(model, int(key)) if model is not None and key.isdigit() else subject
+
+
+def api_key(row: m.ApiKey, secret: str | None = None) -> s.ApiKeyOut:
+    def unix(at: datetime | None) -> int | None:
+        return None if at is None else int(at.timestamp())
+
+    return s.ApiKeyOut(
+        id=records.public_id(m.ApiKey, row.id),
+        prefix=row.prefix,
+        role="operator" if row.role == "operator" else "party",
+        party=records.public_id(m.Party, row.party_id) if row.party_id is not None else None,
+        label=row.label,
+        status=credentials.status(row),  # type: ignore[arg-type]
+        created=int(row.created_at.timestamp()),
+        expires_at=unix(row.expires_at),
+        revoked_at=unix(row.revoked_at),
+        secret=secret,
+    )

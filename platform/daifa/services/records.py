@@ -30,6 +30,7 @@ PREFIXES: dict[type[m.Base], str] = {
     m.Event: "evt",
     m.WebhookEndpoint: "we",
     m.OutboxEntry: "tx",
+    m.ApiKey: "key",
 }
 NAMES: dict[type[m.Base], str] = {
     m.Party: "party",
@@ -41,6 +42,7 @@ NAMES: dict[type[m.Base], str] = {
     m.Event: "event",
     m.WebhookEndpoint: "webhook endpoint",
     m.OutboxEntry: "transaction",
+    m.ApiKey: "API key",
 }
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from daifa.api import schemas as s
 from daifa.api import views
-from daifa.api.deps import CurrentActor, Paginated, ports, read_uploads, transaction
+from daifa.api.deps import CurrentActor, Paginated, client_address, ports, read_uploads, transaction
 from daifa.services import onboarding, records
 from daifa.store import models as m
 
@@ -24,7 +24,9 @@ async def apply(
     kind: Annotated[str, Form(max_length=10, description="payer, payee or both")],
     files: Annotated[list[UploadFile], File(description="qualification documents: PDF, PNG, JPEG or text")],
 ) -> s.ApplicationOut:
-    """Apply for an account (no API key needed). The key in the answer is shown once."""
+    """Apply for an account (no API key needed). The key in the answer is shown once: a retry with the same
+    Idempotency-Key gets the application without it. Applications from one address are rate limited."""
+    request.app.state.applications.take(client_address(request))
     uploads = await read_uploads(files, ports(request).documents.max_bytes)
     with transaction(request) as session:
         party, key = onboarding.apply(session, ports(request), address, legal_name, kind, uploads)
