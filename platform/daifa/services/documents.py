@@ -7,15 +7,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from eth_utils.crypto import keccak
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from daifa.errors import InvalidInput, NotFound, Problem
+from daifa.domain.onboarding import PartyStatus
+from daifa.errors import DaifaError, InvalidInput, NotFound, Problem
 from daifa.services import records
 from daifa.services.context import Actor, Ports
 from daifa.store import models as m
 
 MAX_FILES_PER_REQUEST = 20
+QUOTA_UNDER_REVIEW = 64 * 1024 * 1024  # bytes of documents a party may store before its account opens
+QUOTA_OPEN = 2 * 1024 * 1024 * 1024  # and after
+
+
+class QuotaExceeded(DaifaError):
+    code = "upload_quota_exceeded"
+    http_status = 413
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ def store(
             problems.extend(Problem(f"files[{i}] ({upload.filename[:80]})", p.message) for p in error.problems)
     if problems:
         raise InvalidInput(problems)
+    if owner_party_id is not None:
+        _check_quota(session, owner_party_id, sum(len(u.data) for u in uploads))
     rows = []
     for upload in uploads:
         stored = ports.documents.put(upload.data, upload.content_type)
@@ -105,6 +115,21 @@ def get(session: Session, actor: Actor, document_id: str) -> m.Document:
     if not actor.is_operator and actor.party_id not in subject_parties(session, document.subject):
         raise NotFound(f"no document {document_id}: check the id")
     return document
+
+
+def _check_quota(session: Session, party_id: int, adding: int) -> None:
+    party = session.get(m.Party, party_id)
+    open_ = party is not None and party.status in (PartyStatus.ACTIVE, PartyStatus.SUSPENDED)
+    quota = QUOTA_OPEN if open_ else QUOTA_UNDER_REVIEW
+    used = int(
+        session.scalar(select(func.coalesce(func.sum(m.Document.size), 0)).where(m.Document.owner_party_id == party_id))
+        or 0
+    )
+    if used + adding > quota:
+        raise QuotaExceeded(
+            f"your documents take {used:,} bytes and these {adding:,} more; the most a party "
+            f"{'with an open account' if open_ else 'under review'} may store is {quota:,}: ask the operator"
+        )
 
 
 def _safe_filename(name: str) -> str:

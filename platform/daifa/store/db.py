@@ -20,12 +20,18 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from daifa.private_files import private_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # Only its owner may read it (SQLite gives its -wal and -shm files the same mode).
+            private_file(Path(database))
         _make_sqlite_serialised(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

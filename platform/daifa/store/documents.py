@@ -17,6 +17,7 @@ from pathlib import Path
 from eth_utils.crypto import keccak
 
 from daifa.errors import DaifaError, InvalidInput, NotFound, Problem
+from daifa.private_files import private_directory
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
@@ -60,7 +61,7 @@ class DocumentStore:
     def __init__(self, root: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> None:
         self.root = root
         self.max_bytes = max_bytes
-        root.mkdir(parents=True, exist_ok=True)
+        private_directory(root)  # parties' papers: only the platform's user reads them
 
     def put(self, data: bytes, declared_type: str) -> StoredDocument:
         """Stores `data` (idempotent: the same bytes are stored once). Refuses empty, oversized and
@@ -69,8 +70,8 @@ class DocumentStore:
         digest = keccak(data)
         path = self._path(digest)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._write_atomically(path, data)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._write_atomically(path, data)  # mkstemp creates it 0600
         return StoredDocument(digest, len(data), sniffed)
 
     def get(self, digest: bytes) -> bytes:

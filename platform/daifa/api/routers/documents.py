@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
@@ -21,6 +23,14 @@ class VerificationOut(BaseModel):
     detail: str
 
 
+def content_disposition(filename: str) -> str:
+    """`attachment` with the name as RFC 6266 asks: an ASCII fallback in quotes, of letters, digits and
+    ` ._-()` only (anything else is `_`), and the exact name UTF-8 percent-encoded in `filename*`, so no
+    name can add, end or smuggle a parameter."""
+    fallback = "".join(ch if ch.isascii() and (ch.isalnum() or ch in " ._-()") else "_" for ch in filename)
+    return f"attachment; filename=\"{fallback or 'document'}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 @router.get("/{document_id}", response_model=s.DocumentOut)
 def get_document(request: Request, actor: CurrentActor, document_id: str) -> s.DocumentOut:
     with transaction(request) as session:
@@ -32,8 +42,8 @@ def get_content(request: Request, actor: CurrentActor, document_id: str) -> Resp
     with transaction(request) as session:
         document = documents.get(session, actor, document_id)
         data = ports(request).documents.get(document.hash)
-        disposition = f'attachment; filename="{document.filename.encode("ascii", "replace").decode()}"'
-        return Response(data, media_type=document.content_type, headers={"Content-Disposition": disposition})
+        headers = {"Content-Disposition": content_disposition(document.filename)}
+        return Response(data, media_type=document.content_type, headers=headers)
 
 
 @router.get("/{document_id}/verification", response_model=VerificationOut)
