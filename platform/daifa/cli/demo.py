@@ -275,7 +275,8 @@ class Demo:
         if report.ok:
             c.print(
                 f"[bold green]database and chain agree[/]: {report.parties} parties, {report.products} product, "
-                f"{report.plans} plan, {report.instalments} instalments, escrow balance, at block {report.block}"
+                f"{report.plans} plan, {report.instalments} instalments, escrow balance, "
+                f"{report.transactions} transactions, at block {report.block}"
             )
         else:
             c.print(f"[bold red]database and chain disagree[/]: {report.mismatches}")

@@ -3,32 +3,44 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from rich.progress import Progress
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
+from daifa import logs
+from daifa.api.ratelimit import RateLimit, RateLimits
+from daifa.api.server import ConnectionLimits
 from daifa.bootstrap import Platform, build
 from daifa.bootstrap import Settings as PlatformSettings
 from daifa.chain import embedded
 from daifa.chain.client import http_web3
+from daifa.chain.relayer import MAX_FEE_PER_GAS
 from daifa.cli.output import Settings
 from daifa.deploy import DEPLOYMENTS_DIR, Deployment, deploy
 from daifa.devnet import DEFAULT_PORT, DEV_OPERATOR_KEY, DEVNET_CHAIN_ID, PROJECT_ROOT, Devnet, parse_duration
 from daifa.errors import DaifaError
+from daifa.private_files import private_directory, write_private
+from daifa.runtime import restore_recursion_limit
 from daifa.services import credentials
 from daifa.services.context import Role
 from daifa.store import models as m
 from daifa.store.db import make_engine, migrate, session_factory
 
 VAR = PROJECT_ROOT / "var"
+OPERATOR_KEY_FILE = "operator-api-key"
 RpcUrl = Annotated[str | None, typer.Option(envvar="DAIFA_RPC_URL", help="a JSON-RPC node; the devnet's by default")]
 OperatorKey = Annotated[
     str | None,
@@ -119,6 +131,7 @@ def _web3(rpc_url: str | None) -> Web3:
 
 
 def _operator(w3: Web3, key: str | None) -> str:
+    """The operator's private key: the one given, or on a devnet anvil's first account."""
     if key:
         return key
     if int(w3.eth.chain_id) == DEVNET_CHAIN_ID:
@@ -152,12 +165,31 @@ def deploy_command(
 
 # ---------------------------------------------------------------------------------- serve
 
+AllowLocalWebhooks = Annotated[
+    bool,
+    typer.Option(
+        "--allow-local-webhooks",
+        envvar="DAIFA_ALLOW_LOCAL_WEBHOOKS",
+        help="development only: webhooks to loopback addresses and over plain http",
+    ),
+]
+MaxFeeGwei = Annotated[
+    float, typer.Option(envvar="DAIFA_MAX_FEE_GWEI", help="the most the relayer pays per gas, in gwei")
+]
+OperatorKeyFile = Annotated[
+    Path | None,
+    typer.Option(envvar="DAIFA_OPERATOR_KEY_FILE", help="a file (mode 0600) holding the operator's private key"),
+]
+LogFormat = Annotated[str, typer.Option(help="json or text (default: text at a terminal, json otherwise)")]
+LogLevel = Annotated[str, typer.Option(help="DEBUG, INFO (the default: a line per request), WARNING or ERROR")]
+
 
 def serve(
     ctx: typer.Context,
     rpc_url: RpcUrl = None,
     database_url: DatabaseUrl = "",
     operator_key: OperatorKey = None,
+    operator_key_file: OperatorKeyFile = None,
     host: str = "127.0.0.1",
     port: int = 8000,
     confirmations: int = 0,
@@ -165,47 +197,88 @@ def serve(
     deployments: DeploymentsDir = DEPLOYMENTS_DIR,
     workers: Annotated[int, typer.Option(min=1, help="API processes; more than one needs --rpc-url")] = 1,
     background: Annotated[
-        bool, typer.Option(help="run the relayer, indexer, scheduler and webhooks here (off: `daifa worker`s do)")
+        bool, typer.Option(help="also run the background work (`daifa worker`, its own process on a node)")
     ] = True,
+    allow_local_webhooks: AllowLocalWebhooks = False,
+    max_fee_gwei: MaxFeeGwei = MAX_FEE_PER_GAS / 10**9,
+    applications_per_hour: Annotated[
+        int, typer.Option(min=0, help="applications one address may make an hour (0: no limit)")
+    ] = RateLimits().applications.burst,
+    max_connections: Annotated[
+        int, typer.Option(min=1, help="open connections per API process")
+    ] = ConnectionLimits().max_connections,
+    per_client_connections: Annotated[
+        int, typer.Option(min=0, help="open connections from one address (0: no limit, behind a proxy)")
+    ] = ConnectionLimits().per_client,
+    header_timeout: Annotated[
+        float, typer.Option(min=0.1, help="seconds a client has to send a request's headers")
+    ] = ConnectionLimits().header_timeout,
+    body_timeout: Annotated[
+        float, typer.Option(min=0.1, help="seconds a client has to send a request's body")
+    ] = ConnectionLimits().body_timeout,
+    forwarded_allow_ips: Annotated[
+        str | None, typer.Option(help="proxies trusted for X-Forwarded-For (comma-separated), if any")
+    ] = None,
+    log_format: LogFormat = "",
+    log_level: LogLevel = "",
 ) -> None:
-    """Run the API with the relayer, the indexer, the scheduler and the webhooks: on the embedded chain
-    (in memory, contracts deployed at start) unless --rpc-url names a node with a `daifa deploy`."""
-    import uvicorn
-
+    """Run the API, and with it the background work (relayer, indexer, scheduler, webhooks): on the embedded
+    chain (in memory, contracts deployed at start) unless --rpc-url names a node with a `daifa deploy`. On a
+    node the background work runs as a `daifa worker` child process, the only one that holds the operator's
+    key; the API processes never see it. The first operator API key is written to DATA_DIR/operator-api-key
+    (mode 0600), not printed."""
     from daifa.api import asgi
-    from daifa.api.app import create_app
+    from daifa.api.app import ApiSettings, create_app
+    from daifa.api.server import run
 
     out: Settings = ctx.obj
+    logs.configure(_log_format(log_format), _log_level(log_level))
     if workers > 1 and rpc_url is None:
         raise DaifaError("the embedded chain lives in one process: several API processes need --rpc-url")
-    platform = _platform(out, rpc_url, database_url, operator_key, confirmations, data_dir, deployments)
-    key = _first_operator_key(platform.sessions)
-    if key:
-        out.say(f"operator API key (shown once): {key}")
+    limits = ConnectionLimits(
+        max_connections=max_connections,
+        per_client=per_client_connections,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+    )
+    api = ApiSettings(rates=RateLimits(applications=RateLimit(applications_per_hour, 3_600.0)))
+    options = _Options(rpc_url, database_url, confirmations, data_dir, deployments, allow_local_webhooks, max_fee_gwei)
+    key = _operator_key(operator_key, operator_key_file)
     stop = threading.Event()
-    worker = threading.Thread(target=platform.run_forever, args=(stop,), name="daifa-worker", daemon=True)
-    if background:
-        worker.start()
+    child: subprocess.Popen[bytes] | None = None
+    if rpc_url is None:
+        platform = _platform(out, options, key, for_api=False)  # the embedded chain: one process for all
+        worker_thread = threading.Thread(target=platform.run_forever, args=(stop,), name="daifa-worker", daemon=True)
+    else:
+        platform = _platform(out, options, key, for_api=True)
+        worker_thread = None
+        if background:
+            child = _start_worker(options, _operator(platform.ports.chain.w3, key))
+    del key
+    restore_recursion_limit()  # after every import that raises it (web3's py_ecc, the embedded chain's py-evm)
+    _announce_operator_key(out, platform.sessions, options.state)
+    if worker_thread is not None and background:
+        worker_thread.start()
     out.say(f"API on http://{host}:{port} (OpenAPI at /docs); database {platform.settings.database_url}")
+    # uvicorn shuts down on SIGTERM, then raises the signal again with the handler it found: this one turns
+    # it into an exit that runs the `finally` below, which stops the worker child before this process ends.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         if workers == 1:
-            uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+            run(create_app(platform, api), host, port, limits, forwarded_allow_ips=forwarded_allow_ips)
         else:
             assert rpc_url is not None
-            key_hex = _operator(platform.ports.chain.w3, operator_key)
-            os.environ[asgi.ENVIRONMENT] = asgi.environment_for(platform.settings, rpc_url, key_hex)
-            uvicorn.run(
-                "daifa.api.asgi:app_from_environment",
-                factory=True,
-                workers=workers,
-                host=host,
-                port=port,
-                log_level="warning",
+            os.environ[asgi.ENVIRONMENT] = asgi.environment_for(
+                platform.settings, rpc_url, platform.ports.operator_address, applications_per_hour
             )
+            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_metrics_dir(options.state)))
+            run(asgi.FACTORY, host, port, limits, workers=workers, forwarded_allow_ips=forwarded_allow_ips)
     finally:
         stop.set()
-        if background:
-            worker.join(timeout=10)
+        if worker_thread is not None and worker_thread.is_alive():
+            worker_thread.join(timeout=10)
+        if child is not None:
+            _stop_worker(child)
         platform.close()
 
 
@@ -214,64 +287,174 @@ def worker(
     rpc_url: RpcUrl = None,
     database_url: DatabaseUrl = "",
     operator_key: OperatorKey = None,
+    operator_key_file: OperatorKeyFile = None,
     confirmations: int = 0,
     data_dir: DataDir = VAR,
     deployments: DeploymentsDir = DEPLOYMENTS_DIR,
     idle: Annotated[float, typer.Option(help="seconds to wait when there is nothing to do")] = 1.0,
+    webhooks: Annotated[bool, typer.Option(help="deliver webhooks here too (on their own thread)")] = True,
+    allow_local_webhooks: AllowLocalWebhooks = False,
+    max_fee_gwei: MaxFeeGwei = MAX_FEE_PER_GAS / 10**9,
+    log_format: LogFormat = "",
+    log_level: LogLevel = "",
 ) -> None:
     """Run only the background work (relayer, indexer, scheduler, webhooks), beside `daifa serve` or as one
     of several workers on one PostgreSQL database. Stops cleanly on SIGTERM or Ctrl-C."""
+    logs.configure(_log_format(log_format), _log_level(log_level))
     if rpc_url is None:
         raise DaifaError("a worker shares a chain with the server: pass --rpc-url (or DAIFA_RPC_URL)")
     out: Settings = ctx.obj
-    platform = _platform(out, rpc_url, database_url, operator_key, confirmations, data_dir, deployments)
+    options = _Options(rpc_url, database_url, confirmations, data_dir, deployments, allow_local_webhooks, max_fee_gwei)
+    platform = _platform(out, options, _operator_key(operator_key, operator_key_file), for_api=False)
+    from daifa.runtime import restore_recursion_limit
+
+    restore_recursion_limit()  # it parses the node's answers
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     out.say(f"worker on {rpc_url}, database {platform.settings.database_url}")
     try:
-        platform.run_forever(stop, idle=idle)
+        platform.run_forever(stop, idle=idle, deliver_webhooks=webhooks)
     except KeyboardInterrupt:
         pass
     finally:
         platform.close()
 
 
-def _platform(
-    out: Settings,
-    rpc_url: str | None,
-    database_url: str,
-    operator_key: str | None,
-    confirmations: int,
-    data_dir: Path,
-    deployments: Path,
-) -> Platform:
-    if rpc_url is None:
+@dataclass(frozen=True)
+class _Options:
+    rpc_url: str | None
+    database_url: str
+    confirmations: int
+    data_dir: Path
+    deployments: Path
+    allow_local_webhooks: bool
+    max_fee_gwei: float
+
+    @property
+    def state(self) -> Path:
+        return self.data_dir / "embedded" if self.rpc_url is None else self.data_dir
+
+    def worker_arguments(self) -> list[str]:
+        assert self.rpc_url is not None
+        return [
+            "--rpc-url", self.rpc_url, "--database-url", self.database_url or _default_database(self.state),
+            "--confirmations", str(self.confirmations), "--data-dir", str(self.data_dir),
+            "--deployments", str(self.deployments), "--max-fee-gwei", str(self.max_fee_gwei),
+            *(["--allow-local-webhooks"] if self.allow_local_webhooks else []),
+        ]  # fmt: skip
+
+
+def _operator_key(key: str | None, key_file: Path | None) -> str | None:
+    """The operator's key from the option, its environment variable or a file; the variable is then
+    removed from this process's environment, so no process started from here inherits it."""
+    os.environ.pop("DAIFA_OPERATOR_KEY", None)
+    if key_file is not None:
+        if key_file.stat().st_mode & 0o077:
+            raise DaifaError(f"{key_file} can be read by others: chmod 600 {key_file}")
+        return key_file.read_text().strip()
+    return key
+
+
+def _start_worker(options: _Options, key: str) -> subprocess.Popen[bytes]:
+    """`daifa worker` as a child process: the operator's key goes to it alone, through its environment.
+    On Linux it is told to stop when this process ends, however it ends (a SIGKILL included)."""
+    command = [sys.executable, "-m", "daifa.cli.main", "worker", *options.worker_arguments()]
+    environment = {**os.environ, "DAIFA_OPERATOR_KEY": key}
+    return subprocess.Popen(command, env=environment, preexec_fn=_stop_with_parent if sys.platform == "linux" else None)
+
+
+def _stop_with_parent() -> None:
+    """In the child before it runs: SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _stop_worker(child: subprocess.Popen[bytes]) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(timeout=10)
+
+
+def _log_level(text: str) -> str | None:
+    if not text:
+        return None
+    if text.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise DaifaError(f"--log-level is DEBUG, INFO, WARNING or ERROR, not {text!r}")
+    return text.upper()
+
+
+def _log_format(text: str) -> bool | None:
+    if text not in ("", "json", "text"):
+        raise DaifaError(f"--log-format is json or text, not {text!r}")
+    return None if not text else text == "json"
+
+
+def _metrics_dir(state: Path) -> Path:
+    folder = state / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, mode=0o700)
+    return folder
+
+
+def _default_database(state: Path) -> str:
+    return f"sqlite:///{state / 'daifa.db'}"
+
+
+def _platform(out: Settings, options: _Options, key: str | None, *, for_api: bool) -> Platform:
+    """The platform for this process: with the operator's key where it relays, with only its address in
+    the API's processes on a node (their chain client waits at most a few seconds on the node, and only a
+    few requests wait at once, so a hung node holds a few threads of the API, not all)."""
+    state = options.state
+    if options.rpc_url is None:
         w3 = embedded.embedded_web3()
-        operator = Account.from_key(DEV_OPERATOR_KEY)
-        embedded.fund(w3, operator)
-        deployment = deploy(w3, operator)
-        state = data_dir / "embedded"
-        if not database_url:
+        signer: LocalAccount = Account.from_key(DEV_OPERATOR_KEY)
+        embedded.fund(w3, signer)
+        deployment = deploy(w3, signer)
+        operator: LocalAccount | str = signer
+        if not options.database_url:
             # The embedded chain lives in memory: a database kept from an earlier run would describe
             # another chain, so it starts empty too.
             (state / "daifa.db").unlink(missing_ok=True)
         out.say(f"embedded chain (in memory): escrow {deployment.escrow}, test dollar {deployment.token}")
     else:
-        w3 = _web3(rpc_url)
-        operator = Account.from_key(_operator(w3, operator_key))
-        deployment = Deployment.load(int(w3.eth.chain_id), deployments)
-        state = data_dir
-    state.mkdir(parents=True, exist_ok=True)
+        if for_api:
+            from daifa.api.asgi import RPC_CONCURRENCY, RPC_TIMEOUT
+
+            w3 = http_web3(options.rpc_url, timeout=RPC_TIMEOUT, cooldown=2.0, concurrency=RPC_CONCURRENCY)
+        else:
+            w3 = _web3(options.rpc_url)
+        _ensure_reachable(w3, options.rpc_url)
+        chain_id = int(w3.eth.chain_id)
+        secret = _operator(w3, key)
+        operator = Account.from_key(secret).address if for_api else Account.from_key(secret)
+        deployment = Deployment.load(chain_id, options.deployments)
+    private_directory(state)
     settings = PlatformSettings(
-        database_url=database_url or f"sqlite:///{state / 'daifa.db'}",
+        database_url=options.database_url or _default_database(state),
         documents_dir=state / "documents",
         escrow_address=deployment.escrow,
-        confirmations=confirmations,
+        confirmations=options.confirmations,
         start_block=deployment.start_block,
+        max_fee_per_gas=int(options.max_fee_gwei * 10**9),
+        webhooks_allow_local=options.allow_local_webhooks,
     )
     platform = build(settings, w3, operator)
-    _catch_up(out, platform)
+    if not for_api:
+        _catch_up(out, platform)
     return platform
+
+
+def _ensure_reachable(w3: Web3, url: str) -> None:
+    if not w3.is_connected():
+        raise DaifaError(f"no node answers at {url}: start one (`daifa devnet up`) or pass --rpc-url")
 
 
 def _catch_up(out: Settings, platform: Platform) -> None:
@@ -287,20 +470,34 @@ def _catch_up(out: Settings, platform: Platform) -> None:
         platform.indexer.run_once(progress=advance)
 
 
-def _first_operator_key(sessions: sessionmaker[Session]) -> str | None:
-    """An operator key when the database has none yet (a new platform), else None."""
+def _announce_operator_key(out: Settings, sessions: sessionmaker[Session], state: Path) -> None:
+    """A first operator key when the database has none (a new platform), written to a file only its owner
+    can read; its path is printed, never the key (service logs keep what is printed)."""
     with sessions.begin() as session:
         if session.scalars(select(m.ApiKey.id).where(m.ApiKey.role == Role.OPERATOR.value)).first() is not None:
-            return None
-        return credentials.issue(session, Role.OPERATOR)
+            return
+        key = credentials.issue(session, Role.OPERATOR, label="the first operator key")
+        path = state / OPERATOR_KEY_FILE
+        write_private(path, key + "\n")
+    out.say(f"operator API key written to {path} (readable by you alone)", operator_key_file=str(path))
 
 
-def operator_key(ctx: typer.Context, database_url: DatabaseUrl = f"sqlite:///{VAR / 'daifa.db'}") -> None:
-    """Issue a new operator API key (shown once) straight into the platform's database."""
+def operator_key(
+    ctx: typer.Context,
+    database_url: DatabaseUrl = f"sqlite:///{VAR / 'daifa.db'}",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write the key to this file (mode 0600)")] = None,
+    label: Annotated[str | None, typer.Option(help="what the key is for")] = None,
+) -> None:
+    """Issue a new operator API key straight into the platform's database (for when no operator key
+    works any more); printed once, or written to --out."""
     out: Settings = ctx.obj
     engine = make_engine(database_url)
     migrate(engine)
     with session_factory(engine).begin() as session:
-        key = credentials.issue(session, Role.OPERATOR)
+        key = credentials.issue(session, Role.OPERATOR, label=label)
     engine.dispose()
-    out.say(f"operator API key (shown once): {key}", api_key=key)
+    if out_file is not None:
+        write_private(out_file, key + "\n")
+        out.say(f"operator API key written to {out_file} (readable by you alone)", operator_key_file=str(out_file))
+    else:
+        out.say(f"operator API key (shown once): {key}", api_key=key)

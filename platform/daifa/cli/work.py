@@ -12,6 +12,7 @@ import typer
 from daifa.api import schemas as s
 from daifa.cli.output import Settings
 from daifa.cli.wallet import open_wallet
+from daifa.errors import DaifaError
 from daifa.wallet import Wallet, describe
 
 party_app = typer.Typer(help="Onboarding: apply, review, suspend.", no_args_is_help=True)
@@ -19,6 +20,7 @@ product_app = typer.Typer(help="Product opening: apply, review, authorise the cr
 plan_app = typer.Typer(help="Plans: request, list, show, reject, withdraw.", no_args_is_help=True)
 release_app = typer.Typer(help="Release conditions: approve, deliver materials, attest.", no_args_is_help=True)
 dispute_app = typer.Typer(help="Disputes: open one, resolve one (the arbiter).", no_args_is_help=True)
+key_app = typer.Typer(help="API keys: list, create, roll, revoke.", no_args_is_help=True)
 
 Files = Annotated[list[Path], typer.Option("--file", help="a file to upload (repeat for several)", exists=True)]
 WalletPath = Annotated[Path, typer.Option("--wallet", envvar="DAIFA_WALLET", help="your keystore", exists=True)]
@@ -32,6 +34,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(plan_app, name="plan")
     app.add_typer(release_app, name="release")
     app.add_typer(dispute_app, name="dispute")
+    app.add_typer(key_app, name="key")
     for command in (sign, deposit, cancel, events, reconcile, transactions):
         app.command(command.__name__.replace("_", "-"))(command)
 
@@ -133,7 +136,10 @@ def product_apply(
     """(payee) Apply to open the product for a piece of business with a payer."""
     out: Settings = ctx.obj
     with out.client() as client:
-        expiry = client.health().chain_time + days * 86_400
+        chain_time = client.health().chain_time
+        if chain_time is None:
+            raise DaifaError("the platform has not read the chain's clock yet: is its worker running?")
+        expiry = chain_time + days * 86_400
         out.record(client.apply_for_product(payer, business, limit, token, expiry, files), PRODUCT_COLUMNS)
 
 
@@ -338,6 +344,61 @@ def cancel(ctx: typer.Context, plan_id: str, indices: Annotated[str, typer.Optio
         out.record(client.cancel(plan_id, _indices(indices)), ACTION_COLUMNS)
 
 
+# ---------------------------------------------------------------------------------- API keys
+
+KEY_COLUMNS = ["id", "prefix", "role", "party", "label", "status", "expires_at"]
+
+
+@key_app.command("list")
+def key_list(
+    ctx: typer.Context, party: Annotated[str | None, typer.Option(help="(operator) one party's")] = None
+) -> None:
+    """Your keys (a party), or every key (the operator)."""
+    out: Settings = ctx.obj
+    with out.client() as client:
+        out.rows(client.list_api_keys(party), KEY_COLUMNS)
+
+
+@key_app.command("create")
+def key_create(
+    ctx: typer.Context,
+    party: Annotated[str | None, typer.Option(help="(operator) whose key; none: an operator key")] = None,
+    label: Annotated[str | None, typer.Option(help="what the key is for")] = None,
+) -> None:
+    """A new key, printed once."""
+    out: Settings = ctx.obj
+    with out.client() as client:
+        _show_new_key(out, client.create_api_key(party, label))
+
+
+@key_app.command("roll")
+def key_roll(
+    ctx: typer.Context,
+    key_id: str,
+    expires_in: Annotated[int, typer.Option(help="seconds the old key keeps working (0: stops now)")] = 0,
+) -> None:
+    """Replace a key: the new one is printed once; the old one stops after --expires-in seconds."""
+    out: Settings = ctx.obj
+    with out.client() as client:
+        _show_new_key(out, client.roll_api_key(key_id, expires_in))
+
+
+@key_app.command("revoke")
+def key_revoke(ctx: typer.Context, key_id: str) -> None:
+    """Stop a key now."""
+    out: Settings = ctx.obj
+    with out.client() as client:
+        out.record(client.revoke_api_key(key_id), KEY_COLUMNS)
+
+
+def _show_new_key(out: Settings, key: s.ApiKeyOut) -> None:
+    if out.json:
+        out.record(key)
+        return
+    out.record(key, KEY_COLUMNS)
+    out.say(f"API key (shown once, keep it): {key.secret}")
+
+
 # ---------------------------------------------------------------------------------- following
 
 
@@ -363,7 +424,8 @@ def reconcile(ctx: typer.Context) -> None:
     elif report.ok:
         out.say(
             f"database and chain agree at block {report.block}: {report.parties} parties, {report.products} products, "
-            f"{report.plans} plans, {report.instalments} instalments, {report.tokens} token balances"
+            f"{report.plans} plans, {report.instalments} instalments, {report.tokens} token balances, "
+            f"{report.transactions} transactions"
         )
     else:
         out.rows(report.mismatches, ["subject", "field", "database", "chain"], title="database and chain DISAGREE")

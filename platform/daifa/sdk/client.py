@@ -298,10 +298,38 @@ class Client:
     def disable_webhook_endpoint(self, endpoint_id: str, **kw: Any) -> s.WebhookEndpointOut:
         return self._post(s.WebhookEndpointOut, f"/v1/webhook_endpoints/{endpoint_id}/disable", **kw)
 
+    def enable_webhook_endpoint(self, endpoint_id: str, **kw: Any) -> s.WebhookEndpointOut:
+        """Enable an endpoint again (one the platform disabled after repeated failures, once it is fixed)."""
+        return self._post(s.WebhookEndpointOut, f"/v1/webhook_endpoints/{endpoint_id}/enable", **kw)
+
+    # ------------------------------------------------------------------------------ API keys
+
+    def list_api_keys(self, party: str | None = None) -> list[s.ApiKeyOut]:
+        """The caller's keys (a party), or every key or one party's (the operator); newest first."""
+        page = self.request("GET", "/v1/api_keys", params={"party": party} if party else None)
+        return [s.ApiKeyOut.model_validate(item) for item in page["data"]]
+
+    def create_api_key(self, party: str | None = None, label: str | None = None, **kw: Any) -> s.ApiKeyOut:
+        """A new key; its `secret` is in the answer, once. The operator may name a party, or none for an
+        operator key."""
+        return self._post(s.ApiKeyOut, "/v1/api_keys", json={"party": party, "label": label}, **kw)
+
+    def roll_api_key(self, key_id: str, expires_in: int = 0, **kw: Any) -> s.ApiKeyOut:
+        """A new key in place of `key_id`, which keeps working `expires_in` seconds (at most a week)."""
+        return self._post(s.ApiKeyOut, f"/v1/api_keys/{key_id}/roll", json={"expires_in": expires_in}, **kw)
+
+    def revoke_api_key(self, key_id: str, **kw: Any) -> s.ApiKeyOut:
+        return self._post(s.ApiKeyOut, f"/v1/api_keys/{key_id}/revoke", **kw)
+
     # ------------------------------------------------------------------------------ operations
 
     def health(self) -> s.HealthOut:
-        return self._get(s.HealthOut, "/v1/health")
+        """The platform's health: `status` ok, or degraded with its `reasons` (a degraded platform answers
+        503 with the same body, which is returned here, not raised)."""
+        response = self._http.get("/v1/health")
+        if response.status_code in (200, 503):
+            return s.HealthOut.model_validate(response.json())
+        raise from_problem(response.status_code, response.json() if response.content else {})
 
     def list_transactions(self) -> Iterator[s.TransactionOut]:
         return self._list(s.TransactionOut, "/v1/transactions")
