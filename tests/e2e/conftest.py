@@ -4,13 +4,14 @@ fresh database per test (a SQLite file, or a new database on the PostgreSQL serv
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.chain_harness import Chain, anvil_chain, in_process_chain
 from tests.e2e.harness import Daifa
+from tests.e2e.payroll_world import Worker
 from tests.needs import missing
 from tests.postgres import URL_ENV as POSTGRES_ENV
 from tests.postgres import fresh_database
@@ -50,3 +51,17 @@ def daifa(fresh_chain: Chain, database_url: str, tmp_path: Path) -> Iterator[Dai
     platform = Daifa(fresh_chain, database_url, tmp_path)
     yield platform
     platform.close()
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[Callable[[Daifa, str], Worker]]:
+    """`daifa worker` processes on a test's platform, stopped when the test ends."""
+    made: list[Worker] = []
+
+    def make(daifa: Daifa, rpc_url: str) -> Worker:
+        made.append(Worker(daifa, rpc_url, tmp_path))
+        return made[-1]
+
+    yield make
+    for w in made:
+        w.stop()

@@ -12,7 +12,8 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from daifa.api.app import create_app
+from daifa.api.app import ApiSettings, create_app
+from daifa.api.ratelimit import RateLimit, RateLimits
 from daifa.bootstrap import Platform, Settings, build
 from daifa.chain.relayer import FaultHook
 from daifa.sdk.plans import monthly_plan
@@ -21,6 +22,8 @@ from daifa.services.context import Role
 from daifa.store import models as m
 from tests.chain_harness import Chain
 
+# Every test client calls from one address: rate limits are tested on their own (test_limits.py).
+UNLIMITED = ApiSettings(rates=RateLimits(failed_authentication=RateLimit(0, 1), applications=RateLimit(0, 1)))
 DAY = 86_400
 USD = 10**6
 PDF = b"%PDF-1.4\n% a qualification document\n"
@@ -57,6 +60,7 @@ class Daifa:
             documents_dir=workdir / "documents",
             escrow_address=self.escrow.address,
             start_block=self.start_block,
+            webhooks_allow_local=True,  # the tests' receivers listen on 127.0.0.1
         )
         self.platform = self.restart(fault)
         with self.platform.sessions.begin() as session:
@@ -69,7 +73,7 @@ class Daifa:
         if getattr(self, "platform", None) is not None:
             self.platform.close()
         self.platform = build(self.settings, self.chain.w3, self.operator_wallet, fault=fault)
-        self.api = TestClient(create_app(self.platform), raise_server_exceptions=False)
+        self.api = TestClient(create_app(self.platform, UNLIMITED), raise_server_exceptions=False)
         return self.platform
 
     def close(self) -> None:

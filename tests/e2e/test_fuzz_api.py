@@ -5,8 +5,10 @@ load under pytest 9, so its strategies are driven with hypothesis directly.)"""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from daifa.api.app import create_app
 from tests.chain_harness import in_process_chain
-from tests.e2e.harness import Daifa
+from tests.e2e.harness import UNLIMITED, Daifa
 
 EXAMPLES_PER_OPERATION = 10
 ROLES = ("operator", "payer", "payee")
@@ -32,17 +34,23 @@ MINIMUM_REQUESTS = 1_000
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Daifa, dict[str, str]]:
-    """A platform with records to find: two parties, an open product, a funded plan."""
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daifa, dict[str, str]]]:
+    """A platform with records to find: two parties, an open product, a funded plan; its node monitor
+    reports meanwhile, as a running worker's does, so health has something to tell."""
     folder: Path = tmp_path_factory.mktemp("fuzz")
     daifa = Daifa(in_process_chain(), f"sqlite:///{folder / 'daifa.db'}", folder)
     payer, payee, _plan = daifa.recorded_plan(instalments=2)
-    return daifa, {"operator": daifa.operator_key, "payer": payer.key, "payee": payee.key}
+    stop = threading.Event()
+    monitor = threading.Thread(target=daifa.platform.monitor, args=(stop,), daemon=True)
+    monitor.start()
+    yield daifa, {"operator": daifa.operator_key, "payer": payer.key, "payee": payee.key}
+    stop.set()
+    monitor.join(timeout=10)
 
 
 def test_no_operation_answers_5xx_or_off_its_schema(world: tuple[Daifa, dict[str, str]]) -> None:
     daifa, keys = world
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(daifa.platform))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(daifa.platform, UNLIMITED))
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()

@@ -17,7 +17,7 @@ from web3.types import RPCEndpoint, RPCResponse
 from daifa.bootstrap import build
 from tests.chain_harness import Chain
 from tests.e2e.harness import DAY, Daifa
-from tests.e2e.test_worker_faults import MONTHS, all_paid, assert_paid_exactly_once, payroll
+from tests.e2e.payroll_world import MONTHS, all_paid, assert_paid_exactly_once, payroll
 
 pytestmark = [pytest.mark.chains("anvil")]
 T = TypeVar("T")
