@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -138,18 +139,42 @@ def server(devnet: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    assert process.stdout is not None
-    key = ""
-    for line in process.stdout:
-        if "operator API key" in line:
-            key = line.rsplit(" ", 1)[-1].strip()
-        if "API on" in line:
-            break
-    env = {**devnet, "DAIFA_API_URL": f"http://127.0.0.1:{port}", "DAIFA_API_KEY": key}
-    wait_for(lambda: runner.invoke(app, ["--json", "reconcile"], env=env).exit_code == 0)
-    yield env
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        assert process.stdout is not None
+        printed = []
+        for line in process.stdout:
+            printed.append(line)
+            if "API on" in line:
+                break
+        drain = threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True)
+        drain.start()  # the server and its worker keep logging: a full pipe would stop them
+        key_file = tmp_path / "data" / "operator-api-key"
+        assert any(str(key_file) in line for line in printed), printed
+        key = key_file.read_text().strip()
+        assert key.startswith("dk_") and not any(key in line for line in printed)  # in the file, never on screen
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "data" / "daifa.db").stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "data" / "documents").stat().st_mode & 0o777 == 0o700
+        env = {**devnet, "DAIFA_API_URL": f"http://127.0.0.1:{port}", "DAIFA_API_KEY": key}
+        wait_for(lambda: runner.invoke(app, ["--json", "reconcile"], env=env).exit_code == 0)
+        yield env
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        assert not _workers_of(tmp_path), "`daifa serve` left its worker running"
+
+
+def _workers_of(folder: Path) -> list[int]:
+    """The `daifa worker` processes running on a data folder under `folder`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "daifa.cli.main\0worker" in command and str(folder) in command:
+            found.append(int(entry.name))
+    return found
 
 
 def test_an_operator_and_two_parties_work_through_the_cli(server: dict[str, str], tmp_path: Path) -> None:
@@ -262,3 +287,49 @@ def test_errors_are_one_line_that_says_what_to_do(tmp_path: Path) -> None:
     assert "--debug" in unreachable.stderr and "Traceback" not in unreachable.stderr
     missing_wallet = console("wallet", "address", str(tmp_path / "none.json"))
     assert missing_wallet.stderr.strip() == f"error: no readable keystore at {tmp_path / 'none.json'}"
+
+
+def test_the_operators_key_reaches_the_worker_alone(devnet: dict[str, str], tmp_path: Path) -> None:
+    """`daifa serve --workers 2` on a node: the API processes sign nothing and never see the key; the
+    `daifa worker` child that relays has it."""
+    deployments = tmp_path / "deployments"
+    daifa("deploy", "--directory", str(deployments), env=devnet)
+    key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # anvil's first account
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "daifa.cli.main", "serve", "--port", str(port), "--workers", "2",
+            "--data-dir", str(tmp_path / "data"), "--deployments", str(deployments),
+        ],
+        env={**os.environ, **devnet, "DAIFA_OPERATOR_KEY": key},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(_children(process.pid)) >= 3, timeout=60)  # two API processes and the worker
+        environments = {
+            pid: (Path(f"/proc/{pid}/environ").read_bytes(), _command(pid)) for pid in _children(process.pid)
+        }
+        workers = [env for env, command in environments.values() if "worker" in command]
+        api = [env for env, command in environments.values() if "worker" not in command and "spawn" in command]
+        assert len(workers) == 1 and key[2:].encode() in workers[0]
+        assert len(api) == 2 and all(key[2:].encode() not in env and b"DAIFA_API_PROCESS" in env for env in api)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert not _workers_of(tmp_path)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _command(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
