@@ -61,13 +61,58 @@ def plan_body(daifa: Daifa, product: str, **instalment: Any) -> dict[str, Any]:
     return {"product": product, "expiry": now + 60 * DAY, "instalments": [item]}
 
 
+DEEP = b"[" * 100_000 + b"]" * 100_000  # 200 KB: once enough to kill the server process
+SSRF_URLS = [
+    "https://127.0.0.1/h",
+    "https://localhost/h",
+    "https://[::1]/h",
+    "https://0.0.0.0/h",
+    "https://2130706433/h",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://10.1.2.3/h",
+    "https://192.168.0.10/h",
+    "https://user:password@hooks.example.test/h",
+    "http://hooks.example.test/h",
+]
+
+
 def test_every_hostile_request_is_refused_with_a_problem_and_changes_nothing(world: Any) -> None:
     daifa, payer, payee, outsider, plan = world
     product = plan["product"]
     documents = daifa.get(f"/v1/parties/{payer.id}", payer.key)["documents"]
+    pending = daifa.apply("applicant", "payee")
+    rejected = daifa.apply("rejected-applicant", "payee")
+    daifa.post(f"/v1/parties/{rejected['party']['id']}/reject", daifa.operator_key, json={"reason": "forged"})
+    daifa.platform.ports.outbound.allow_local = False  # as in production
     before = fingerprint(daifa)
     now = daifa.chain.now()
+    json_type = {"Content-Type": "application/json"}
     cases: list[Case] = [
+        # bodies: nested to kill the parser, larger than the route takes
+        ("POST", "/v1/parties", None, 400, "json_too_deep", {"content": DEEP, "headers": json_type}),
+        ("POST", "/v1/plans", payer.key, 400, "json_too_deep", {"content": DEEP, "headers": json_type}),
+        (
+            "POST",
+            f"/v1/parties/{payer.id}/approve",
+            daifa.operator_key,
+            413,
+            "body_too_large",
+            {"json": {"comment": "x" * 300_000}},
+        ),
+        # webhooks aimed at the platform's own machine and network, or with credentials, or plain http
+        *[
+            ("POST", "/v1/webhook_endpoints", payer.key, 422, "invalid_input", {"json": {"url": url}})
+            for url in SSRF_URLS
+        ],
+        # an application under review may read itself and add documents, nothing else; a rejected one, nothing
+        ("POST", "/v1/webhook_endpoints", pending["api_key"], 403, "forbidden", {"json": {"url": SSRF_URLS[0]}}),
+        ("GET", "/v1/plans", pending["api_key"], 403, "forbidden", {}),
+        ("POST", f"/v1/plans/{plan['id']}/deposits", pending["api_key"], 403, "forbidden", {"json": {"indices": [0]}}),
+        ("GET", f"/v1/parties/{rejected['party']['id']}", rejected["api_key"], 401, "unauthenticated", {}),
+        # keys: another party's, a made-up one
+        ("POST", "/v1/api_keys/key_1/revoke", payee.key, 404, "not_found", {}),
+        ("POST", "/v1/api_keys/key_999999/roll", daifa.operator_key, 404, "not_found", {"json": {}}),
+        ("POST", "/v1/api_keys", payee.key, 404, "not_found", {"json": {"party": payer.id}}),
         # unknown ids, ids of another kind, another party's records
         ("GET", "/v1/plans/pln_999999", payer.key, 404, "not_found", {}),
         ("GET", "/v1/plans/prd_1", payer.key, 404, "not_found", {}),
