@@ -146,13 +146,18 @@ class Bench:
 
     def start_api(self) -> None:
         port = free_port()
-        command = self.daifa("serve", "--port", str(port), "--workers", str(self.api_processes), "--no-background")
+        # One address makes every application here: its rate limit is off, as a payroll firm onboarding
+        # through its own system would arrange with the platform.
+        command = self.daifa(
+            "serve", "--port", str(port), "--workers", str(self.api_processes), "--no-background",
+            "--applications-per-hour", "0", "--log-level", "WARNING",
+        )  # fmt: skip
         self.api = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.log("api"), start_new_session=True)
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{self.url}/v1/health", timeout=5).status_code == 200:
+                if httpx.get(f"{self.url}/v1/health", timeout=5).status_code in (200, 503):  # up; the worker next
                     return
             except httpx.TransportError:
                 pass
@@ -161,7 +166,7 @@ class Bench:
             time.sleep(0.1)
 
     def start_worker(self, idle: float) -> None:
-        command = self.daifa("worker", "--idle", str(idle))
+        command = self.daifa("worker", "--idle", str(idle), "--log-level", "WARNING")
         self.worker = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=self.log("worker"), start_new_session=True
         )
