@@ -300,6 +300,15 @@ def test_a_chain_reset_under_a_kept_database_is_refused_with_what_to_do(
             build(daifa.settings, http_web3(devnet.url), operator)
         assert records(daifa) == before
         assert process.process is not None and process.process.poll() is None  # it waits, saying why
+
+        # A worker started now refuses at once, says why on its way out, and health keeps saying it.
+        process.stop()
+        again_worker = worker(daifa, devnet.url)
+        again_worker.start()
+        assert again_worker.process is not None and again_worker.process.wait(timeout=60) == 1
+        assert "error: this database describes chain" in log.read_text()
+        assert degraded_because(daifa, "the devnet was reset")
+        assert records(daifa) == before
     finally:
         daifa.close()
 

@@ -35,9 +35,11 @@ from daifa.errors import DaifaError
 from daifa.private_files import private_directory, write_private
 from daifa.runtime import restore_recursion_limit
 from daifa.services import credentials
+from daifa.services.chain_identity import ChainMismatch
 from daifa.services.context import Role
+from daifa.services.health import Reporter
 from daifa.store import models as m
-from daifa.store.db import make_engine, migrate, session_factory
+from daifa.store.db import bookkeeping_session_factory, make_engine, migrate, session_factory
 
 VAR = PROJECT_ROOT / "var"
 OPERATOR_KEY_FILE = "operator-api-key"
@@ -305,9 +307,11 @@ def worker(
         raise DaifaError("a worker shares a chain with the server: pass --rpc-url (or DAIFA_RPC_URL)")
     out: Settings = ctx.obj
     options = _Options(rpc_url, database_url, confirmations, data_dir, deployments, allow_local_webhooks, max_fee_gwei)
-    platform = _platform(out, options, _operator_key(operator_key, operator_key_file), for_api=False)
-    from daifa.runtime import restore_recursion_limit
-
+    try:
+        platform = _platform(out, options, _operator_key(operator_key, operator_key_file), for_api=False)
+    except ChainMismatch as mismatch:
+        _report_stop(options, mismatch.message)  # so that /v1/health says why no worker runs
+        raise
     restore_recursion_limit()  # it parses the node's answers
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -342,6 +346,17 @@ class _Options:
             "--deployments", str(self.deployments), "--max-fee-gwei", str(self.max_fee_gwei),
             *(["--allow-local-webhooks"] if self.allow_local_webhooks else []),
         ]  # fmt: skip
+
+
+def _report_stop(options: _Options, reason: str) -> None:
+    """A worker report that says why this worker does not run, for `/v1/health`."""
+    engine = make_engine(options.database_url or _default_database(options.state))
+    try:
+        reporter = Reporter(bookkeeping_session_factory(engine))
+        reporter.note(stopped=reason)
+        reporter.write(force=True)
+    finally:
+        engine.dispose()
 
 
 def _operator_key(key: str | None, key_file: Path | None) -> str | None:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daifa.chain import typed_data as td
-from daifa.domain.plans import InstalmentStatus
+from daifa.domain.plans import InstalmentStatus, ReleaseRule
 from daifa.errors import Conflict
 from daifa.services import records
 from daifa.services.context import Ports
@@ -62,20 +62,31 @@ def reconcile(session: Session, ports: Ports) -> Report:
     cursor = session.get(m.IndexerCursor, ports.chain.escrow_address)
     block = _state_block(ports, (cursor.next_block - 1) if cursor is not None else 0)
     report = Report(block=block)
-    escrow = ports.chain.escrow.functions
+    _parties(session, ports, report)
+    _products(session, ports, report)
+    held = _plans(session, ports, report)
+    _balances(session, ports, report, held)
+    _outbox(session, ports, report)
+    return report
 
-    for party in session.scalars(select(m.Party).where(m.Party.chain_roles != 0)):
-        roles, suspended, documents_hash = escrow.party(party.address).call(block_identifier=block)
+
+def _parties(session: Session, ports: Ports, report: Report) -> None:
+    parties = list(session.scalars(select(m.Party).where(m.Party.chain_roles != 0)))
+    recorded = ports.chain.read_many("party", [(p.address,) for p in parties], report.block)
+    for party, (roles, suspended, documents_hash) in zip(parties, recorded, strict=True):
         subject = records.public_id(m.Party, party.id)
         report.differ(subject, "roles", party.chain_roles, int(roles))
         report.differ(subject, "suspended", party.chain_suspended, bool(suspended))
         report.differ(subject, "documents_hash", party.documents_hash, bytes(documents_hash))
         report.parties += 1
 
-    for product in session.scalars(select(m.Product).where(m.Product.chain_agreement_set_id.is_not(None))):
+
+def _products(session: Session, ports: Ports, report: Report) -> None:
+    products = list(session.scalars(select(m.Product).where(m.Product.chain_agreement_set_id.is_not(None))))
+    sets = ports.chain.read_many("agreementSet", [(p.chain_agreement_set_id,) for p in products], report.block)
+    for product, recorded in zip(products, sets, strict=True):
         payer, payee = session.get(m.Party, product.payer_id), session.get(m.Party, product.payee_id)
         assert payer is not None and payee is not None
-        recorded = escrow.agreementSet(product.chain_agreement_set_id).call(block_identifier=block)
         subject = records.public_id(m.Product, product.id)
         report.differ(subject, "payer", payer.address, recorded[0])
         report.differ(subject, "payee", payee.address, recorded[1])
@@ -83,35 +94,44 @@ def reconcile(session: Session, ports: Ports) -> Report:
         report.differ(subject, "limit", product.limit, int(recorded[3]))
         report.products += 1
 
-    held: dict[str, int] = defaultdict(int)
-    for plan in session.scalars(select(m.Plan).where(m.Plan.chain_plan_id.is_not(None)).order_by(m.Plan.id)):
-        assert plan.chain_plan_id is not None
-        subject = records.public_id(m.Plan, plan.id)
-        rows = records.instalment_rows(session, plan)
-        terms = [records.terms(r) for r in rows]
-        commitment = td.plan_commitment(records.plan_params(session, plan), td.instalments_root(terms))
-        on_chain = bytes(escrow.planCommitment(plan.chain_plan_id).call(block_identifier=block))
-        report.differ(subject, "commitment", commitment, on_chain)
-        for row in rows:
-            where = f"{subject} instalment {row.index}"
-            status = int(escrow.instalmentStatus(plan.chain_plan_id, row.index).call(block_identifier=block))
-            report.differ(where, "status", row.chain_status, status)
-            if row.rule == 2:
-                delivered, _ = escrow.materials(plan.chain_plan_id, row.index).call(block_identifier=block)
-                report.differ(where, "delivered_hash", row.delivered_hash or ZERO, bytes(delivered))
-            if row.chain_status & InstalmentStatus.FUNDED:
-                held[plan.token] += row.amount - row.to_payee - row.fee - row.to_payer
-            report.instalments += 1
-        report.plans += 1
 
+def _plans(session: Session, ports: Ports, report: Report) -> dict[str, int]:
+    """Compares each recorded plan's commitment and instalments; returns what the escrow should hold per
+    token for them."""
+    held: dict[str, int] = defaultdict(int)
+    plans = list(session.scalars(select(m.Plan).where(m.Plan.chain_plan_id.is_not(None)).order_by(m.Plan.id)))
+    rows = {plan.id: records.instalment_rows(session, plan) for plan in plans}
+    commitments = ports.chain.read_many("planCommitment", [(p.chain_plan_id,) for p in plans], report.block)
+    every = [(plan, row) for plan in plans for row in rows[plan.id]]
+    statuses = ports.chain.read_many("instalmentStatus", [(p.chain_plan_id, r.index) for p, r in every], report.block)
+    with_materials = [(plan, row) for plan, row in every if row.rule == ReleaseRule.MATERIALS]
+    delivered = ports.chain.read_many(
+        "materials", [(p.chain_plan_id, r.index) for p, r in with_materials], report.block
+    )
+    materials = {row.id: bytes(d[0]) for (_, row), d in zip(with_materials, delivered, strict=True)}
+    for plan, on_chain in zip(plans, commitments, strict=True):
+        terms = [records.terms(r) for r in rows[plan.id]]
+        commitment = td.plan_commitment(records.plan_params(session, plan), td.instalments_root(terms))
+        report.differ(records.public_id(m.Plan, plan.id), "commitment", commitment, bytes(on_chain))
+        report.plans += 1
+    for (plan, row), status in zip(every, statuses, strict=True):
+        where = f"{records.public_id(m.Plan, plan.id)} instalment {row.index}"
+        report.differ(where, "status", row.chain_status, int(status))
+        if row.id in materials:
+            report.differ(where, "delivered_hash", row.delivered_hash or ZERO, materials[row.id])
+        if row.chain_status & InstalmentStatus.FUNDED:
+            held[plan.token] += row.amount - row.to_payee - row.fee - row.to_payer
+        report.instalments += 1
+    return held
+
+
+def _balances(session: Session, ports: Ports, report: Report, held: dict[str, int]) -> None:
     for credit in session.scalars(select(m.Credit)):
         held[credit.token] += credit.amount
     for token, amount in sorted(held.items()):
-        balance = ports.chain.token(token).functions.balanceOf(ports.chain.escrow_address).call(block_identifier=block)
-        report.differ(f"token {token}", "escrow balance", amount, int(balance))
+        balance = ports.chain.token(token).functions.balanceOf(ports.chain.escrow_address)
+        report.differ(f"token {token}", "escrow balance", amount, int(balance.call(block_identifier=report.block)))
         report.tokens += 1
-    _outbox(session, ports, report)
-    return report
 
 
 def _outbox(session: Session, ports: Ports, report: Report) -> None:
