@@ -135,7 +135,7 @@ class RequestGuard:
             detail = f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels: send the documented shape"
             await _refuse(scope, receive, send, 400, "json_too_deep", detail)
             return
-        await self.app(scope, _replay(body), send)
+        await self.app(scope, _replay(body, receive), send)
 
     async def _upload(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         try:
@@ -201,17 +201,18 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body already read, then whatever the connection says next (a disconnect, when it comes)."""
     sent = False
 
-    async def receive() -> Message:
+    async def replaying() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return receive
+    return replaying
 
 
 def _with_headers(send: Send, path: str, request_id: str) -> Send:
