@@ -15,7 +15,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from daifa.domain.onboarding import PartyStatus
@@ -41,14 +41,18 @@ def issue(session: Session, role: Role, party_id: int | None = None, label: str 
     return key
 
 
+# Built once: every request authenticates, and building the statement costs more than running it.
+_KEY = (
+    select(m.ApiKey.id, m.ApiKey.role, m.ApiKey.party_id, m.ApiKey.revoked_at, m.ApiKey.expires_at, m.Party.status)
+    .outerjoin(m.Party, m.Party.id == m.ApiKey.party_id)
+    .where(m.ApiKey.key_hash == bindparam("key_hash"))
+)
+
+
 def authenticate(session: Session | Connection, key: str | None) -> Actor:
     if not key:
         raise Unauthenticated("send your API key as 'Authorization: Bearer dk_...'")
-    row = session.execute(
-        select(m.ApiKey.id, m.ApiKey.role, m.ApiKey.party_id, m.ApiKey.revoked_at, m.ApiKey.expires_at, m.Party.status)
-        .outerjoin(m.Party, m.Party.id == m.ApiKey.party_id)
-        .where(m.ApiKey.key_hash == hash_key(key))
-    ).first()
+    row = session.execute(_KEY, {"key_hash": hash_key(key)}).first()
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= m.utcnow()):
         raise Unauthenticated(
             "this API key is unknown, revoked or expired: check it, or ask the operator for a new one"
