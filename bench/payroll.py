@@ -146,11 +146,11 @@ class Bench:
 
     def start_api(self) -> None:
         port = free_port()
-        # One address makes every application here: its rate limit is off, as a payroll firm onboarding
-        # through its own system would arrange with the platform.
+        # One address makes every application and holds a client per party here: those limits are off,
+        # as for a payroll firm's own system behind one address, arranged with the platform.
         command = self.daifa(
             "serve", "--port", str(port), "--workers", str(self.api_processes), "--no-background",
-            "--applications-per-hour", "0", "--log-level", "WARNING",
+            "--applications-per-hour", "0", "--per-client-connections", "0", "--log-level", "WARNING",
         )  # fmt: skip
         self.api = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.log("api"), start_new_session=True)
         self.url = f"http://127.0.0.1:{port}"

@@ -32,7 +32,8 @@ FileArg = Path | str | tuple[str, bytes, str]
 """A file to upload: a path (its type is guessed from its first bytes by the platform's rules), or
 (filename, bytes, content type)."""
 
-RETRIED_STATUSES = {500, 502, 503, 504}
+RETRIED_STATUSES = {429, 500, 502, 503, 504}
+LONGEST_RETRY_AFTER = 10.0  # seconds: a 429 or 503 asking for a longer wait is raised, not waited out
 
 
 @functools.cache
@@ -86,7 +87,8 @@ class Client:
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Any:
-        """One API call, retried on network errors and 5xx with exponential backoff; the decoded JSON."""
+        """One API call, retried on network errors, 429 and 5xx with exponential backoff (or the wait a 429 or
+        503 asks for in Retry-After, when it is at most LONGEST_RETRY_AFTER); the decoded JSON."""
         headers = {}
         if method == "POST":
             headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
@@ -102,6 +104,12 @@ class Client:
             else:
                 if response.status_code not in RETRIED_STATUSES or attempt == self.max_retries:
                     break
+                asked = _retry_after(response)
+                if asked is not None:
+                    if asked > LONGEST_RETRY_AFTER:
+                        break
+                    time.sleep(asked)
+                    continue
             time.sleep(self.backoff * 2**attempt)
         if response.status_code >= 400:
             try:
@@ -339,6 +347,12 @@ class Client:
 
     def reconciliation(self) -> s.ReconciliationOut:
         return self._get(s.ReconciliationOut, "/v1/reconciliation")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The seconds a 429 or 503 asks the caller to wait (Retry-After), if it says."""
+    value = response.headers.get("retry-after", "")
+    return float(value) if response.status_code in (429, 503) and value.isdigit() else None
 
 
 def _file(arg: FileArg) -> tuple[str, bytes, str]:
