@@ -98,19 +98,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "API on" in line:
-            break
-    threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True).start()
-    served = Server(process, port)
-    deadline = time.monotonic() + 60
-    while not _healthy(served.url):
-        assert time.monotonic() < deadline and served.alive(), "the server did not become healthy"
-        time.sleep(0.2)
-    yield served
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "API on" in line:
+                break
+        threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True).start()
+        served = Server(process, port)
+        deadline = time.monotonic() + 60
+        while not _healthy(served.url):
+            assert time.monotonic() < deadline and served.alive(), "the server did not become healthy"
+            time.sleep(0.2)
+        yield served
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def _healthy(url: str) -> bool:
