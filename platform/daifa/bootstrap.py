@@ -101,7 +101,8 @@ class Platform:
         if self.stopped:
             raise ChainMismatch(self.stopped)
         self._failures = []
-        moved = self._step("relayer", self.relayer.run_once) or 0
+        self._step("nonces", self.relayer.sync_nonces)
+        moved = self._relay()
         latest = self._step("chain", self.ports.chain.latest)  # one read of the head serves the next two steps
         if latest is not None:
             head, now = latest
@@ -114,7 +115,7 @@ class Platform:
                 scheduled = sum((self._step("scheduler", lambda: self.scheduler.run_once(now)) or {}).values())
                 self._scheduled_at = (now if not scheduled else -1, monotonic())
                 moved += scheduled
-        moved += self._step("relayer", lambda: self.relayer.run_once(sync=False)) or 0
+        moved += self._relay()
         moved += self._step("indexer", self.indexer.run_once) or 0
         if monotonic() - self._housekept_at >= HOUSEKEEPING_EVERY:
             self._step("housekeeping", lambda: housekeeping.purge(self.sessions))
@@ -184,6 +185,13 @@ class Platform:
         self.engine.dispose()
 
     # ------------------------------------------------------------------------------------- helpers
+
+    def _relay(self) -> int:
+        """The relayer's three steps, each run whatever the others did: a batch the node refuses to
+        estimate must not keep the platform from broadcasting or following what it signed before."""
+        return sum(self._step(name, run) or 0 for name, run in (
+            ("sign", self.relayer.sign), ("broadcast", self.relayer.broadcast), ("follow", self.relayer.follow),
+        ))  # fmt: skip
 
     def _step(self, name: str, run: Callable[[], T]) -> T | None:
         self.reporter.step_started(name)

@@ -1,6 +1,7 @@
 """A JSON-RPC proxy in front of a real node, for the chaos tests: it can be cut (the port refuses
 connections, as when the node's host goes away) and restored on the same port, and it can refuse
-requests whose body is over a size (as public nodes and providers do, with HTTP 413)."""
+requests whose body is over a size (as public nodes and providers do, with HTTP 413), and leave requests
+for some methods unanswered."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class RpcProxy:
         parts = urlsplit(target)
         self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.max_body = max_body
+        self.unanswered: set[str] = set()  # methods whose requests get no answer: the connection just closes
         self.port = free_port()
         self.seen: Counter[str] = Counter()  # "forwarded", "refused"
         self._server: ThreadingHTTPServer | None = None
@@ -51,6 +53,10 @@ class RpcProxy:
                 if proxy.max_body is not None and length > proxy.max_body:
                     proxy.seen["refused"] += 1
                     self._answer(413, b"request entity too large", "text/plain")
+                    return
+                if any(f'"{method}"'.encode() in body for method in proxy.unanswered):
+                    proxy.seen["unanswered"] += 1
+                    self.close_connection = True
                     return
                 connection = http.client.HTTPConnection(*proxy.target, timeout=60)
                 try:

@@ -401,3 +401,33 @@ def test_a_node_refusing_large_requests_still_records_a_thousand_waiting_plans(
     assert len(nonces) == len(set(nonces)) == 1_000
     assert aside is not None and aside.status == "pending" and aside.nonce is None
     assert aside.error and "refused" in aside.error and aside.retry_at is not None
+
+
+def test_signing_that_fails_keeps_no_one_from_broadcasting_and_following(daifa: Daifa, fresh_chain: Chain) -> None:
+    daifa.onboard("employer", "payer")
+    first = daifa.apply("labour-firm", "payee")["party"]["id"]
+    daifa.post(f"/v1/parties/{first}/approve", daifa.operator_key, json={"comment": "ok"})
+    assert daifa.platform.relayer.sign() == 1  # signed, not yet sent
+    second = daifa.apply("carrier", "payee")["party"]["id"]
+    daifa.post(f"/v1/parties/{second}/approve", daifa.operator_key, json={"comment": "ok"})
+
+    proxy = RpcProxy(str(fresh_chain.w3.provider.endpoint_uri))  # type: ignore[attr-defined]
+    proxy.unanswered = {"eth_estimateGas"}  # every gas estimate goes unanswered: signing cannot happen
+    platform = build(daifa.settings, http_web3(proxy.url), daifa.operator_wallet)
+    try:
+        with pytest.raises(TurnFailed) as failed:
+            platform.run_once()
+        assert [name for name, _ in failed.value.failures] == ["sign", "sign"]
+        assert platform.reporter.steps["sign"].failures == 2 and "did not answer" in str(
+            platform.reporter.steps["sign"].error
+        )
+        with platform.sessions() as session:
+            statuses = dict(session.execute(select(m.OutboxEntry.subject, m.OutboxEntry.status)).tuples().all())
+        assert statuses[f"party:{first[4:]}"] == "mined"  # broadcast and followed all the same
+        assert statuses[f"party:{second[4:]}"] == "pending"
+    finally:
+        platform.close()
+        proxy.close()
+    daifa.settle()  # and the node answers again
+    for party in (first, second):
+        assert daifa.get(f"/v1/parties/{party}", daifa.operator_key)["status"] == "active"
