@@ -26,7 +26,7 @@ from daifa.api.server import ConnectionLimits
 from daifa.bootstrap import Platform, build
 from daifa.bootstrap import Settings as PlatformSettings
 from daifa.chain import embedded
-from daifa.chain.client import http_web3
+from daifa.chain.client import BATCH_BYTES, BATCH_ITEMS, http_web3
 from daifa.chain.relayer import MAX_FEE_PER_GAS
 from daifa.cli.output import Settings
 from daifa.deploy import DEPLOYMENTS_DIR, Deployment, deploy
@@ -182,6 +182,12 @@ OperatorKeyFile = Annotated[
     Path | None,
     typer.Option(envvar="DAIFA_OPERATOR_KEY_FILE", help="a file (mode 0600) holding the operator's private key"),
 ]
+RpcBatchItems = Annotated[
+    int, typer.Option(min=1, envvar="DAIFA_RPC_BATCH_ITEMS", help="requests per JSON-RPC batch to the node")
+]
+RpcBatchBytes = Annotated[
+    int, typer.Option(min=1_024, envvar="DAIFA_RPC_BATCH_BYTES", help="bytes per JSON-RPC batch to the node")
+]
 LogFormat = Annotated[str, typer.Option(help="json or text (default: text at a terminal, json otherwise)")]
 LogLevel = Annotated[str, typer.Option(help="DEBUG, INFO (the default: a line per request), WARNING or ERROR")]
 
@@ -203,6 +209,8 @@ def serve(
     ] = True,
     allow_local_webhooks: AllowLocalWebhooks = False,
     max_fee_gwei: MaxFeeGwei = MAX_FEE_PER_GAS / 10**9,
+    rpc_batch_items: RpcBatchItems = BATCH_ITEMS,
+    rpc_batch_bytes: RpcBatchBytes = BATCH_BYTES,
     applications_per_hour: Annotated[
         int, typer.Option(min=0, help="applications one address may make an hour (0: no limit)")
     ] = RateLimits().applications.burst,
@@ -244,7 +252,10 @@ def serve(
         body_timeout=body_timeout,
     )
     api = ApiSettings(rates=RateLimits(applications=RateLimit(applications_per_hour, 3_600.0)))
-    options = _Options(rpc_url, database_url, confirmations, data_dir, deployments, allow_local_webhooks, max_fee_gwei)
+    options = _Options(
+        rpc_url, database_url, confirmations, data_dir, deployments, allow_local_webhooks, max_fee_gwei,
+        rpc_batch_items, rpc_batch_bytes,
+    )  # fmt: skip
     key = _operator_key(operator_key, operator_key_file)
     stop = threading.Event()
     child: subprocess.Popen[bytes] | None = None
@@ -297,6 +308,8 @@ def worker(
     webhooks: Annotated[bool, typer.Option(help="deliver webhooks here too (on their own thread)")] = True,
     allow_local_webhooks: AllowLocalWebhooks = False,
     max_fee_gwei: MaxFeeGwei = MAX_FEE_PER_GAS / 10**9,
+    rpc_batch_items: RpcBatchItems = BATCH_ITEMS,
+    rpc_batch_bytes: RpcBatchBytes = BATCH_BYTES,
     log_format: LogFormat = "",
     log_level: LogLevel = "",
 ) -> None:
@@ -306,7 +319,10 @@ def worker(
     if rpc_url is None:
         raise DaifaError("a worker shares a chain with the server: pass --rpc-url (or DAIFA_RPC_URL)")
     out: Settings = ctx.obj
-    options = _Options(rpc_url, database_url, confirmations, data_dir, deployments, allow_local_webhooks, max_fee_gwei)
+    options = _Options(
+        rpc_url, database_url, confirmations, data_dir, deployments, allow_local_webhooks, max_fee_gwei,
+        rpc_batch_items, rpc_batch_bytes,
+    )  # fmt: skip
     try:
         platform = _platform(out, options, _operator_key(operator_key, operator_key_file), for_api=False)
     except ChainMismatch as mismatch:
@@ -333,6 +349,8 @@ class _Options:
     deployments: Path
     allow_local_webhooks: bool
     max_fee_gwei: float
+    rpc_batch_items: int = BATCH_ITEMS
+    rpc_batch_bytes: int = BATCH_BYTES
 
     @property
     def state(self) -> Path:
@@ -344,6 +362,7 @@ class _Options:
             "--rpc-url", self.rpc_url, "--database-url", self.database_url or _default_database(self.state),
             "--confirmations", str(self.confirmations), "--data-dir", str(self.data_dir),
             "--deployments", str(self.deployments), "--max-fee-gwei", str(self.max_fee_gwei),
+            "--rpc-batch-items", str(self.rpc_batch_items), "--rpc-batch-bytes", str(self.rpc_batch_bytes),
             *(["--allow-local-webhooks"] if self.allow_local_webhooks else []),
         ]  # fmt: skip
 
@@ -459,6 +478,8 @@ def _platform(out: Settings, options: _Options, key: str | None, *, for_api: boo
         confirmations=options.confirmations,
         start_block=deployment.start_block,
         max_fee_per_gas=int(options.max_fee_gwei * 10**9),
+        rpc_batch_items=options.rpc_batch_items,
+        rpc_batch_bytes=options.rpc_batch_bytes,
         webhooks_allow_local=options.allow_local_webhooks,
     )
     platform = build(settings, w3, operator)
