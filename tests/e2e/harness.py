@@ -4,6 +4,7 @@ through its HTTP interface, and parties whose wallets sign locally, as they woul
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ class Party:
     @property
     def address(self) -> str:
         return str(self.wallet.address)
+
+
+Signer = Callable[[Party, dict[str, Any]], str]  # a wallet: the party and typed data -> 0x signature
 
 
 class ApiError(AssertionError):
@@ -118,13 +122,16 @@ class Daifa:
 
     # ------------------------------------------------------------------------------ parties
 
-    def apply(self, name: str, kind: str, legal_name: str | None = None, filename: str = "licence.pdf") -> Any:
-        """The application of the party whose wallet is named `name`: the party and its API key."""
+    def apply(
+        self, name: str, kind: str, legal_name: str | None = None, filename: str = "licence.pdf", address: str = ""
+    ) -> Any:
+        """The application of the party whose wallet is named `name` (or is at `address`): the party and its
+        API key."""
         return self.post(
             "/v1/parties",
             None,
             data={
-                "address": self.chain.account(name).address,
+                "address": address or self.chain.account(name).address,
                 "legal_name": legal_name or f"{name.title()} Ltd",
                 "kind": kind,
             },
@@ -132,27 +139,29 @@ class Daifa:
             expect=201,
         )
 
-    def onboard(self, name: str, kind: str) -> Party:
-        """A party applies, the operator approves, the chain confirms: the account is open."""
-        application = self.apply(name, kind)
-        party = Party(name, self.chain.account(name), application["api_key"], application["party"]["id"])
+    def onboard(self, name: str, kind: str, wallet: LocalAccount | None = None) -> Party:
+        """A party applies, the operator approves, the chain confirms: the account is open. Its wallet is
+        the test key named `name`, unless one is given."""
+        wallet = wallet or self.chain.account(name)
+        application = self.apply(name, kind, address=wallet.address)
+        party = Party(name, wallet, application["api_key"], application["party"]["id"])
         self.post(f"/v1/parties/{party.id}/approve", self.operator_key, json={"comment": "licence checked"})
         self.settle()
         assert self.get(f"/v1/parties/{party.id}", party.key)["status"] == "active"
         return party
 
-    def sign_pending(self, party: Party) -> list[dict[str, Any]]:
-        """The party's wallet signs every pending request, locally, and posts the signatures."""
+    def sign_pending(self, party: Party, sign: Signer | None = None) -> list[dict[str, Any]]:
+        """The party's wallet signs every pending request (locally with eth_account, unless another
+        `sign` is given) and posts the signatures."""
         pending = self.get("/v1/signature_requests?status=pending&limit=100", party.key)["data"]
         signed = []
         for request in reversed(pending):  # oldest first
-            signature = party.wallet.sign_typed_data(full_message=request["typed_data"]).signature
+            if sign is None:
+                signature = "0x" + party.wallet.sign_typed_data(full_message=request["typed_data"]).signature.hex()
+            else:
+                signature = sign(party, request["typed_data"])
             signed.append(
-                self.post(
-                    f"/v1/signature_requests/{request['id']}/sign",
-                    party.key,
-                    json={"signature": "0x" + signature.hex()},
-                )
+                self.post(f"/v1/signature_requests/{request['id']}/sign", party.key, json={"signature": signature})
             )
         return signed
 
@@ -164,7 +173,14 @@ class Daifa:
         address = party.address if isinstance(party, Party) else party
         return int(self.token.functions.balanceOf(address).call())
 
-    def open_product(self, payer: Party, payee: Party, limit: int = 1_000_000 * USD) -> dict[str, Any]:
+    def open_product(
+        self,
+        payer: Party,
+        payee: Party,
+        limit: int = 1_000_000 * USD,
+        token: str | None = None,
+        sign: Signer | None = None,
+    ) -> dict[str, Any]:
         """The payee applies, the operator approves, the payer authorises, both sign: the product is open."""
         product = self.post(
             "/v1/products",
@@ -173,7 +189,7 @@ class Daifa:
                 "payer": payer.id,
                 "business_name": "Warehouse staffing 2027",
                 "limit": str(limit),
-                "tokens": [self.token.address],
+                "tokens": [token or self.token.address],
                 "expiry": str(self.chain.now() + 400 * DAY),
             },
             files=[("files", ("contract.pdf", PDF + b"staffing contract", "application/pdf"))],
@@ -181,17 +197,19 @@ class Daifa:
         )
         self.post(f"/v1/products/{product['id']}/approve", self.operator_key, json={"comment": "contract in order"})
         self.post(f"/v1/products/{product['id']}/authorise_credit", payer.key, json={})
-        self.sign_pending(payer)
-        self.sign_pending(payee)
+        self.sign_pending(payer, sign)
+        self.sign_pending(payee, sign)
         self.settle()
         opened = self.get(f"/v1/products/{product['id']}", payer.key)
         assert opened["status"] == "open", opened
         return opened  # type: ignore[no-any-return]
 
-    def agree_plan(self, payer: Party, payee: Party, body: dict[str, Any]) -> dict[str, Any]:
+    def agree_plan(
+        self, payer: Party, payee: Party, body: dict[str, Any], sign: Signer | None = None
+    ) -> dict[str, Any]:
         plan = self.post("/v1/plans", payer.key, json=body, expect=201)
-        self.sign_pending(payer)
-        self.sign_pending(payee)
+        self.sign_pending(payer, sign)
+        self.sign_pending(payee, sign)
         self.settle()
         recorded = self.get(f"/v1/plans/{plan['id']}", payer.key)
         assert recorded["status"] == "recorded", recorded

@@ -232,15 +232,30 @@ def permit_payload(
     }
 
 
-def as_json(value: Any) -> Any:
-    """A payload with bytes as 0x-hex, as JSON carries it to a wallet (eth_signTypedData_v4 takes hex)."""
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, dict):
-        return {k: as_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_json(v) for v in value]
-    return value
+def as_json(typed: dict[str, Any]) -> dict[str, Any]:
+    """An eth_signTypedData_v4 payload as JSON must carry it to any wallet: bytes as 0x-hex, and every
+    integer, the domain's chainId included, as a decimal string. A wallet RPC refuses (and a JavaScript
+    wallet silently rounds) a JSON number past 2**53 or 2**128; every EIP-712 implementation reads a
+    decimal string as the same integer, so the digest is unchanged."""
+    types: dict[str, list[Field]] = typed["types"]
+
+    def encoded(type_name: str, value: Any) -> Any:
+        if type_name.endswith("[]"):
+            return [encoded(type_name[:-2], item) for item in value]
+        if type_name in types:
+            return {f["name"]: encoded(f["type"], value[f["name"]]) for f in types[type_name] if f["name"] in value}
+        if isinstance(value, bytes):
+            return "0x" + value.hex()
+        if type_name.startswith(("uint", "int")):
+            return str(int(value))
+        return value
+
+    return {
+        "types": types,
+        "primaryType": typed["primaryType"],
+        "domain": encoded("EIP712Domain", typed["domain"]),
+        "message": encoded(typed["primaryType"], typed["message"]),
+    }
 
 
 def recover_signer(typed: dict[str, Any], signature: bytes) -> str:

@@ -1,0 +1,128 @@
+"""Every kind of request the platform prepares, signed by two independent wallet implementations (eth_account
+here, and anvil's own eth_signTypedData_v4 for its unlocked dev accounts) on a 6- and an 18-decimal token,
+and each signature posted back and relayed: the typed data is served so that every wallet reads the same
+numbers (uints as decimal strings, past JavaScript's 2**53 and the wallet RPC's 2**128)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from tests.e2e.harness import DAY, PDF, Daifa, Party, Signer
+
+pytestmark = pytest.mark.chains("anvil")
+
+# anvil's dev accounts 1 and 2 (mnemonic "test test ... junk"): anvil signs for them itself.
+ANVIL_KEYS = (
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+)
+PURPOSES = {
+    "agreement_set", "plan", "permit", "deposit_authorization", "payer_approval", "materials", "dispute",
+    "cancellation",
+}  # fmt: skip
+
+
+def eth_account(party: Party, typed: dict[str, Any]) -> str:
+    return "0x" + party.wallet.sign_typed_data(full_message=typed).signature.hex()
+
+
+def anvil(daifa: Daifa) -> Signer:
+    def sign(party: Party, typed: dict[str, Any]) -> str:
+        answer = daifa.chain.w3.provider.make_request(  # type: ignore[attr-defined]
+            "eth_signTypedData_v4", [party.address, json.dumps(typed)]
+        )
+        assert "error" not in answer, answer
+        return str(answer["result"])
+
+    return sign
+
+
+def instalment(now: int, k: int, amount: int, rule: str) -> dict[str, Any]:
+    item = {"deposit_by": now + (k + 1) * 20 * DAY, "release_at": now + (k + 2) * 20 * DAY, "amount": str(amount)}
+    materials = {"required_materials": ["signed timesheets"]} if rule == "materials" else {}
+    return {**item, "rule": rule, **materials}
+
+
+def integers_are_strings(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(integers_are_strings(v) for v in value.values())
+    if isinstance(value, list):
+        return all(integers_are_strings(v) for v in value)
+    return not isinstance(value, int)
+
+
+@pytest.mark.parametrize("decimals", [6, 18])
+@pytest.mark.parametrize("wallet", ["eth_account", "anvil"])
+def test_every_request_is_signed_alike_by_two_wallet_implementations(daifa: Daifa, wallet: str, decimals: int) -> None:
+    sign = eth_account if wallet == "eth_account" else anvil(daifa)
+    keys: list[LocalAccount] = [Account.from_key(k) for k in ANVIL_KEYS]
+    payer = daifa.onboard("employer", "payer", wallet=keys[0])
+    payee = daifa.onboard("labour-firm", "payee", wallet=keys[1])
+    unit = 10**decimals
+    if decimals == 6:
+        token = daifa.token
+        daifa.fund(payer, 10**6 * unit)  # the test dollar's faucet gives at most ten million
+    else:
+        token = daifa.chain.deploy("MockERC20", "Eighteen Dollar", "E18", 18, sender=daifa.chain.account("minter"))
+        daifa.chain.send(token.functions.mint(payer.address, 10**9 * unit), daifa.chain.account("minter"))
+    product = daifa.open_product(payer, payee, limit=10**6 * unit, token=token.address, sign=sign)
+
+    # 12,345.678901 units: 12,345,678,901,000,000,000,000 base units on the 18-decimal token, past 2**53.
+    amount = 12_345_678_901 * unit // 10**6
+    now = daifa.chain.now()
+    rules = ["time", "payer_approval", "materials", "time"]
+    plan = daifa.agree_plan(
+        payer,
+        payee,
+        {
+            "product": product["id"],
+            "token": token.address,
+            "expiry": now + 200 * DAY,
+            "instalments": [instalment(now, k, amount + k, rule) for k, rule in enumerate(rules)],
+        },
+        sign=sign,
+    )
+    daifa.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": [0, 1, 2, 3]}, expect=201)
+    daifa.sign_pending(payer, sign)
+    daifa.settle()
+    assert [i["status"] for i in daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"]] == ["funded"] * 4
+
+    daifa.post(f"/v1/plans/{plan['id']}/instalments/1/approve", payer.key, expect=201)
+    daifa.sign_pending(payer, sign)
+    files = [("files", ("timesheets.pdf", PDF + b"timesheets", "application/pdf"))]
+    daifa.post(f"/v1/plans/{plan['id']}/instalments/2/materials", payee.key, files=files, expect=201)
+    daifa.sign_pending(payee, sign)
+    daifa.settle()
+    daifa.post(f"/v1/plans/{plan['id']}/instalments/2/attest", daifa.operator_key, expect=201)
+    daifa.settle()
+    daifa.post(
+        f"/v1/plans/{plan['id']}/instalments/2/disputes", payer.key, data={"reason": "short"}, files=files, expect=201
+    )
+    daifa.sign_pending(payer, sign)
+    daifa.post(f"/v1/plans/{plan['id']}/cancellations", payee.key, json={"indices": [3]}, expect=201)
+    daifa.sign_pending(payee, sign)
+    daifa.sign_pending(payer, sign)
+    daifa.settle()
+
+    requests = [
+        *daifa.get("/v1/signature_requests?limit=100", payer.key)["data"],
+        *daifa.get("/v1/signature_requests?limit=100", payee.key)["data"],
+    ]
+    assert {r["purpose"] for r in requests} == PURPOSES
+    assert all(r["status"] == "signed" for r in requests)
+    assert all(integers_are_strings(r["typed_data"]["message"]) for r in requests)
+    assert all(isinstance(r["typed_data"]["domain"]["chainId"], str) for r in requests)
+    actions = daifa.get(f"/v1/actions?plan={plan['id']}&limit=100", payer.key)["data"]
+    assert {a["kind"]: a["status"] for a in actions} == {
+        "deposit": "mined", "payer_approval": "mined", "materials": "mined", "attestation": "mined",
+        "dispute": "mined", "cancellation": "mined",
+    }  # fmt: skip
+    instalments = daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"]
+    assert [i["status"] for i in instalments] == ["funded", "closed", "disputed", "closed"]
+    assert instalments[1]["to_payee"] == str(amount + 1)  # released to the unit, past 2**53
+    daifa.reconcile()
