@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
-/// @notice Test token shaped like USDT: transfer, transferFrom and approve return nothing.
+/// @notice Test token shaped like USDT: transfer, transferFrom and approve return nothing, and an allowance
+/// can only be set from zero (approve(spender, 0) first), as USDT requires against the approve race.
 contract NoReturnToken {
     string public constant name = "No Return";
     string public constant symbol = "NORET";
@@ -20,6 +21,7 @@ contract NoReturnToken {
     }
 
     function approve(address spender, uint256 amount) external {
+        require(amount == 0 || allowance[msg.sender][spender] == 0, "approve from non-zero");
         allowance[msg.sender][spender] = amount;
         emit Approval(msg.sender, spender, amount);
     }

@@ -87,7 +87,9 @@ class PlanIn(In):
 
 class DepositIn(In):
     indices: list[Index] = Field(min_length=1, max_length=252)
-    method: Literal["permit", "wallet"] = "permit"
+    method: Literal["auto", "permit", "wallet"] = Field(
+        "auto", description="auto: permit where the token has it and the payer's wallet is a key's, else wallet"
+    )
 
 
 class CancellationIn(In):
@@ -100,7 +102,11 @@ class ResolutionIn(In):
 
 
 class SignatureIn(In):
-    signature: str = Field(max_length=140, description="0x-prefixed 65-byte signature from eth_signTypedData_v4")
+    signature: str = Field(
+        max_length=2 + 2 * 4_096,
+        description="0x-prefixed hex: the 65 bytes eth_signTypedData_v4 returns, or a contract wallet's signature "
+        "(a Safe's owners' signatures, concatenated), up to 4,096 bytes",
+    )
 
 
 class WebhookEndpointIn(In):

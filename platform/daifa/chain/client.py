@@ -34,11 +34,25 @@ from web3.exceptions import BlockNotFound, ContractLogicError
 from web3.types import FilterParams, LogReceipt, RPCEndpoint, RPCResponse
 
 from daifa.chain.artifacts import load_artifact
+from daifa.chain.reverts import decode_revert, revert_data
 from daifa.errors import Unavailable
 
 TOKEN_ABI_SOURCE = "DaifaTestDollar"  # any ERC-20 with permit; the platform calls only standard functions
+ERC1271_SELECTOR = bytes.fromhex("1626ba7e")  # isValidSignature(bytes32,bytes), also its magic answer
 BATCH_ITEMS = 100  # JSON-RPC requests per HTTP round trip
 BATCH_BYTES = 512 * 1024  # bytes of JSON per HTTP round trip
+
+
+@dataclass(frozen=True)
+class TokenFacts:
+    """What the platform needs to know of a token: how people write it, and whether it takes EIP-2612
+    permits (some stablecoins, USDT among them, do not)."""
+
+    address: str
+    name: str
+    symbol: str
+    decimals: int
+    permit: bool
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,7 @@ class ChainClient:
         self.w3 = w3
         self.batch_items = batch_items
         self.batch_bytes = batch_bytes
+        self._token_facts: dict[str, TokenFacts] = {}
         self.chain_id = int(w3.eth.chain_id)
         self.escrow: Contract = w3.eth.contract(
             address=Web3.to_checksum_address(escrow_address), abi=load_artifact("DaifaEscrow")["abi"]
@@ -393,6 +408,62 @@ class ChainClient:
             values = tuple(_checksummed(v) for v in abi_decode(outputs, bytes.fromhex(answer[2:])))
             results.append(values[0] if len(values) == 1 else values)
         return results
+
+    def token_facts(self, address: str) -> TokenFacts:
+        """The token's name, symbol, decimals and whether it has permit(); asked once per process."""
+        key = Web3.to_checksum_address(address)
+        if key not in self._token_facts:
+            token = self.token(key)
+
+            def read(function: str, *args: Any) -> Any:
+                try:
+                    return getattr(token.functions, function)(*args).call()
+                except Exception as error:  # absent (a revert), or an answer not shaped as the ABI says
+                    if unreachable(error):
+                        raise
+                    return None
+
+            permit = read("nonces", key) is not None and read("DOMAIN_SEPARATOR") is not None
+            decimals = read("decimals")
+            self._token_facts[key] = TokenFacts(
+                key, str(read("name") or "?"), str(read("symbol") or "?"), int(decimals or 0), permit
+            )
+        return self._token_facts[key]
+
+    def allowance(self, token: str, owner: str, spender: str) -> int:
+        checksummed = (Web3.to_checksum_address(owner), Web3.to_checksum_address(spender))
+        return int(self.token(token).functions.allowance(*checksummed).call())
+
+    def refusal(self, sender: str, to: str, data: bytes) -> str | None:
+        """None if `sender` calling `to` with `data` would succeed now, else the decoded reason it would not."""
+        call = {"from": Web3.to_checksum_address(sender), "to": Web3.to_checksum_address(to), "data": data}
+        try:
+            self.w3.eth.call(call)  # type: ignore[arg-type]
+        except Exception as refused:  # web3's ContractLogicError, or eth-tester's TransactionFailed
+            if unreachable(refused):
+                raise
+            decoded = decode_revert(revert_data(refused))
+            return f"{decoded.name}{decoded.args_}" if decoded.name != "EmptyRevert" else str(refused)
+        return None
+
+    def has_code(self, address: str) -> bool:
+        """Whether `address` is a contract (a contract wallet, such as a multisig), not a key's account."""
+        return len(self.w3.eth.get_code(Web3.to_checksum_address(address))) > 0
+
+    def erc1271_refusal(self, wallet: str, digest: bytes, signature: bytes) -> str | None:
+        """None if the contract at `wallet` says `signature` is its signature of `digest` (ERC-1271
+        `isValidSignature` answers 0x1626ba7e, as the escrow asks it), else what it said instead."""
+        call = ERC1271_SELECTOR + abi_encode(["bytes32", "bytes"], [digest, signature])
+        try:
+            answer = bytes(self.w3.eth.call({"to": Web3.to_checksum_address(wallet), "data": call}))
+        except ContractLogicError as refused:
+            data = refused.data if isinstance(refused.data, str) else ""
+            if data.startswith("0x08c379a0"):  # Error(string)
+                return str(abi_decode(["string"], bytes.fromhex(data[10:]))[0])
+            return str(refused.message or refused)
+        if len(answer) >= 32 and answer[:4] == ERC1271_SELECTOR:
+            return None
+        return f"it answered 0x{answer[:4].hex()}, not the ERC-1271 magic value"
 
     def token(self, address: str) -> Contract:
         return self.w3.eth.contract(

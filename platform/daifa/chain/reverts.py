@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from functools import cache
 from typing import Any
 
@@ -65,4 +66,14 @@ def revert_data(error: BaseException) -> bytes:
         data = data.get("data")
     if isinstance(data, str):
         return bytes.fromhex(data.removeprefix("0x"))
+    if isinstance(data, bytes):
+        return data
+    # eth-tester's eth_call says "execution reverted: b'...'", the bytes only in their repr.
+    message = str(error.args[0]) if error.args else ""
+    if message.startswith("execution reverted: b'") or message.startswith('execution reverted: b"'):
+        try:
+            shown = ast.literal_eval(message.removeprefix("execution reverted: "))
+        except (ValueError, SyntaxError):
+            return b""
+        return shown if isinstance(shown, bytes) else b""
     return b""

@@ -277,13 +277,15 @@ def deposit(
     ctx: typer.Context,
     plan_id: str,
     indices: Annotated[str, typer.Option(help="instalments, comma-separated: 0,1,2")],
-    method: Annotated[str, typer.Option(help="permit (the platform relays) or wallet (you send it)")] = "permit",
+    method: Annotated[
+        str, typer.Option(help="auto, permit (the platform relays) or wallet (you send the transactions)")
+    ] = "auto",
 ) -> None:
     """(payer) Fund instalments; with a permit, then `daifa sign`."""
     out: Settings = ctx.obj
     with out.client() as client:
         action = client.deposit(plan_id, _indices(indices), method)
-    out.record(action, [*ACTION_COLUMNS, "details"] if method == "wallet" else ACTION_COLUMNS)
+    out.record(action, [*ACTION_COLUMNS, "details"] if action.status == "awaiting_wallet" else ACTION_COLUMNS)
 
 
 @release_app.command("approve")

@@ -234,7 +234,9 @@ class Client:
     def withdraw_plan(self, plan_id: str, **kw: Any) -> s.PlanOut:
         return self._post(s.PlanOut, f"/v1/plans/{plan_id}/withdraw", **kw)
 
-    def deposit(self, plan_id: str, indices: Sequence[int], method: str = "permit", **kw: Any) -> s.ActionOut:
+    def deposit(self, plan_id: str, indices: Sequence[int], method: str = "auto", **kw: Any) -> s.ActionOut:
+        """Fund instalments: `permit` (sign, the platform relays), `wallet` (send the returned transactions)
+        or `auto` (permit where the token and the wallet allow it)."""
         body = {"indices": list(indices), "method": method}
         return self._post(s.ActionOut, f"/v1/plans/{plan_id}/deposits", json=body, **kw)
 

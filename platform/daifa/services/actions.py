@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td
+from daifa.chain.client import TokenFacts
 from daifa.chain.relayer import enqueue
 from daifa.domain.plan_requests import PlanStatus
 from daifa.domain.plans import UINT128_MAX, InstalmentStatus, ReleaseRule
@@ -41,52 +42,100 @@ def deposit(
     session: Session, ports: Ports, actor: Actor, plan_id: str, indices: Sequence[int], method: str
 ) -> m.PlanAction:
     """The payer funds instalments. `permit`: the payer signs an EIP-2612 permit and a deposit
-    authorisation and the platform relays; `wallet`: the payer sends the returned transactions itself."""
+    authorisation and the platform relays; `wallet`: the payer sends the returned transactions itself;
+    `auto`: permit where the token has it and the payer's wallet is a key's (a contract wallet, such as a
+    multisig, cannot sign a permit), else wallet. The payer's balance is checked first: a deposit it
+    cannot cover is refused now, with the numbers, not later on chain."""
     plan, rows = _plan_for(session, actor, plan_id, payer_only=True)
     chosen = _indices(rows, indices)
     for row in chosen:
         if row.chain_status & (F.FUNDED | F.CLOSED):
             raise Conflict(f"instalment {row.index} is already funded or closed")
-    if method not in ("permit", "wallet"):
-        raise InvalidInput([Problem("method", "must be permit (the platform relays) or wallet (you send it)")])
+    payer = session.get(m.Party, plan.payer_id)
+    assert payer is not None and plan.chain_plan_id is not None
     value = sum(r.amount for r in chosen)
+    token = ports.chain.token_facts(plan.token)
+    method = _deposit_method(ports, payer, token, method)
+    _require_balance(ports, token, payer.address, value)
     action = _new(
         session, plan, DEPOSIT, [r.index for r in chosen], actor.party_id, {"method": method, "value": str(value)}
     )
-    params = records.plan_params(session, plan)
-    refs = instalment_refs(rows, [r.index for r in chosen])
-    payer = session.get(m.Party, plan.payer_id)
-    assert payer is not None and plan.chain_plan_id is not None
-    if method == "wallet":
-        token = ports.chain.token(plan.token)
-        approve = token.encode_abi("approve", args=[ports.chain.escrow_address, value])
-        call = ports.chain.encode("deposit", plan.chain_plan_id, abi.plan_params(params), refs)
-        action.status = AWAITING_WALLET
-        action.details = {
-            **action.details,
-            "transactions": [
-                {"to": plan.token, "data": approve, "description": "let the escrow take the deposit"},
-                {"to": ports.chain.escrow_address, "data": "0x" + call.hex(), "description": "the deposit"},
-            ],
-        }
-        return action
-    deadline = ports.chain.now() + ports.signature_ttl
-    token = ports.chain.token(plan.token)
-    permit_nonce = int(token.functions.nonces(payer.address).call())
-    permit = td.permit_payload(
-        str(token.functions.name().call()),
-        plan.token,
-        ports.chain.chain_id,
-        payer.address,
-        ports.chain.escrow_address,
-        value,
-        permit_nonce,
-        deadline,
+    call = ports.chain.encode(
+        "deposit",
+        plan.chain_plan_id,
+        abi.plan_params(records.plan_params(session, plan)),
+        instalment_refs(rows, action.indices),
     )
+    if method == "wallet":
+        return _from_wallet(ports, payer, token, value, call, action)
+    return _by_permit(session, ports, plan, payer, token, value, action)
+
+
+def _deposit_method(ports: Ports, payer: m.Party, token: TokenFacts, asked: str) -> str:
+    if asked not in ("auto", "permit", "wallet"):
+        raise InvalidInput([Problem("method", "must be auto, permit (the platform relays) or wallet (you send it)")])
+    contract_wallet = ports.chain.has_code(payer.address)
+    if asked == "permit" and not token.permit:
+        raise InvalidInput([Problem("method", f"{token.symbol} has no permit(): deposit with method wallet (or auto)")])
+    if asked == "permit" and contract_wallet:
+        raise InvalidInput(
+            [Problem("method", "a contract wallet (a multisig) cannot sign a permit: use method wallet (or auto)")]
+        )
+    if asked == "auto":
+        return "permit" if token.permit and not contract_wallet else "wallet"
+    return asked
+
+
+def _require_balance(ports: Ports, token: TokenFacts, payer: str, value: int) -> None:
+    balance = ports.chain.token_balance(token.address, payer)
+    if balance < value:
+        raise Conflict(
+            f"your wallet {payer} holds {_units(balance, token)}; these instalments need {_units(value, token)}: "
+            f"fund it with {_units(value - balance, token)} more and ask again"
+        )
+
+
+def _from_wallet(
+    ports: Ports, payer: m.Party, token: TokenFacts, value: int, call: bytes, action: m.PlanAction
+) -> m.PlanAction:
+    """The transactions the payer sends: an approval of exactly what is missing (from zero, as tokens
+    such as USDT require: an allowance left over is reset first), then the deposit. When the allowance
+    already covers it, the deposit is tried against the chain now, so a token the escrow cannot hold (one
+    that takes a fee on transfer) is refused here."""
+    escrow = ports.chain.escrow_address
+    allowance = ports.chain.allowance(token.address, payer.address, escrow)
+    erc20 = ports.chain.token(token.address)
+    transactions = []
+    if allowance < value:
+        if allowance:
+            approve_zero = erc20.encode_abi("approve", args=[escrow, 0])
+            transactions.append({"to": token.address, "data": approve_zero, "description": "reset the allowance left"})
+        approve = erc20.encode_abi("approve", args=[escrow, value])
+        transactions.append({"to": token.address, "data": approve, "description": "let the escrow take the deposit"})
+    else:
+        refusal = ports.chain.refusal(payer.address, escrow, call)
+        if refusal is not None:
+            raise Conflict(f"the deposit would be refused on chain: {_explain(refusal, token)}")
+    transactions.append({"to": escrow, "data": "0x" + call.hex(), "description": "the deposit"})
+    action.status = AWAITING_WALLET
+    action.details = {**action.details, "transactions": transactions}
+    return action
+
+
+def _by_permit(
+    session: Session, ports: Ports, plan: m.Plan, payer: m.Party, token: TokenFacts, value: int, action: m.PlanAction
+) -> m.PlanAction:
+    assert plan.chain_plan_id is not None
+    deadline = ports.chain.now() + ports.signature_ttl
+    permit_nonce = int(ports.chain.token(token.address).functions.nonces(payer.address).call())
+    permit = td.permit_payload(
+        token.name, token.address, ports.chain.chain_id, payer.address, ports.chain.escrow_address, value,
+        permit_nonce, deadline,
+    )  # fmt: skip
     nonce = products.take_nonce(session, payer)
     authorisation = td.payload(
         "DepositAuthorization",
-        td.deposit_authorization_message(plan.chain_plan_id, [r.index for r in chosen], nonce, deadline),
+        td.deposit_authorization_message(plan.chain_plan_id, action.indices, nonce, deadline),
         ports.chain.chain_id,
         ports.chain.escrow_address,
     )
@@ -94,6 +143,21 @@ def deposit(
     signatures.request(session, payer.id, f"action:{action.id}", "permit", permit)
     signatures.request(session, payer.id, f"action:{action.id}", "deposit_authorization", authorisation)
     return action
+
+
+def _units(amount: int, token: TokenFacts) -> str:
+    """An amount as people write it: 24,000.5 tUSD."""
+    whole, fraction = divmod(amount, 10**token.decimals)
+    shown = f"{whole:,}" + (f".{fraction:0{token.decimals}d}".rstrip("0") if fraction else "")
+    return f"{shown} {token.symbol}"
+
+
+def _explain(refusal: str, token: TokenFacts) -> str:
+    if refusal.startswith("Escrow_TransferShortfall"):
+        return (
+            f"{token.symbol} delivers less than is sent (a fee on transfer), and the escrow takes only the whole amount"
+        )
+    return refusal
 
 
 # ------------------------------------------------------------------------------------------ release conditions
