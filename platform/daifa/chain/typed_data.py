@@ -258,6 +258,13 @@ def as_json(typed: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def payload_digest(typed: dict[str, Any]) -> bytes:
+    """The EIP-712 digest of any eth_signTypedData_v4 payload (its own types and domain): what a wallet
+    signs, and what a contract wallet's isValidSignature is asked about."""
+    signable = encode_typed_data(full_message=typed)
+    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
 def recover_signer(typed: dict[str, Any], signature: bytes) -> str:
     """The address that signed the eth_signTypedData_v4 payload `typed`."""
     return str(Account.recover_message(encode_typed_data(full_message=typed), signature=signature))

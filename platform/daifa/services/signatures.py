@@ -14,14 +14,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from daifa.chain import abi
-from daifa.chain.typed_data import as_json, recover_signer
+from daifa.chain.typed_data import as_json, payload_digest, recover_signer
 from daifa.errors import Conflict, InvalidInput, NotFound, Problem
+from daifa.safe import reason as safe_reason
 from daifa.services import records
 from daifa.services.context import Actor, Ports
 from daifa.services.notifications import emit
 from daifa.store import models as m
 
 PENDING, SIGNED, VOID = "pending", "signed", "void"
+MAX_SIGNATURE_BYTES = 4_096  # a multisig of 60 owners; ECDSA signatures are 65
+SECP256K1_HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
 def request(session: Session, party_id: int, subject: str, purpose: str, typed: dict[str, Any]) -> m.SignatureRequest:
@@ -105,20 +108,7 @@ def submit(session: Session, ports: Ports, actor: Actor, request_id: str, signat
     signature = _parse_signature(signature_hex)
     party = session.get(m.Party, party_id)
     assert party is not None
-    try:
-        signer = recover_signer(row.typed_data, signature)
-    except Exception:
-        signer = None
-    if signer != party.address:
-        raise InvalidInput(
-            [
-                Problem(
-                    "signature",
-                    f"was made by {signer or 'no valid key'}, not by your wallet {party.address}: sign this "
-                    "request's typed_data, unchanged, with that wallet (eth_signTypedData_v4)",
-                )
-            ]
-        )
+    _check(ports, party.address, row.typed_data, signature)
     row.signature = signature
     row.status = SIGNED
     session.flush()
@@ -135,14 +125,60 @@ def _continue(session: Session, ports: Ports, row: m.SignatureRequest) -> None:
     handlers[kind](session, ports, int(key), row)
 
 
+def _check(ports: Ports, address: str, typed: dict[str, Any], signature: bytes) -> None:
+    """Accepts `signature` by `address` exactly as the escrow will: a 65-byte ECDSA signature that recovers
+    to the address (with a low s, as OpenZeppelin's ECDSA requires), or, where the address is a contract
+    wallet (a multisig), one its ERC-1271 `isValidSignature` accepts. Refusals say why."""
+    signer = _recovered(typed, signature)
+    if signer == address:
+        return
+    if ports.chain.has_code(address):
+        refusal = ports.chain.erc1271_refusal(address, payload_digest(typed), signature)
+        if refusal is None:
+            return
+        raise InvalidInput(
+            [
+                Problem(
+                    "signature",
+                    f"your contract wallet {address} does not accept it: {safe_reason(refusal)}. For a Safe, enough "
+                    "owners sign the SafeMessage over this request's digest (`daifa sign` gathers them)",
+                )
+            ]
+        )
+    raise InvalidInput(
+        [
+            Problem(
+                "signature",
+                f"was made by {signer or 'no valid key'}, not by your wallet {address}: sign this "
+                "request's typed_data, unchanged, with that wallet (eth_signTypedData_v4)",
+            )
+        ]
+    )
+
+
+def _recovered(typed: dict[str, Any], signature: bytes) -> str | None:
+    if len(signature) != 65 or int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_ORDER:
+        return None
+    try:
+        return recover_signer(typed, signature)
+    except Exception:
+        return None
+
+
 def _parse_signature(value: str) -> bytes:
     text = (value or "").removeprefix("0x")
     try:
         signature = bytes.fromhex(text)
     except ValueError:
         signature = b""
-    if len(signature) != 65:
+    if not 65 <= len(signature) <= MAX_SIGNATURE_BYTES:
         raise InvalidInput(
-            [Problem("signature", "must be 65 bytes as 0x-prefixed hex (r, s, v), as wallets return it")]
+            [
+                Problem(
+                    "signature",
+                    f"must be 0x-prefixed hex: 65 bytes from a key's wallet (r, s, v), or up to {MAX_SIGNATURE_BYTES} "
+                    "from a contract wallet (a multisig's owners' signatures)",
+                )
+            ]
         )
     return signature
