@@ -69,8 +69,8 @@ def test_a_deposit_the_payer_cannot_cover_is_refused_with_the_numbers(daifa: Dai
     payer, _payee, token, plan = world(daifa, "NoReturnToken")
     daifa.chain.send(token.functions.transfer(daifa.chain.account("elsewhere").address, 99_500 * UNIT), payer.wallet)
     refused = daifa.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": [0, 1]}, expect=409)
-    assert "holds 500 NORET" in refused["detail"] and "need 2,000 NORET" in refused["detail"]
-    assert "1,500 NORET more" in refused["detail"]
+    assert "holds 500.00 NORET" in refused["detail"] and "need 2,000.00 NORET" in refused["detail"]
+    assert "1,500.00 NORET more" in refused["detail"]
     assert daifa.get(f"/v1/actions?plan={plan['id']}", payer.key)["data"] == []
 
 

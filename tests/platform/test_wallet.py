@@ -11,7 +11,7 @@ from eth_account import Account
 
 from daifa import Wallet, WalletError
 from daifa.chain import typed_data as td
-from daifa.wallet import describe, verify
+from daifa.wallet import verify
 
 FAST_KDF = 2**4  # the keystores here are throwaway: a cheap scrypt keeps the tests quick
 PAYLOAD = td.payload("PayerApproval", td.payer_approval_message(7, 2, 11, 2_000_000_000), 31337, "0x" + "ab" * 20)
@@ -54,10 +54,3 @@ def test_an_imported_key_signs_exactly_as_eth_account_does(tmp_path: Path) -> No
     assert not verify(PAYLOAD, "0xnothex", wallet.address)
     with pytest.raises(WalletError, match="not a private key"):
         Wallet.import_key(tmp_path / "bad.json", "0x1234", "pw", iterations=FAST_KDF)
-
-
-def test_a_payload_is_described_field_by_field_before_signing() -> None:
-    rows = dict(describe(PAYLOAD))
-    assert rows["what"] == "PayerApproval"
-    assert rows["planId"] == "7" and rows["index"] == "2"
-    assert "chain 31337" in rows["for"]

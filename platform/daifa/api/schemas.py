@@ -233,7 +233,12 @@ class SignatureRequestOut(Out):
     subject: str
     purpose: str
     status: str
-    typed_data: dict[str, Any]
+    typed_data: dict[str, Any] = Field(description="the eth_signTypedData_v4 payload; every integer a decimal string")
+    digest: str = Field(description="the EIP-712 digest a wallet signs (a multisig's owners sign a message over it)")
+    context: dict[str, Any] = Field(
+        default_factory=dict,
+        description="for people: the token's symbol and decimals, the parties' legal names, the agreements",
+    )
     created: datetime
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from daifa.api import schemas as s
+from daifa.chain.typed_data import payload_digest
 from daifa.domain.onboarding import PartyStatus
 from daifa.domain.plans import InstalmentStatus, ReleaseRule
 from daifa.services import credentials, documents, records, signatures
@@ -140,6 +141,8 @@ def signature_request(row: m.SignatureRequest) -> s.SignatureRequestOut:
         purpose=row.purpose,
         status=row.status,
         typed_data=row.typed_data,
+        digest="0x" + payload_digest(row.typed_data).hex(),
+        context=row.context or {},
         created=row.created_at,
     )
 

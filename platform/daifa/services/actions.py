@@ -18,6 +18,7 @@ from daifa.chain import abi
 from daifa.chain import typed_data as td
 from daifa.chain.client import TokenFacts
 from daifa.chain.relayer import enqueue
+from daifa.describe import units
 from daifa.domain.plan_requests import PlanStatus
 from daifa.domain.plans import UINT128_MAX, InstalmentStatus, ReleaseRule
 from daifa.errors import Conflict, InvalidInput, Problem
@@ -140,16 +141,13 @@ def _by_permit(
         ports.chain.escrow_address,
     )
     action.details = {**action.details, "nonce": nonce, "deadline": deadline}
-    signatures.request(session, payer.id, f"action:{action.id}", "permit", permit)
-    signatures.request(session, payer.id, f"action:{action.id}", "deposit_authorization", authorisation)
+    signatures.request(session, ports, payer.id, f"action:{action.id}", "permit", permit)
+    signatures.request(session, ports, payer.id, f"action:{action.id}", "deposit_authorization", authorisation)
     return action
 
 
 def _units(amount: int, token: TokenFacts) -> str:
-    """An amount as people write it: 24,000.5 tUSD."""
-    whole, fraction = divmod(amount, 10**token.decimals)
-    shown = f"{whole:,}" + (f".{fraction:0{token.decimals}d}".rstrip("0") if fraction else "")
-    return f"{shown} {token.symbol}"
+    return f"{units(amount, token.decimals)} {token.symbol}"
 
 
 def _explain(refusal: str, token: TokenFacts) -> str:
@@ -283,7 +281,7 @@ def cancel(session: Session, ports: Ports, actor: Actor, plan_id: str, indices: 
     message = td.cancellation_message(plan.chain_plan_id, picked, payer_nonce, payee_nonce, deadline)
     typed = td.payload("Cancellation", message, ports.chain.chain_id, ports.chain.escrow_address)
     for party in (payer, payee):
-        signatures.request(session, party.id, f"action:{action.id}", CANCELLATION, typed)
+        signatures.request(session, ports, party.id, f"action:{action.id}", CANCELLATION, typed)
     return action
 
 
@@ -406,7 +404,7 @@ def _sign(
     body = message(plan.chain_plan_id, action.indices[0], *extra, nonce, deadline)
     primary = {APPROVAL: "PayerApproval", MATERIALS: "MaterialsSubmission", DISPUTE: "Dispute"}[action.kind]
     typed = td.payload(primary, body, ports.chain.chain_id, ports.chain.escrow_address)
-    signatures.request(session, party_id, f"action:{action.id}", action.kind, typed)
+    signatures.request(session, ports, party_id, f"action:{action.id}", action.kind, typed)
     return action
 
 

@@ -141,7 +141,7 @@ def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequ
                 verification=item.verification,
             )
         )
-    signatures.request(session, payer.id, f"plan:{plan.id}", PLAN, typed_plan(ports, params, instalments, plan))
+    signatures.request(session, ports, payer.id, f"plan:{plan.id}", PLAN, typed_plan(ports, params, instalments, plan))
     _emit(session, plan, "plan.requested")
     return plan
 
@@ -187,7 +187,7 @@ def on_signed(session: Session, ports: Ports, plan_id: int, row: m.SignatureRequ
         params = records.plan_params(session, plan)
         instalments = [records.terms(r) for r in records.instalment_rows(session, plan)]
         signatures.request(
-            session, plan.payee_id, f"plan:{plan.id}", PLAN, typed_plan(ports, params, instalments, plan)
+            session, ports, plan.payee_id, f"plan:{plan.id}", PLAN, typed_plan(ports, params, instalments, plan)
         )
         _emit(session, plan, "plan.awaiting_payee")
         return

@@ -160,7 +160,7 @@ def authorise_credit(session: Session, ports: Ports, actor: Actor, product_id: s
     product.consent_hash = td.hash_struct("AgreementSet", message)
     typed = td.payload("AgreementSet", message, ports.chain.chain_id, ports.chain.escrow_address)
     for party in (payer, payee):
-        signatures.request(session, party.id, f"product:{product.id}", AGREEMENT_SET, typed)
+        signatures.request(session, ports, party.id, f"product:{product.id}", AGREEMENT_SET, typed)
     _emit(session, product, "product.agreements_generated")
     return product
 

@@ -17,7 +17,7 @@ from daifa.chain import abi
 from daifa.chain.typed_data import as_json, payload_digest, recover_signer
 from daifa.errors import Conflict, InvalidInput, NotFound, Problem
 from daifa.safe import reason as safe_reason
-from daifa.services import records
+from daifa.services import records, signing_context
 from daifa.services.context import Actor, Ports
 from daifa.services.notifications import emit
 from daifa.store import models as m
@@ -27,9 +27,17 @@ MAX_SIGNATURE_BYTES = 4_096  # a multisig of 60 owners; ECDSA signatures are 65
 SECP256K1_HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
-def request(session: Session, party_id: int, subject: str, purpose: str, typed: dict[str, Any]) -> m.SignatureRequest:
+def request(
+    session: Session, ports: Ports, party_id: int, subject: str, purpose: str, typed: dict[str, Any]
+) -> m.SignatureRequest:
+    """Asks `party_id` to sign `typed`, with what a person needs to read it (daifa.services.signing_context)."""
     row = m.SignatureRequest(
-        party_id=party_id, subject=subject, purpose=purpose, typed_data=as_json(typed), status=PENDING
+        party_id=party_id,
+        subject=subject,
+        purpose=purpose,
+        typed_data=as_json(typed),
+        context=signing_context.of(session, ports, subject),
+        status=PENDING,
     )
     session.add(row)
     session.flush()

@@ -237,8 +237,9 @@ class SignatureRequest(Timestamps, Base):
     subject: Mapped[str] = mapped_column(String(64), index=True)  # product:7, plan:3, action:12
     purpose: Mapped[str] = mapped_column(String(40))
     typed_data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # for people: units, names, agreements
     status: Mapped[str] = mapped_column(String(16))  # pending, signed, void
-    signature: Mapped[bytes | None] = mapped_column(LargeBinary(65))
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)  # 65 bytes from a key; more from a multisig
 
 
 class Credit(Base):
