@@ -19,6 +19,7 @@ from pathlib import Path
 
 from web3 import Web3
 
+from daifa.chain.artifacts import load_artifact
 from daifa.chain.client import http_web3
 from daifa.errors import DaifaError
 
@@ -134,6 +135,31 @@ class Devnet:
 
     def web3(self) -> Web3:
         return http_web3(self.url)
+
+    @classmethod
+    def running_url(cls) -> str:
+        """The URL of the devnet `daifa devnet up` started (its port read from var/devnet), or the default."""
+        devnet = cls()
+        devnet.pid()  # reads the port it was started on, if it runs
+        return devnet.url
+
+    def fund(self, token: str, account: str, amount: int, wei: int) -> int:
+        """Mints `amount` of the devnet test dollar at `token` to `account` through its faucet (a call at a
+        time up to its limit, sent from dev account 9, which the platform never uses) and adds `wei` to
+        its ether; returns the amount."""
+        w3 = self.web3()
+        faucet = w3.eth.contract(address=Web3.to_checksum_address(token), abi=load_artifact("DaifaTestDollar")["abi"])
+        limit = int(faucet.functions.FAUCET_LIMIT().call())
+        sender = list(w3.eth.accounts)[9]
+        left = amount
+        while left > 0:
+            chunk = min(left, limit)
+            w3.eth.wait_for_transaction_receipt(faucet.functions.faucet(account, chunk).transact({"from": sender}))
+            left -= chunk
+        if wei:
+            balance = int(w3.eth.get_balance(Web3.to_checksum_address(account)))
+            w3.provider.make_request("anvil_setBalance", [account, hex(balance + wei)])  # type: ignore[arg-type]
+        return amount
 
     def advance(self, seconds: int) -> int:
         """Moves the devnet's clock forward and mines a block; the new time."""

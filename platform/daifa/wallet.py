@@ -1,8 +1,10 @@
 """A party's wallet: an encrypted keystore (the eth-account JSON keystore, the format geth and MetaMask
-export) that signs EIP-712 typed data locally. The key never leaves it; the platform only ever sees
-signatures, which it checks against the party's address, as the contracts do.
+export) that signs EIP-712 typed data locally, or a signer behind a JSON-RPC endpoint (`Wallet.remote`: a
+wallet daemon, a remote signer, a devnet's unlocked accounts) so that no key sits in a file the platform's
+tools read. Either way the platform only ever sees signatures, which it checks against the party's
+address, as the contracts do.
 
-    wallet = Wallet.create(Path("payer.json"), password)
+    wallet = Wallet.create(Path("payer.json"), password)    # or Wallet.remote("http://127.0.0.1:8550", "0x...")
     request = client.get_signature_request("sig_12")
     print(describe(request.typed_data))          # what is about to be signed, in words
     client.sign(request.id, wallet.sign_typed_data(request.typed_data))
@@ -15,8 +17,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
 
 from daifa.chain.typed_data import recover_signer
 from daifa.errors import DaifaError
@@ -38,6 +42,11 @@ class Wallet:
     @property
     def address(self) -> str:
         return str(self._account.address)
+
+    @property
+    def account(self) -> LocalAccount:
+        """The unlocked key, for tools that sign other things than the platform's requests (a Safe's owners)."""
+        return self._account
 
     # ------------------------------------------------------------------------------ keystores
 
@@ -78,6 +87,12 @@ class Wallet:
         return cls(Account.from_key(key), path)
 
     @staticmethod
+    def remote(url: str, address: str, timeout: float = 120.0) -> RemoteWallet:
+        """A wallet whose key stays behind `url`, a JSON-RPC endpoint that answers eth_signTypedData_v4 for
+        `address` (the signer may ask its owner before it answers: hence the long timeout)."""
+        return RemoteWallet(url, address, timeout)
+
+    @staticmethod
     def address_of(path: Path) -> str:
         """The keystore's address, read without the password (keystores store it in the clear)."""
         try:
@@ -97,26 +112,38 @@ class Wallet:
         return bytes(self._account.sign_transaction(transaction).raw_transaction)
 
 
+class RemoteWallet:
+    """Signs through a JSON-RPC signer's eth_signTypedData_v4 (see `Wallet.remote`)."""
+
+    def __init__(self, url: str, address: str, timeout: float = 120.0) -> None:
+        self.url = url
+        self.address = to_checksum_address(address)
+        self.timeout = timeout
+
+    def sign_typed_data(self, typed_data: dict[str, Any]) -> str:
+        answer = self._call("eth_signTypedData_v4", [self.address, json.dumps(typed_data)])
+        if not isinstance(answer, str) or not answer.startswith("0x"):
+            raise WalletError(f"the signer at {self.url} answered {answer!r:.80}, not a signature")
+        return answer
+
+    def _call(self, method: str, params: list[Any]) -> Any:
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        try:
+            response = httpx.post(self.url, json=body, timeout=self.timeout)
+            answer = response.json()
+        except (httpx.HTTPError, ValueError) as failure:
+            raise WalletError(
+                f"the signer at {self.url} did not answer ({type(failure).__name__}): is it running?"
+            ) from None
+        if not isinstance(answer, dict) or answer.get("error"):
+            refusal = answer.get("error") if isinstance(answer, dict) else answer
+            raise WalletError(f"the signer at {self.url} refused to sign for {self.address}: {refusal}")
+        return answer.get("result")
+
+
 def verify(typed_data: dict[str, Any], signature: str, address: str) -> bool:
     """Whether `signature` over the typed data was made by `address`."""
     try:
         return recover_signer(typed_data, bytes.fromhex(signature.removeprefix("0x"))).lower() == address.lower()
     except (ValueError, TypeError):
         return False
-
-
-def describe(typed_data: dict[str, Any]) -> list[tuple[str, str]]:
-    """What a payload says, field by field, for a person to read before signing."""
-    domain = typed_data.get("domain", {})
-    rows = [
-        ("what", str(typed_data.get("primaryType"))),
-        ("for", f"{domain.get('name')} v{domain.get('version')} on chain {domain.get('chainId')}"),
-        ("contract", str(domain.get("verifyingContract"))),
-    ]
-    for key, value in typed_data.get("message", {}).items():
-        if key == "instalments" and isinstance(value, list):
-            for i, item in enumerate(value):
-                rows.append((f"instalment {i}", ", ".join(f"{k}={v}" for k, v in item.items() if k != "materialsHash")))
-        else:
-            rows.append((key, str(value)))
-    return rows

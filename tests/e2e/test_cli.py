@@ -108,11 +108,16 @@ def devnet(tmp_path: Path) -> Iterator[dict[str, str]]:
     assert not (tmp_path / "devnet").exists()
 
 
-def test_the_devnet_reports_its_state_and_moves_its_clock(devnet: dict[str, str]) -> None:
+def test_the_devnet_reports_its_state_and_moves_its_clock(devnet: dict[str, str], tmp_path: Path) -> None:
     status = daifa_json("devnet", "status", env=devnet)
     assert status["running"] and status["chain_id"] == 31337
     moved = daifa_json("devnet", "advance", "30d", env=devnet)
     assert moved["time"] >= status["time"] + 30 * 86_400
+    # No URL given: the commands find the devnet's port where `daifa devnet up` wrote it.
+    found = {k: v for k, v in devnet.items() if k != "DAIFA_RPC_URL"}
+    assert os.environ.get("DAIFA_RPC_URL") is None
+    deployed = daifa_json("deploy", "--directory", str(tmp_path / "deployments"), env=found)
+    assert deployed["chain_id"] == 31337 and deployed["token"]
 
 
 @pytest.fixture
@@ -283,10 +288,20 @@ def test_errors_are_one_line_that_says_what_to_do(tmp_path: Path) -> None:
     bad_duration = console("devnet", "advance", "soon")
     assert bad_duration.returncode == 1 and bad_duration.stderr.count("\n") == 1 and "30d" in bad_duration.stderr
     unreachable = console("party", "list")
-    assert unreachable.returncode == 1 and len(unreachable.stderr.strip().splitlines()) == 1
-    assert "--debug" in unreachable.stderr and "Traceback" not in unreachable.stderr
+    assert unreachable.returncode == 3 and len(unreachable.stderr.strip().splitlines()) == 1
+    assert "did not answer" in unreachable.stderr and "Traceback" not in unreachable.stderr
     missing_wallet = console("wallet", "address", str(tmp_path / "none.json"))
+    assert missing_wallet.returncode == 1
     assert missing_wallet.stderr.strip() == f"error: no readable keystore at {tmp_path / 'none.json'}"
+    # --json may come after the command; errors then are JSON too; a usage error exits 2.
+    as_json = console("wallet", "address", str(tmp_path / "none.json"), "--json")
+    assert as_json.returncode == 1 and json.loads(as_json.stderr)["error"]["code"] == "wallet_error"
+    usage = console("party", "list", "--no-such-option", "--json")
+    assert usage.returncode == 2 and json.loads(usage.stderr)["error"] == {
+        "code": "usage", "message": "No such option: --no-such-option", "status": None
+    }  # fmt: skip
+    down = console("party", "list", "--json")
+    assert down.returncode == 3 and json.loads(down.stderr)["error"]["code"] == "unreachable"
 
 
 def test_the_operators_key_reaches_the_worker_alone(devnet: dict[str, str], tmp_path: Path) -> None:
@@ -333,3 +348,92 @@ def _children(pid: int) -> list[int]:
 
 def _command(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+ANVIL_ACCOUNT_2 = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # anvil signs for it: an external signer
+
+
+def test_a_multisig_payer_and_an_external_signer_pay_a_wage_through_the_cli(
+    server: dict[str, str], tmp_path: Path
+) -> None:
+    """The README's hands-on walk: a 2-of-3 Safe as the payer (its owners' keystores sign, or export and
+    import), the payee signing through a JSON-RPC signer (anvil's), the devnet's faucet, a wage released."""
+    operator, deployments = server, str(tmp_path / "deployments")
+    owners = []
+    for n in range(3):
+        keystore = tmp_path / f"owner-{n}.json"
+        owners.append((keystore, daifa_json("wallet", "create", str(keystore), env=PASSWORD)["address"]))
+    treasury = daifa_json(
+        "safe", "create", *(a for _, o in owners for a in ("--owner", o)), "--threshold", "2", env=operator
+    )["address"]
+    funded = daifa_json("devnet", "fund", treasury, "25,000", "--deployments", deployments, env=operator)
+    assert funded["amount"] == str(25_000 * 10**6)
+    daifa("devnet", "fund", owners[0][1], "0", "--eth", "1", "--deployments", deployments, env=operator)
+
+    licence = tmp_path / "licence.pdf"
+    licence.write_bytes(PDF + b"licence")
+    keys = {}
+    for name, kind, address in (("Employer", "payer", treasury), ("Carrier", "payee", ANVIL_ACCOUNT_2)):
+        applied = daifa_json(
+            "party", "apply", "--name", name, "--kind", kind, "--address", address, "--file", str(licence), env=operator
+        )
+        daifa("party", "approve", applied["party"]["id"], env=operator)
+        keys[kind] = {**operator, **PASSWORD, "DAIFA_API_KEY": applied["api_key"], "id": applied["party"]["id"]}
+    payer, payee = keys["payer"], keys["payee"]
+    wait_for(lambda: daifa_json("party", "show", payer["id"], env=payer)["status"] == "active")
+    wait_for(lambda: daifa_json("party", "show", payee["id"], env=payee)["status"] == "active")
+    as_owners = [a for path, _ in owners[:2] for a in ("--wallet", str(path))]
+    as_signer = ["--signer-url", operator["DAIFA_RPC_URL"], "--signer-address", ANVIL_ACCOUNT_2]
+
+    token = json.loads(next(Path(deployments).glob("*.json")).read_text())["token"]
+    contract = tmp_path / "contract.pdf"
+    contract.write_bytes(PDF + b"haulage contract")
+    product = daifa_json(
+        "product", "apply", "--payer", payer["id"], "--business", "Haulage", "--limit", "100000000000",
+        "--token", token, "--days", "200", "--file", str(contract), env=payee,
+    )  # fmt: skip
+    daifa("product", "approve", product["id"], env=operator)
+    daifa("product", "authorise", product["id"], env=payer)
+    shown = daifa("sign", *as_owners, "--yes", "--timezone", "Asia/Shanghai", env=payer)  # two owners, one Safe
+    for words in ("Employer", "Carrier", "100,000.00 tUSD", "PAYER-PAYEE AGREEMENT", "+08:00", "digest"):
+        assert words in shown, words
+    daifa("sign", *as_signer, "--yes", env=payee)
+    wait_for(lambda: daifa_json("product", "show", product["id"], env=payer)["status"] == "open")
+
+    now = daifa_json("devnet", "status", env=operator)["time"]
+    plan_file = tmp_path / "plan.json"
+    instalment = {"deposit_by": now + 86_400, "release_at": now + 2 * 86_400, "amount": "1000000000", "rule": "time"}
+    plan_file.write_text(
+        json.dumps({"product": product["id"], "expiry": now + 100 * 86_400, "instalments": [instalment]})
+    )
+    plan = daifa_json("plan", "request", str(plan_file), env=payer)
+    # The owners sign elsewhere: the message is exported, each owner signs it, the signatures come back.
+    exported = tmp_path / "message.json"
+    signature_request = _pending_request(payer)
+    daifa("sign", signature_request, "--export", str(exported), env=payer)
+    owner_signatures = [
+        daifa_json("wallet", "sign", str(path), "--typed-data", str(exported), env=PASSWORD)["signature"]
+        for path, _ in (owners[0], owners[2])
+    ]
+    daifa(
+        "sign", signature_request, *(a for s in owner_signatures for a in ("--owner-signature", s)), "--yes", env=payer
+    )
+    daifa("sign", *as_signer, "--yes", env=payee)
+    wait_for(lambda: daifa_json("plan", "show", plan["id"], env=payer)["status"] == "recorded")
+
+    # A multisig cannot sign a permit: the deposit is the Safe's own transactions, signed by two owners.
+    action = daifa_json("deposit", plan["id"], "--indices", "0", env=payer)
+    assert action["status"] == "awaiting_wallet"
+    daifa("safe", "send", treasury, "--action", action["id"], *as_owners, env=payer)
+    wait_for(lambda: daifa_json("plan", "show", plan["id"], env=payer)["instalments"][0]["status"] == "funded")
+    daifa("devnet", "advance", "3d", env=operator)
+    wait_for(lambda: daifa_json("plan", "show", plan["id"], env=payee)["instalments"][0]["status"] == "closed")
+    assert "database and chain agree" in daifa("reconcile", env=operator)
+
+
+def _pending_request(env: dict[str, str]) -> str:
+    from daifa.sdk.client import Client
+
+    with Client(env["DAIFA_API_URL"], env["DAIFA_API_KEY"]) as client:
+        [request] = list(client.list_signature_requests())
+    return request.id

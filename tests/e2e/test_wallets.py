@@ -12,6 +12,8 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from daifa import Wallet, WalletError
+from daifa.chain import typed_data as td
 from tests.e2e.harness import DAY, PDF, Daifa, Party, Signer
 
 pytestmark = pytest.mark.chains("anvil")
@@ -126,3 +128,16 @@ def test_every_request_is_signed_alike_by_two_wallet_implementations(daifa: Daif
     assert [i["status"] for i in instalments] == ["funded", "closed", "disputed", "closed"]
     assert instalments[1]["to_payee"] == str(amount + 1)  # released to the unit, past 2**53
     daifa.reconcile()
+
+
+def test_a_remote_signer_signs_as_the_key_itself_would(daifa: Daifa) -> None:
+    url = str(daifa.chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    key: LocalAccount = Account.from_key(ANVIL_KEYS[0])
+    message = td.payer_approval_message(3, 1, 2**200, 2**40)  # a nonce past what a JSON number carries
+    typed = td.as_json(td.payload("PayerApproval", message, daifa.chain.chain_id, daifa.escrow.address))
+    remote = Wallet.remote(url, key.address)
+    assert remote.sign_typed_data(typed) == "0x" + key.sign_typed_data(full_message=typed).signature.hex()
+    with pytest.raises(WalletError, match="refused to sign"):
+        Wallet.remote(url, "0x" + "12" * 20).sign_typed_data(typed)
+    with pytest.raises(WalletError, match="did not answer"):
+        Wallet.remote("http://127.0.0.1:1", key.address).sign_typed_data(typed)

@@ -1,23 +1,43 @@
-"""`daifa`: the command line. Global options come first: `daifa --json party list`."""
+"""`daifa`: the command line. `--json` and `--debug` may stand anywhere: `daifa party list --json`.
+
+Exit codes: 0 done, 1 refused (the platform or the chain said no, or a check failed), 2 a usage error (a
+wrong option or argument), 3 a service that did not answer (the API, the node, a signer), 130 aborted.
+Under --json an error is a JSON object on stderr: {"error": {"code", "message", "status"}}.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
+import httpx
 import typer
+from typer.core import TyperGroup
 
 import daifa.cli.demo as demo
 import daifa.cli.node as node
+import daifa.cli.safe as safe
 import daifa.cli.verify as verify
 import daifa.cli.wallet as wallet
 import daifa.cli.work as work
 from daifa.cli.output import Settings
-from daifa.errors import DaifaError
+from daifa.errors import DaifaError, Unavailable
+
+GLOBAL_FLAGS = ("--json", "--debug")
+
+
+class _AnywhereFlags(TyperGroup):
+    """Takes --json and --debug wherever they are given and reads them as the global options they are."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        flags = [a for a in args if a in GLOBAL_FLAGS]
+        return super().parse_args(ctx, [*dict.fromkeys(flags), *(a for a in args if a not in GLOBAL_FLAGS)])
+
 
 app = typer.Typer(
     name="daifa",
+    cls=_AnywhereFlags,
     help="Daifa: escrowed pay-on-behalf disbursement. Start with `daifa demo`.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -37,33 +57,60 @@ def options(
 
 
 node.register(app)
+safe.register(app)
 wallet.register(app)
 work.register(app)
 verify.register(app)
 demo.register(app)
 
 
+REFUSED, USAGE, UNREACHABLE, ABORTED = 1, 2, 3, 130
+
+
 def main() -> None:
-    """The console script: errors the platform raises on purpose are one line saying what to do."""
-    debug = "--debug" in sys.argv
+    """The console script: an error is one line saying what to do (JSON under --json), and the exit code
+    says what kind it was."""
+    debug, as_json = "--debug" in sys.argv, "--json" in sys.argv
     try:
-        app(standalone_mode=False)
-    except DaifaError as error:
-        if debug:
-            raise
-        typer.echo(f"error: {error.message}", err=True)
-        sys.exit(1)
-    except click.ClickException as usage:  # a wrong option or argument: click says which
-        usage.show()
-        sys.exit(usage.exit_code)
-    except (click.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        sys.exit(130)
+        returned = app(standalone_mode=False)  # a command's typer.Exit comes back as its code
+        if isinstance(returned, int) and returned:
+            sys.exit(returned)
+    except typer.Exit as done:  # a command's own exit code (a reconciliation that disagrees: 1)
+        sys.exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        _fail(as_json, ABORTED, "aborted", "aborted", None)
+    except typer.TyperException as usage:  # a wrong option or argument (typer's click): it says which
+        message = usage.format_message() if hasattr(usage, "format_message") else str(usage)
+        _fail(as_json, int(getattr(usage, "exit_code", USAGE)), "usage", message, None, getattr(usage, "show", None))
     except Exception as error:
         if debug:
             raise
-        typer.echo(f"error: {type(error).__name__}: {error} (run again with --debug for the traceback)", err=True)
-        sys.exit(1)
+        code, message, status = _explain(error)
+        _fail(as_json, UNREACHABLE if _unreachable(error) else REFUSED, code, message, status)
+
+
+def _explain(error: Exception) -> tuple[str, str, int | None]:
+    if isinstance(error, DaifaError):
+        return error.code, error.message, error.http_status if error.problem is not None else None
+    if isinstance(error, httpx.TransportError):
+        return "unreachable", f"the platform did not answer ({type(error).__name__}): is it running at --api-url?", None
+    return "error", f"{type(error).__name__}: {error} (run again with --debug for the traceback)", None
+
+
+def _unreachable(error: Exception) -> bool:
+    return isinstance(error, httpx.TransportError | Unavailable) or (
+        isinstance(error, DaifaError) and error.problem is not None and error.http_status in (502, 503, 504)
+    )
+
+
+def _fail(as_json: bool, exit_code: int, code: str, message: str, status: int | None, show: Any = None) -> None:
+    if as_json:
+        typer.echo(json.dumps({"error": {"code": code, "message": message, "status": status}}), err=True)
+    elif show is not None:
+        show()
+    else:
+        typer.echo(f"error: {message}" if code != "aborted" else message, err=True)
+    sys.exit(exit_code)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -120,14 +121,54 @@ def devnet_advance(ctx: typer.Context, duration: Annotated[str, typer.Argument(h
     out.say(f"devnet time is now {now}", time=now)
 
 
+@devnet_app.command("fund")
+def devnet_fund(
+    ctx: typer.Context,
+    address: Annotated[str, typer.Argument(help="the wallet (or multisig) to fund")],
+    amount: Annotated[str, typer.Argument(help="test dollars, as people write them: 25000 or 1234.56")],
+    eth: Annotated[float, typer.Option(help="ether for gas, added to what it holds")] = 1.0,
+    deployments: DeploymentsDir = DEPLOYMENTS_DIR,
+) -> None:
+    """Give a wallet on the devnet test dollars from the faucet, and ether for gas."""
+    out: Settings = ctx.obj
+    devnet = Devnet()
+    if devnet.pid() is None:
+        raise DaifaError("no devnet running: `daifa devnet up` first")
+    w3 = devnet.web3()
+    deployment = Deployment.load(int(w3.eth.chain_id), deployments)
+    if deployment.token is None:
+        raise DaifaError("this deployment has no test dollar: `daifa deploy` with --test-token")
+    try:
+        account = Web3.to_checksum_address(address)
+    except ValueError:
+        raise DaifaError(f"{address!r} is not an address: 0x and 40 hex digits") from None
+    base_units = devnet.fund(deployment.token, account, _amount(amount, 6), int(eth * 10**18))
+    out.say(
+        f"{account} received {amount} test dollars ({base_units} base units) and {eth:g} ETH",
+        address=account,
+        amount=str(base_units),
+    )
+
+
+def _amount(text: str, decimals: int) -> int:
+    try:
+        value = Decimal(text.replace(",", "").replace("_", ""))
+    except InvalidOperation:
+        raise DaifaError(f"{text!r} is not an amount: write it like 25000 or 1234.56") from None
+    base = value * 10**decimals
+    if value < 0 or base != base.to_integral_value():
+        raise DaifaError(f"{text!r}: an amount of at least 0 with at most {decimals} decimals")
+    return int(base)
+
+
 # ---------------------------------------------------------------------------------- deploy
 
 
 def _web3(rpc_url: str | None) -> Web3:
-    w3 = http_web3(rpc_url or Devnet().url)
+    w3 = http_web3(rpc_url or Devnet.running_url())
     if not w3.is_connected():
         raise DaifaError(
-            f"no node answers at {rpc_url or Devnet().url}: start one (`daifa devnet up`) or pass --rpc-url"
+            f"no node answers at {rpc_url or Devnet.running_url()}: start one (`daifa devnet up`) or pass --rpc-url"
         )
     return w3
 

@@ -58,6 +58,18 @@ class Settings:
             table.add_row(*[_cell(item.get(c)) for c in columns])
         self.console.print(table)
 
+    def terms(self, rows: Sequence[tuple[str, str]], title: str = "") -> None:
+        """What is about to be signed, field by field, every value whole (folded, never cut short)."""
+        if self.json:
+            self.console.print_json(json.dumps(dict(rows)))
+            return
+        table = Table(title=title or None, show_header=False)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for name, value in rows:
+            table.add_row(name, value)
+        self.console.print(table)
+
     def say(self, text: str, **data: Any) -> None:
         """A line for people; under --json, the data instead."""
         if self.json:

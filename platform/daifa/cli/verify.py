@@ -26,7 +26,7 @@ def plan(
 ) -> None:
     """Recompute the plan's hashes and its documents' hashes; compare with the chain."""
     out: Settings = ctx.obj
-    w3 = http_web3(rpc_url or Devnet().url)
+    w3 = http_web3(rpc_url or Devnet.running_url())
     with out.client() as client:
         checks = verify_plan(client, w3, plan_id)
     failed = [c for c in checks if not c.ok]

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from daifa.cli.output import Settings
-from daifa.wallet import PASSWORD_ENV, Wallet, describe, verify
+from daifa.describe import describe
+from daifa.wallet import PASSWORD_ENV, Wallet, verify
 
 wallet_app = typer.Typer(
     help="A party's wallet: an encrypted keystore that signs EIP-712 typed data.", no_args_is_help=True
@@ -69,7 +70,7 @@ def sign(
     out: Settings = ctx.obj
     payload = json.loads(typed_data.read_text())
     if not out.json:
-        out.rows([{"field": k, "value": v} for k, v in describe(payload)], ["field", "value"], title="signing")
+        out.terms(describe(payload), title="signing")
     signature = open_wallet(path).sign_typed_data(payload)
     out.say(signature, signature=signature)
 

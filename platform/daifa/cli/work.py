@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from daifa import safe
 from daifa.api import schemas as s
 from daifa.cli.output import Settings
 from daifa.cli.wallet import open_wallet
+from daifa.describe import describe
 from daifa.errors import DaifaError
-from daifa.wallet import Wallet, describe
+from daifa.wallet import RemoteWallet, Wallet
+
+Signer = Wallet | RemoteWallet
 
 party_app = typer.Typer(help="Onboarding: apply, review, suspend.", no_args_is_help=True)
 product_app = typer.Typer(help="Product opening: apply, review, authorise the credit.", no_args_is_help=True)
@@ -55,12 +59,17 @@ def party_apply(
     name: Annotated[str, typer.Option(help="the legal name")],
     kind: Annotated[str, typer.Option(help="payer, payee or both")],
     files: Files,
-    wallet: WalletPath,
+    wallet: Annotated[
+        Path | None, typer.Option("--wallet", envvar="DAIFA_WALLET", exists=True, help="your keystore")
+    ] = None,
+    address: Annotated[str | None, typer.Option(help="or the wallet's address (a multisig's, a signer's)")] = None,
 ) -> None:
     """Apply for an account with the wallet's address; prints the API key (shown once)."""
     out: Settings = ctx.obj
+    if (wallet is None) == (address is None):
+        raise typer.BadParameter("give the wallet as --wallet KEYSTORE or as --address 0x...")
     with out.client() as client:
-        application = client.apply(Wallet.address_of(wallet), name, kind, files)
+        application = client.apply(address or Wallet.address_of(wallet), name, kind, files)  # type: ignore[arg-type]
     if out.json:
         out.record(application)
         return
@@ -240,31 +249,75 @@ def plan_withdraw(ctx: typer.Context, plan_id: str) -> None:
 
 def sign(
     ctx: typer.Context,
-    wallet: WalletPath,
     request_id: Annotated[str | None, typer.Argument(help="one request; all pending ones if left out")] = None,
+    wallets: Annotated[
+        list[Path] | None,
+        typer.Option("--wallet", envvar="DAIFA_WALLET", exists=True, help="a keystore (repeat: a multisig's owners)"),
+    ] = None,
+    signer_url: Annotated[
+        str | None, typer.Option(help="a JSON-RPC signer answering eth_signTypedData_v4 (a wallet daemon, a devnet)")
+    ] = None,
+    signer_addresses: Annotated[
+        list[str] | None, typer.Option("--signer-address", help="whom the signer at --signer-url signs for (repeat)")
+    ] = None,
+    owner_signatures: Annotated[
+        list[str] | None,
+        typer.Option("--owner-signature", help="a multisig owner's signature of the exported message (repeat)"),
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="write what a multisig's owners sign for REQUEST_ID to this file, and stop")
+    ] = None,
+    timezone: Annotated[str | None, typer.Option(help="show times in this zone (e.g. Asia/Shanghai)")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="sign without asking")] = False,
 ) -> None:
-    """Sign the platform's pending requests with your wallet (shows each before signing)."""
+    """Sign the platform's pending requests: each is shown in words first (amounts in the token's units,
+    dates, rules, fee, parties, agreements, the digest). One keystore or signer signs for a key's wallet;
+    several sign for a multisig (a Safe) as its owners, or --export the message the owners sign elsewhere
+    and --owner-signature each signature back."""
     out: Settings = ctx.obj
+    signers: list[Signer] = [open_wallet(path) for path in wallets or []]
+    if signer_url:
+        signers += [Wallet.remote(signer_url, address) for address in signer_addresses or []]
+        if not signer_addresses:
+            raise typer.BadParameter("say whom the signer signs for: --signer-address 0x...")
     with out.client() as client:
         requests = [client.get_signature_request(request_id)] if request_id else list(client.list_signature_requests())
         if not requests:
             out.say("nothing to sign", signed=[])
             return
-        unlocked = open_wallet(wallet)
+        party = next(iter(client.list_parties())).address
+        if (export or owner_signatures) and len(requests) != 1:
+            raise typer.BadParameter("--export and --owner-signature take one REQUEST_ID")
+        if export is not None:
+            payload = safe.message_payload(
+                party, int(requests[0].typed_data["domain"]["chainId"]), requests[0].typed_data
+            )
+            export.write_text(json.dumps(payload, indent=2))
+            out.say(f"wrote what the owners of {party} sign to {export}", path=str(export))
+            return
+        if not signers and not owner_signatures:
+            raise typer.BadParameter("sign with --wallet, --signer-url, or --owner-signature")
         signed = []
         for request in requests:
             if not out.json:
-                rows = [{"field": k, "value": v} for k, v in describe(request.typed_data)]
-                out.rows(rows, ["field", "value"], title=f"{request.id}: {request.purpose} for {request.subject}")
+                shown = describe(request.typed_data, request.context, timezone)
+                out.terms(shown, title=f"{request.id}: {request.purpose} for {request.subject}")
             if not yes and not typer.confirm("sign this?"):
                 continue
-            result = client.sign(request.id, unlocked.sign_typed_data(request.typed_data))
+            result = client.sign(request.id, _signature(party, request.typed_data, signers, owner_signatures or []))
             signed.append(result.id)
             if not out.json:
                 out.say(f"signed {result.id}")
     if out.json:
         out.say("signed", signed=signed)
+
+
+def _signature(party: str, typed: dict[str, Any], signers: list[Signer], owners: list[str]) -> str:
+    """The party's signature: its own wallet's, or a Safe's from its owners' (signed here, or given)."""
+    if len(signers) == 1 and not owners and signers[0].address.lower() == party.lower():
+        return signers[0].sign_typed_data(typed)
+    payload = safe.message_payload(party, int(typed["domain"]["chainId"]), typed)
+    return safe.combine(payload, [*owners, *(s.sign_typed_data(payload) for s in signers)])
 
 
 # ---------------------------------------------------------------------------------- money
