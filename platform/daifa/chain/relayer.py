@@ -1,6 +1,7 @@
 """The relayer: every transaction the platform sends goes through its durable outbox.
 
-An entry moves pending -> signed -> sent -> mined (or failed), each step committed before the next:
+An entry moves pending -> signed -> sent -> mined (or failed), each step committed before the next (the
+moves are daifa.domain.outbox's table):
 1. A use case adds the entry in the same database transaction as the change that needs it, so the
    intent and the change are both kept or both lost.
 2. `sign` estimates the gas (a call that would revert fails the entry with the decoded custom error and
@@ -43,12 +44,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from daifa.chain.client import ChainClient
 from daifa.chain.reverts import decode_revert, revert_data
+from daifa.domain.outbox import OUTBOX, OutboxEvent, OutboxStatus
 from daifa.errors import DaifaError
 from daifa.store.models import OutboxEntry, SignerNonce, utcnow
 
 log = logging.getLogger(__name__)
 
-PENDING, SIGNED, SENT, MINED, FAILED = "pending", "signed", "sent", "mined", "failed"
 GAS_HEADROOM = 1.25  # the estimate is taken at one state; the call may run in a slightly different one
 FEE_BUMP = 1.25  # nodes accept a replacement only if it pays at least 10% more; 25% clears quickly
 MIN_REPLACEMENT_BUMP = 1.1  # what nodes require of a replacement's fees
@@ -71,7 +72,7 @@ class NoSigner(DaifaError):
 
 def enqueue(session: Session, kind: str, subject: str, to: str, data: bytes) -> OutboxEntry:
     """Adds a transaction to the outbox inside the caller's database transaction."""
-    entry = OutboxEntry(kind=kind, subject=subject, to=to, data=data, status=PENDING, tx_hashes=[])
+    entry = OutboxEntry(kind=kind, subject=subject, to=to, data=data, status=OUTBOX.initial, tx_hashes=[])
     session.add(entry)
     session.flush()
     return entry
@@ -110,12 +111,12 @@ class Relayer:
                 following = self._nonce_row(session).next_nonce
         self.nonces = {"mined": mined, "pending": pending, "next": pending if following is None else following}
 
-    def _entries(self, status: str, ids: Sequence[int] | None) -> list[OutboxEntry]:
+    def _entries(self, status: OutboxStatus, ids: Sequence[int] | None) -> list[OutboxEntry]:
         """A detached snapshot of the entries in `status` that are due (oldest first, at most BATCH);
         each step locks them again before it changes one."""
         with self.sessions() as session:
             query = select(OutboxEntry).where(OutboxEntry.status == status).order_by(OutboxEntry.id).limit(BATCH)
-            if status == PENDING:
+            if status == OutboxStatus.PENDING:
                 query = query.where(or_(OutboxEntry.retry_at.is_(None), OutboxEntry.retry_at <= utcnow()))
             if ids is not None:
                 query = query.where(OutboxEntry.id.in_(ids))
@@ -128,7 +129,7 @@ class Relayer:
     # transaction open, then records what it learnt in one transaction.
 
     def sign(self, ids: Sequence[int] | None = None) -> int:
-        snapshot = self._entries(PENDING, ids)
+        snapshot = self._entries(OutboxStatus.PENDING, ids)
         if not snapshot:
             return 0
         if self.signer is None:
@@ -143,7 +144,7 @@ class Relayer:
         max_fee, tip = self._fees()
         moved: list[OutboxEntry] = []
         with self.sessions.begin() as session:
-            for entry in self._lock(session, list(estimates), PENDING):
+            for entry in self._lock(session, list(estimates), OutboxStatus.PENDING):
                 entry.attempts += 1
                 gas = estimates[entry.id]
                 if isinstance(gas, Exception):
@@ -151,7 +152,7 @@ class Relayer:
                     if not data and not _is_revert(gas):
                         self._set_aside(entry, f"gas estimate failed: {gas}")
                         continue
-                    entry.status = FAILED
+                    entry.status = OUTBOX.next(OutboxStatus(entry.status), OutboxEvent.WOULD_REVERT)
                     entry.error = f"would revert: {decode_revert(data)}" if data else f"would revert: {gas}"
                     self._settled(session, entry)
                 else:
@@ -161,23 +162,23 @@ class Relayer:
                     entry.max_fee_per_gas, entry.max_priority_fee_per_gas = max_fee, tip
                     entry.error, entry.retry_at = None, None
                     self._sign_current(entry)
-                    entry.status = SIGNED
+                    entry.status = OUTBOX.next(OutboxStatus(entry.status), OutboxEvent.SIGNED)
                 moved.append(entry)
         for entry in moved:
-            if entry.status == SIGNED:
+            if entry.status == OutboxStatus.SIGNED:
                 self._fault("signed", entry)
         return len(moved)
 
     def broadcast(self, ids: Sequence[int] | None = None) -> int:
         # Sent with no database transaction open: two workers may both send these bytes, which is harmless.
-        snapshot = [e for e in self._entries(SIGNED, ids) if e.raw_transaction is not None]
+        snapshot = [e for e in self._entries(OutboxStatus.SIGNED, ids) if e.raw_transaction is not None]
         if not snapshot:
             return 0
         taken = self._send(snapshot)
         moved: list[OutboxEntry] = []
         with self.sessions.begin() as session:
-            for entry in self._lock(session, taken, SIGNED):
-                entry.status = SENT
+            for entry in self._lock(session, taken, OutboxStatus.SIGNED):
+                entry.status = OUTBOX.next(OutboxStatus(entry.status), OutboxEvent.BROADCAST)
                 entry.sent_at = utcnow()
                 moved.append(entry)
         for entry in moved:
@@ -185,7 +186,7 @@ class Relayer:
         return len(moved)
 
     def follow(self, ids: Sequence[int] | None = None) -> int:
-        snapshot = self._entries(SENT, ids)
+        snapshot = self._entries(OutboxStatus.SENT, ids)
         if not snapshot:
             return 0
         # The mined nonce is read before the receipts: a nonce mined by then whose entry has no receipt
@@ -198,7 +199,7 @@ class Relayer:
         fees = self._fees() if lost or overdue else None  # asked before the transaction opens
         moved, unmined = 0, []
         with self.sessions.begin() as session:
-            for entry in self._lock(session, [e.id for e in snapshot], SENT):
+            for entry in self._lock(session, [e.id for e in snapshot], OutboxStatus.SENT):
                 mined = next(((h, receipts[h]) for h in reversed(entry.tx_hashes) if receipts.get(h)), None)
                 if mined is None and entry.id in lost:
                     assert fees is not None
@@ -214,9 +215,9 @@ class Relayer:
                 entry.mined_block = receipt.block_number
                 entry.gas_used = receipt.gas_used
                 if receipt.succeeded:
-                    entry.status = MINED
+                    entry.status = OUTBOX.next(OutboxStatus(entry.status), OutboxEvent.MINED)
                 else:
-                    entry.status = FAILED
+                    entry.status = OUTBOX.next(OutboxStatus(entry.status), OutboxEvent.REVERTED)
                     entry.error = "reverted on chain"
                 self._settled(session, entry)
                 moved += 1
@@ -228,7 +229,7 @@ class Relayer:
 
     # ------------------------------------------------------------------------------------- helpers
 
-    def _lock(self, session: Session, ids: Sequence[int], status: str) -> list[OutboxEntry]:
+    def _lock(self, session: Session, ids: Sequence[int], status: OutboxStatus) -> list[OutboxEntry]:
         """The entries among `ids` still in `status`, locked (another worker's locked ones are skipped)."""
         if not ids:
             return []
@@ -294,7 +295,7 @@ class Relayer:
         entry.nonce = self._take_nonce(session)
         entry.max_fee_per_gas, entry.max_priority_fee_per_gas = fees
         self._sign_current(entry)
-        entry.status = SIGNED
+        entry.status = OUTBOX.next(OutboxStatus(entry.status), OutboxEvent.NONCE_LOST)
         entry.sent_at = None
         entry.error = f"nonce {lost} was used by a transaction the platform did not send: signed again at {entry.nonce}"
         log.warning("outbox %s: %s", entry.id, entry.error)

@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from daifa.domain.outbox import WAITING
+from daifa.domain.webhooks import DeliveryStatus
 from daifa.store import models as m
 
 log = logging.getLogger(__name__)
@@ -208,7 +210,7 @@ def _indexer(
 
 
 def _outbox(session: Session, now: datetime, limits: HealthLimits, figures: dict[str, Any]) -> list[str]:
-    waiting = m.OutboxEntry.status.in_(["pending", "signed", "sent"])
+    waiting = m.OutboxEntry.status.in_(WAITING)
     count, oldest = session.execute(
         select(func.count(), func.min(m.OutboxEntry.created_at)).select_from(m.OutboxEntry).where(waiting)
     ).one()
@@ -245,7 +247,7 @@ def _nonces(session: Session, report: dict[str, Any], figures: dict[str, Any]) -
 
 def _webhooks(session: Session, limits: HealthLimits, figures: dict[str, Any]) -> list[str]:
     backlog = session.scalar(
-        select(func.count()).select_from(m.WebhookDelivery).where(m.WebhookDelivery.status == "pending")
+        select(func.count()).select_from(m.WebhookDelivery).where(m.WebhookDelivery.status == DeliveryStatus.PENDING)
     )
     figures["webhook_backlog"] = int(backlog or 0)
     if figures["webhook_backlog"] > limits.webhook_backlog:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from daifa.domain.webhooks import DELIVERY
 from daifa.store import models as m
 
 ENDPOINTS = "daifa.webhook_endpoints"
@@ -52,7 +53,7 @@ def emit(
             data=data,
             key=key,
             recipients=[m.EventRecipient(party_id=p) for p in parties],
-            deliveries=[m.WebhookDelivery(endpoint_id=e, status="pending") for e in endpoints],
+            deliveries=[m.WebhookDelivery(endpoint_id=e, status=DELIVERY.initial) for e in endpoints],
         )
     )
 
@@ -80,7 +81,7 @@ def batch(session: Session) -> Iterator[None]:
         for p in parties
     ]
     deliveries = [
-        {"event_id": i, "endpoint_id": e, "status": "pending", "attempts": 0, "next_attempt_at": now}
+        {"event_id": i, "endpoint_id": e, "status": DELIVERY.initial, "attempts": 0, "next_attempt_at": now}
         for i, (_, _, _, _, endpoints, _) in zip(ids, pending, strict=True)
         for e in endpoints
     ]

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daifa.chain import typed_data as td
+from daifa.domain.outbox import OutboxStatus
 from daifa.domain.plans import InstalmentStatus, ReleaseRule
 from daifa.errors import Conflict
 from daifa.services import records
@@ -143,7 +144,9 @@ def _outbox(session: Session, ports: Ports, report: Report) -> None:
             )
         waiting = session.scalars(
             select(m.OutboxEntry).where(
-                m.OutboxEntry.status == "sent", m.OutboxEntry.sender == signer.address, m.OutboxEntry.nonce < mined
+                m.OutboxEntry.status == OutboxStatus.SENT,
+                m.OutboxEntry.sender == signer.address,
+                m.OutboxEntry.nonce < mined,
             )
         ).all()
         if waiting:
@@ -161,7 +164,7 @@ def _outbox(session: Session, ports: Ports, report: Report) -> None:
     receipts = ports.chain.receipts([bytes.fromhex(str(e.mined_tx_hash)[2:]) for e in recent])
     for entry, receipt in zip(recent, receipts, strict=True):
         subject = records.public_id(m.OutboxEntry, entry.id)
-        succeeded = entry.status == "mined"
+        succeeded = entry.status == OutboxStatus.MINED
         report.differ(subject, "mined in block", entry.mined_block, receipt.block_number if receipt else "no receipt")
         report.differ(subject, "succeeded", succeeded, receipt.succeeded if receipt else "no receipt")
         report.transactions += 1

@@ -28,6 +28,7 @@ import httpcore
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from daifa.domain.webhooks import DELIVERY, DeliveryEvent, DeliveryStatus
 from daifa.services import records
 from daifa.services.notifications import emit, forget_endpoints
 from daifa.services.outbound import Outbound
@@ -184,7 +185,7 @@ class WebhookDispatcher:
         with self.sessions.begin() as session:
             due = session.scalars(
                 select(m.WebhookDelivery)
-                .where(m.WebhookDelivery.status == "pending", m.WebhookDelivery.next_attempt_at <= now)
+                .where(m.WebhookDelivery.status == DeliveryStatus.PENDING, m.WebhookDelivery.next_attempt_at <= now)
                 .order_by(m.WebhookDelivery.id)
                 .limit(max(limit * 4, 100))
                 .with_for_update(skip_locked=True)
@@ -195,7 +196,8 @@ class WebhookDispatcher:
             for delivery in due:
                 endpoint = endpoints[delivery.endpoint_id]
                 if not endpoint.enabled:
-                    delivery.status, delivery.last_error = "failed", "endpoint disabled"
+                    delivery.status = DELIVERY.next(DeliveryStatus(delivery.status), DeliveryEvent.GIVEN_UP)
+                    delivery.last_error = "endpoint disabled"
                     continue
                 if len(taken) >= limit or (not ignore_busy and busy[endpoint.id] >= self.per_endpoint):
                     continue
@@ -213,13 +215,14 @@ class WebhookDispatcher:
             for outcome in outcomes:
                 delivery = session.get(m.WebhookDelivery, outcome.attempt.delivery_id, with_for_update=True)
                 endpoint = session.get(m.WebhookEndpoint, outcome.attempt.endpoint_id, with_for_update=True)
-                if delivery is None or endpoint is None or delivery.status != "pending":
+                if delivery is None or endpoint is None or delivery.status != DeliveryStatus.PENDING:
                     continue
                 delivery.attempts += 1
                 delivery.last_response_status = outcome.status
                 delivery.last_error = outcome.error
                 if outcome.delivered:
-                    delivery.status, delivery.delivered_at = "delivered", now
+                    delivery.status = DELIVERY.next(DeliveryStatus(delivery.status), DeliveryEvent.DELIVERED)
+                    delivery.delivered_at = now
                     endpoint.failures, endpoint.failing_since = 0, None
                     continue
                 log.info(
@@ -227,7 +230,7 @@ class WebhookDispatcher:
                     outcome.attempt.event_id, endpoint.id, delivery.attempts, outcome.status or outcome.error,
                 )  # fmt: skip
                 if delivery.attempts >= MAX_ATTEMPTS:
-                    delivery.status = "failed"
+                    delivery.status = DELIVERY.next(DeliveryStatus(delivery.status), DeliveryEvent.GIVEN_UP)
                 else:
                     delivery.next_attempt_at = now + self._pause(delivery.attempts)
                 endpoint.failures += 1
