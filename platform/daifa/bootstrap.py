@@ -31,7 +31,7 @@ from web3 import HTTPProvider, Web3
 from daifa.chain.client import BATCH_BYTES, BATCH_ITEMS, ChainClient, http_web3
 from daifa.chain.indexer import Indexer
 from daifa.chain.relayer import MAX_FEE_PER_GAS, FaultHook, Relayer
-from daifa.services import chain_identity, housekeeping, outcomes, records
+from daifa.services import actions, chain_identity, housekeeping, outcomes, plans, products, records
 from daifa.services.chain_identity import ChainMismatch
 from daifa.services.context import Ports
 from daifa.services.health import REPORT_EVERY, Reporter
@@ -39,6 +39,7 @@ from daifa.services.notifications import emit
 from daifa.services.outbound import Outbound, Resolver, system_resolver
 from daifa.services.projection import Projection
 from daifa.services.scheduler import Scheduler
+from daifa.services.subjects import Kind
 from daifa.services.webhook_delivery import WebhookDispatcher
 from daifa.store import models as m
 from daifa.store.db import bookkeeping_session_factory, make_engine, migrate, read_session_factory, session_factory
@@ -242,6 +243,14 @@ def build(
     outbound = Outbound(allow_local=settings.webhooks_allow_local, resolver=resolver)
     ports = Ports(
         chain=chain, documents=DocumentStore(settings.documents_dir), operator_address=address, outbound=outbound
+    )
+    # Each flow goes on when everything its record waits for is signed.
+    ports.signatures_complete.update(
+        {
+            Kind.PRODUCT: products.on_signatures_complete,
+            Kind.PLAN: plans.on_signatures_complete,
+            Kind.ACTION: actions.on_signatures_complete,
+        }
     )
     relayer = Relayer(
         sessions,

@@ -10,10 +10,9 @@ from daifa.api import schemas as s
 from daifa.chain.typed_data import payload_digest
 from daifa.domain.onboarding import PartyStatus
 from daifa.domain.plans import InstalmentStatus, ReleaseRule
-from daifa.services import credentials, documents, records, signatures
+from daifa.services import credentials, documents, records, signatures, subjects
+from daifa.services.subjects import Subject
 from daifa.store import models as m
-
-F = InstalmentStatus
 
 
 def _hex(value: bytes | None) -> str | None:
@@ -28,7 +27,7 @@ def document(row: m.Document) -> s.DocumentOut:
         size=row.size,
         filename=row.filename,
         purpose=row.purpose,
-        subject=public_subject(row.subject),
+        subject=subjects.public(row.subject),
         created=row.created_at,
     )
 
@@ -44,7 +43,7 @@ def party(session: Session, row: m.Party) -> s.PartyOut:
         documents_hash=_hex(row.documents_hash),
         account_open=row.status == PartyStatus.ACTIVE,
         created=row.created_at,
-        documents=[document(d) for d in documents.of_subject(session, f"party:{row.id}")],
+        documents=[document(d) for d in documents.of_subject(session, Subject.of(row))],
     )
 
 
@@ -62,19 +61,19 @@ def product(session: Session, row: m.Product) -> s.ProductOut:
         agreement_set_id=row.chain_agreement_set_id,
         consent_hash=_hex(row.consent_hash),
         created=row.created_at,
-        documents=[document(d) for d in documents.of_subject(session, f"product:{row.id}")],
+        documents=[document(d) for d in documents.of_subject(session, Subject.of(row))],
     )
 
 
 def instalment_status(bits: int) -> str:
     """One word for the instalment's on-chain status, the most advanced first."""
-    if bits & F.CLOSED:
+    if bits & InstalmentStatus.CLOSED:
         return "closed"
-    if bits & F.DISPUTED:
+    if bits & InstalmentStatus.DISPUTED:
         return "disputed"
-    if bits & F.CONDITION_MET:
-        return "releasable" if bits & F.FUNDED else "approved_unfunded"
-    return "funded" if bits & F.FUNDED else "unfunded"
+    if bits & InstalmentStatus.CONDITION_MET:
+        return "releasable" if bits & InstalmentStatus.FUNDED else "approved_unfunded"
+    return "funded" if bits & InstalmentStatus.FUNDED else "unfunded"
 
 
 def instalment(row: m.Instalment) -> s.InstalmentOut:
@@ -89,7 +88,7 @@ def instalment(row: m.Instalment) -> s.InstalmentOut:
         materials_hash="0x" + row.materials_hash.hex(),
         status=instalment_status(row.chain_status),
         status_bits=row.chain_status,
-        overdue=row.overdue and not row.chain_status & F.FUNDED,
+        overdue=row.overdue and not row.chain_status & InstalmentStatus.FUNDED,
         delivered_hash=_hex(row.delivered_hash),
         review_ends_at=row.review_ends_at,
         to_payee=row.to_payee,
@@ -137,7 +136,7 @@ def signature_request(row: m.SignatureRequest) -> s.SignatureRequestOut:
     return s.SignatureRequestOut(
         id=records.public_id(m.SignatureRequest, row.id),
         party=records.public_id(m.Party, row.party_id),
-        subject=public_subject(row.subject),
+        subject=subjects.public(row.subject),
         purpose=row.purpose,
         status=row.status,
         typed_data=row.typed_data,
@@ -148,7 +147,7 @@ def signature_request(row: m.SignatureRequest) -> s.SignatureRequestOut:
 
 
 def action(session: Session, row: m.PlanAction) -> s.ActionOut:
-    subject = f"action:{row.id}"
+    subject = Subject.of(row)
     return s.ActionOut(
         id=records.public_id(m.PlanAction, row.id),
         plan=records.public_id(m.Plan, row.plan_id),
@@ -173,7 +172,7 @@ def transaction(row: m.OutboxEntry) -> s.TransactionOut:
     return s.TransactionOut(
         id=records.public_id(m.OutboxEntry, row.id),
         kind=row.kind,
-        subject=public_subject(row.subject),
+        subject=subjects.public(row.subject),
         status=row.status,
         nonce=row.nonce,
         tx_hashes=list(row.tx_hashes),
@@ -183,21 +182,6 @@ def transaction(row: m.OutboxEntry) -> s.TransactionOut:
         error=row.error,
         created=row.created_at,
     )
-
-
-_SUBJECT_MODELS: dict[str, type[m.Base]] = {
-    "party": m.Party,
-    "product": m.Product,
-    "plan": m.Plan,
-    "action": m.PlanAction,
-}
-
-
-def public_subject(subject: str) -> str:
-    """`plan:3` as `pln_3`; subjects that are not records (the scheduler) stay as they are."""
-    kind, _, key = subject.partition(":")
-    model = _SUBJECT_MODELS.get(kind)
-    return records.public_id(model, int(key)) if model is not None and key.isdigit() else subject
 
 
 def api_key(row: m.ApiKey, secret: str | None = None) -> s.ApiKeyOut:

@@ -28,16 +28,16 @@ from web3.contract import Contract
 
 from daifa.api.app import create_app
 from daifa.api.server import serving
-from daifa.api.views import public_subject
 from daifa.bootstrap import Settings, build
 from daifa.chain import embedded
 from daifa.chain.artifacts import load_artifact
 from daifa.cli.output import Settings as CliSettings
 from daifa.deploy import deploy
 from daifa.devnet import DEV_OPERATOR_KEY, Devnet, free_port
+from daifa.domain.outbox import OutboxStatus
 from daifa.sdk.client import Client
 from daifa.sdk.verify import verify_plan
-from daifa.services import credentials
+from daifa.services import credentials, subjects
 from daifa.services.context import Role
 from daifa.store import models as m
 from daifa.wallet import Wallet
@@ -307,11 +307,13 @@ class Demo:
         self.platform.settle()
         for tx in sorted(self._new_transactions(), key=lambda t: t["id"]):
             failure = f" FAILED {tx['error']}" if tx["error"] else ""
-            self.step("  tx", f"  {tx['kind']} for {public_subject(tx['subject'])}: gas {tx['gas']:,}{failure}")
+            self.step("  tx", f"  {tx['kind']} for {subjects.public(tx['subject'])}: gas {tx['gas']:,}{failure}")
 
     def _new_transactions(self) -> list[dict[str, Any]]:
         with self.platform.sessions() as session:
-            rows = session.scalars(select(m.OutboxEntry).where(m.OutboxEntry.status.in_(["mined", "failed"]))).all()
+            rows = session.scalars(
+                select(m.OutboxEntry).where(m.OutboxEntry.status.in_([OutboxStatus.MINED, OutboxStatus.FAILED]))
+            ).all()
             fresh = [r for r in rows if str(r.id) not in self.seen_transactions]
             self.seen_transactions |= {str(r.id) for r in fresh}
             return [

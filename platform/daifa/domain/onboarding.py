@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from daifa.domain.plans import PartyRole
 from daifa.domain.workflow import Workflow
+
+ROLES = {"payer": PartyRole.PAYER, "payee": PartyRole.PAYEE, "both": PartyRole.PAYER | PartyRole.PAYEE}
+"""The roles a party applies for (its `kind`): what it may act as under products and plans."""
 
 
 class PartyStatus(StrEnum):

@@ -25,6 +25,7 @@ Hash32 = NewType("Hash32", bytes)
 
 MAX_INSTALMENTS = 252
 MAX_FEE_BPS = 10_000
+UINT32_MAX = 2**32 - 1
 UINT40_MAX = 2**40 - 1
 UINT128_MAX = 2**128 - 1
 

@@ -19,21 +19,20 @@ from daifa.chain import typed_data as td
 from daifa.chain.client import TokenFacts
 from daifa.chain.relayer import enqueue
 from daifa.describe import units
+from daifa.domain.actions import ACTION_LIFECYCLE, ActionEvent, ActionKind, ActionStatus
+from daifa.domain.limits import MAX_TEXT
 from daifa.domain.plan_requests import PlanStatus
 from daifa.domain.plans import UINT128_MAX, InstalmentStatus, ReleaseRule
 from daifa.errors import Conflict, InvalidInput, Problem
-from daifa.services import documents, products, records, signatures
+from daifa.services import documents, nonces, records, signatures
+from daifa.services.calls import instalment_target, plan_target
+from daifa.services.checks import check_text
 from daifa.services.context import Actor, Ports
 from daifa.services.documents import Upload
-from daifa.services.onboarding import MAX_TEXT, check_text
+from daifa.services.subjects import Subject
 from daifa.store import models as m
 
-AWAITING_SIGNATURES, AWAITING_WALLET, QUEUED = "awaiting_signatures", "awaiting_wallet", "queued"
-
-DEPOSIT, APPROVAL, MATERIALS, ATTESTATION = "deposit", "payer_approval", "materials", "attestation"
-DISPUTE, RESOLUTION, CANCELLATION = "dispute", "resolution", "cancellation"
-
-F = InstalmentStatus
+PERMIT, DEPOSIT_AUTHORIZATION = "permit", "deposit_authorization"  # what a deposit's payer signs (purposes)
 
 
 # ------------------------------------------------------------------------------------------ deposits
@@ -50,7 +49,7 @@ def deposit(
     plan, rows = _plan_for(session, actor, plan_id, payer_only=True)
     chosen = _indices(rows, indices)
     for row in chosen:
-        if row.chain_status & (F.FUNDED | F.CLOSED):
+        if row.chain_status & (InstalmentStatus.FUNDED | InstalmentStatus.CLOSED):
             raise Conflict(f"instalment {row.index} is already funded or closed")
     payer = session.get(m.Party, plan.payer_id)
     assert payer is not None and plan.chain_plan_id is not None
@@ -58,15 +57,9 @@ def deposit(
     token = ports.chain.token_facts(plan.token)
     method = _deposit_method(ports, payer, token, method)
     _require_balance(ports, token, payer.address, value)
-    action = _new(
-        session, plan, DEPOSIT, [r.index for r in chosen], actor.party_id, {"method": method, "value": str(value)}
-    )
-    call = ports.chain.encode(
-        "deposit",
-        plan.chain_plan_id,
-        abi.plan_params(records.plan_params(session, plan)),
-        instalment_refs(rows, action.indices),
-    )
+    details = {"method": method, "value": str(value)}
+    action = _new(session, plan, ActionKind.DEPOSIT, [r.index for r in chosen], actor.party_id, details)
+    call = ports.chain.encode("deposit", *plan_target(session, plan, rows, action.indices))
     if method == "wallet":
         return _from_wallet(ports, payer, token, value, call, action)
     return _by_permit(session, ports, plan, payer, token, value, action)
@@ -118,7 +111,7 @@ def _from_wallet(
         if refusal is not None:
             raise Conflict(f"the deposit would be refused on chain: {_explain(refusal, token)}")
     transactions.append({"to": escrow, "data": "0x" + call.hex(), "description": "the deposit"})
-    action.status = AWAITING_WALLET
+    action.status = ACTION_LIFECYCLE.next(ActionStatus(action.status), ActionEvent.LEFT_TO_WALLET)
     action.details = {**action.details, "transactions": transactions}
     return action
 
@@ -133,7 +126,7 @@ def _by_permit(
         token.name, token.address, ports.chain.chain_id, payer.address, ports.chain.escrow_address, value,
         permit_nonce, deadline,
     )  # fmt: skip
-    nonce = products.take_nonce(session, payer)
+    nonce = nonces.take(session, payer)
     authorisation = td.payload(
         "DepositAuthorization",
         td.deposit_authorization_message(plan.chain_plan_id, action.indices, nonce, deadline),
@@ -141,8 +134,8 @@ def _by_permit(
         ports.chain.escrow_address,
     )
     action.details = {**action.details, "nonce": nonce, "deadline": deadline}
-    signatures.request(session, ports, payer.id, f"action:{action.id}", "permit", permit)
-    signatures.request(session, ports, payer.id, f"action:{action.id}", "deposit_authorization", authorisation)
+    signatures.request(session, ports, payer.id, Subject.of(action), PERMIT, permit)
+    signatures.request(session, ports, payer.id, Subject.of(action), DEPOSIT_AUTHORIZATION, authorisation)
     return action
 
 
@@ -165,9 +158,9 @@ def approve_release(session: Session, ports: Ports, actor: Actor, plan_id: str, 
     plan, rows = _plan_for(session, actor, plan_id, payer_only=True)
     [row] = _indices(rows, [index])
     _require_open(row, rule=ReleaseRule.PAYER_APPROVAL)
-    if row.chain_status & F.CONDITION_MET:
+    if row.chain_status & InstalmentStatus.CONDITION_MET:
         raise Conflict(f"instalment {index} is already approved")
-    action = _new(session, plan, APPROVAL, [index], plan.payer_id, {})
+    action = _new(session, plan, ActionKind.PAYER_APPROVAL, [index], plan.payer_id, {})
     return _sign(session, ports, plan, action, plan.payer_id, td.payer_approval_message)
 
 
@@ -177,11 +170,11 @@ def submit_materials(
     plan, rows = _plan_for(session, actor, plan_id, payee_only=True)
     [row] = _indices(rows, [index])
     _require_open(row, rule=ReleaseRule.MATERIALS)
-    if row.chain_status & F.CONDITION_MET:
+    if row.chain_status & InstalmentStatus.CONDITION_MET:
         raise Conflict(f"instalment {index}'s materials are already attested")
-    action = _new(session, plan, MATERIALS, [index], actor.party_id, {})
+    action = _new(session, plan, ActionKind.MATERIALS, [index], actor.party_id, {})
     stored = documents.store(
-        session, ports, uploads, purpose="materials", subject=f"action:{action.id}", owner_party_id=plan.payee_id
+        session, ports, uploads, purpose="materials", subject=Subject.of(action), owner_party_id=plan.payee_id
     )
     delivered = documents.set_hash(d.hash for d in stored)
     action.details = {"delivered_hash": "0x" + delivered.hex()}
@@ -196,10 +189,12 @@ def attest_materials(session: Session, ports: Ports, actor: Actor, plan_id: str,
     _require_open(row, rule=ReleaseRule.MATERIALS)
     if row.delivered_hash is None:
         raise Conflict(f"no materials for instalment {index} are on chain yet: wait for instalment.materials_submitted")
-    if row.chain_status & F.CONDITION_MET:
+    if row.chain_status & InstalmentStatus.CONDITION_MET:
         raise Conflict(f"instalment {index}'s materials are already attested")
-    action = _new(session, plan, ATTESTATION, [index], None, {"delivered_hash": "0x" + row.delivered_hash.hex()})
-    call = ports.chain.encode("attestMaterials", *call_target(session, plan, rows, index), row.delivered_hash)
+    action = _new(
+        session, plan, ActionKind.ATTESTATION, [index], None, {"delivered_hash": "0x" + row.delivered_hash.hex()}
+    )
+    call = ports.chain.encode("attestMaterials", *instalment_target(session, plan, rows, index), row.delivered_hash)
     _queue(session, ports, action, "attest_materials", call)
     return action
 
@@ -215,18 +210,13 @@ def dispute(
     party_id = actor.require_party()
     [row] = _indices(rows, [index])
     _require_open(row)
-    if row.chain_status & F.DISPUTED:
+    if row.chain_status & InstalmentStatus.DISPUTED:
         raise Conflict(f"instalment {index} is already disputed")
     reason = check_text(reason, "reason", MAX_TEXT)
-    action = _new(session, plan, DISPUTE, [index], party_id, {"reason": reason})
+    action = _new(session, plan, ActionKind.DISPUTE, [index], party_id, {"reason": reason})
     statement = Upload("reason.txt", "text/plain", reason.encode())
     stored = documents.store(
-        session,
-        ports,
-        [statement, *uploads],
-        purpose="evidence",
-        subject=f"action:{action.id}",
-        owner_party_id=party_id,
+        session, ports, [statement, *uploads], purpose="evidence", subject=Subject.of(action), owner_party_id=party_id
     )
     reason_hash = documents.set_hash(d.hash for d in stored)
     party = session.get(m.Party, party_id)
@@ -239,15 +229,15 @@ def resolve(session: Session, ports: Ports, actor: Actor, dispute_id: str, to_pa
     """The arbiter splits a disputed instalment: `to_payee` to the payee, the rest back to the payer."""
     actor.require_operator()
     disputed = records.get(session, m.PlanAction, dispute_id)
-    if disputed.kind != DISPUTE:
+    if disputed.kind != ActionKind.DISPUTE:
         raise Conflict(f"{dispute_id} is a {disputed.kind}, not a dispute")
     plan, rows = _plan_for(session, actor, records.public_id(m.Plan, disputed.plan_id))
     [row] = _indices(rows, disputed.indices)
     if plan.arbiter != ports.operator_address:
         raise Conflict(f"the plan's arbiter is {plan.arbiter}: it resolves the dispute on chain itself")
-    if not row.chain_status & F.DISPUTED or row.chain_status & F.CLOSED:
+    if not row.chain_status & InstalmentStatus.DISPUTED or row.chain_status & InstalmentStatus.CLOSED:
         raise Conflict(f"instalment {row.index} is not an open dispute on chain")
-    funded = row.amount if row.chain_status & F.FUNDED else 0
+    funded = row.amount if row.chain_status & InstalmentStatus.FUNDED else 0
     if not isinstance(to_payee, int) or not 0 <= to_payee <= min(funded, UINT128_MAX):
         raise InvalidInput([Problem("to_payee", f"must be from 0 to {funded}, what the instalment holds")])
     details = {
@@ -255,8 +245,8 @@ def resolve(session: Session, ports: Ports, actor: Actor, dispute_id: str, to_pa
         "to_payee": str(to_payee),
         "note": check_text(note, "note", MAX_TEXT, required=False),
     }
-    action = _new(session, plan, RESOLUTION, [row.index], None, details)
-    call = ports.chain.encode("resolveDispute", *call_target(session, plan, rows, row.index), to_payee)
+    action = _new(session, plan, ActionKind.RESOLUTION, [row.index], None, details)
+    call = ports.chain.encode("resolveDispute", *instalment_target(session, plan, rows, row.index), to_payee)
     _queue(session, ports, action, "resolve_dispute", call)
     return action
 
@@ -272,65 +262,90 @@ def cancel(session: Session, ports: Ports, actor: Actor, plan_id: str, indices: 
     for row in chosen:
         _require_open(row)
     picked = [r.index for r in chosen]
-    action = _new(session, plan, CANCELLATION, picked, party_id, {})
+    action = _new(session, plan, ActionKind.CANCELLATION, picked, party_id, {})
     payer, payee = session.get(m.Party, plan.payer_id), session.get(m.Party, plan.payee_id)
     assert payer is not None and payee is not None and plan.chain_plan_id is not None
-    payer_nonce, payee_nonce = products.take_nonce(session, payer), products.take_nonce(session, payee)
+    payer_nonce, payee_nonce = nonces.take(session, payer), nonces.take(session, payee)
     deadline = ports.chain.now() + ports.signature_ttl
     action.details = {"payer_nonce": payer_nonce, "payee_nonce": payee_nonce, "deadline": deadline}
     message = td.cancellation_message(plan.chain_plan_id, picked, payer_nonce, payee_nonce, deadline)
     typed = td.payload("Cancellation", message, ports.chain.chain_id, ports.chain.escrow_address)
     for party in (payer, payee):
-        signatures.request(session, ports, party.id, f"action:{action.id}", CANCELLATION, typed)
+        signatures.request(session, ports, party.id, Subject.of(action), ActionKind.CANCELLATION, typed)
     return action
 
 
 # ------------------------------------------------------------------------------ signatures in, transactions out
 
 
-def on_signed(session: Session, ports: Ports, action_id: int, _row: m.SignatureRequest) -> None:
-    subject = f"action:{action_id}"
-    if not signatures.all_signed(session, subject):
-        return
+def on_signatures_complete(session: Session, ports: Ports, action_id: int) -> None:
+    """Everything the action waits for is signed: its call goes to the relayer."""
     action = records.get(session, m.PlanAction, action_id, for_update=True)
     plan = records.get(session, m.Plan, action.plan_id)
     rows = records.instalment_rows(session, plan)
+    function, arguments = _SIGNED_CALLS[ActionKind(action.kind)](session, plan, rows, action)
+    _queue(session, ports, action, _OUTBOX_KINDS[function], ports.chain.encode(function, *arguments))
+
+
+SignedCall = tuple[str, tuple[object, ...]]  # the escrow's function and its arguments
+
+
+def _deposit_with_permit(session: Session, plan: m.Plan, rows: list[m.Instalment], action: m.PlanAction) -> SignedCall:
+    d, subject = action.details, Subject.of(action)
+    permit_sig = signatures.signature_of(session, subject, PERMIT, plan.payer_id) or b""
+    auth_sig = signatures.signature_of(session, subject, DEPOSIT_AUTHORIZATION, plan.payer_id) or b""
+    permit = (int(d["value"]), d["deadline"], permit_sig[64], permit_sig[:32], permit_sig[32:64])
+    authorisation = abi.party_signature(d["nonce"], d["deadline"], auth_sig)
+    return "depositWithPermit", (*plan_target(session, plan, rows, action.indices), permit, authorisation)
+
+
+def _cancellation(session: Session, plan: m.Plan, rows: list[m.Instalment], action: m.PlanAction) -> SignedCall:
     d = action.details
-    assert plan.chain_plan_id is not None
-    if action.kind == DEPOSIT:
-        permit_sig = signatures.signature_of(session, subject, "permit", plan.payer_id) or b""
-        auth_sig = signatures.signature_of(session, subject, "deposit_authorization", plan.payer_id) or b""
-        permit = (int(d["value"]), d["deadline"], permit_sig[64], permit_sig[:32], permit_sig[32:64])
-        call = ports.chain.encode(
-            "depositWithPermit",
-            plan.chain_plan_id,
-            abi.plan_params(records.plan_params(session, plan)),
-            instalment_refs(rows, action.indices),
-            permit,
-            abi.party_signature(d["nonce"], d["deadline"], auth_sig),
-        )
-        _queue(session, ports, action, "deposit_with_permit", call)
-    elif action.kind == CANCELLATION:
-        parties, nonces = (plan.payer_id, plan.payee_id), (d["payer_nonce"], d["payee_nonce"])
-        auth = signatures.joint_authorization(session, subject, CANCELLATION, parties, nonces, d["deadline"])
-        params = abi.plan_params(records.plan_params(session, plan))
-        call = ports.chain.encode(
-            "cancelInstalments", plan.chain_plan_id, params, instalment_refs(rows, action.indices), auth
-        )
-        _queue(session, ports, action, "cancel_instalments", call)
-    else:
-        assert action.party_id is not None
-        signature = signatures.signature_of(session, subject, action.kind, action.party_id) or b""
-        sig = abi.party_signature(d["nonce"], d["deadline"], signature)
-        target = call_target(session, plan, rows, action.indices[0])
-        if action.kind == APPROVAL:
-            call = ports.chain.encode("approveRelease", *target, sig)
-        elif action.kind == MATERIALS:
-            call = ports.chain.encode("submitMaterials", *target, bytes.fromhex(d["delivered_hash"][2:]), sig)
-        else:
-            by, reason_hash = d["by"], bytes.fromhex(d["reason_hash"][2:])
-            call = ports.chain.encode("dispute", *target, by, reason_hash, sig)
-        _queue(session, ports, action, action.kind, call)
+    parties, taken = (plan.payer_id, plan.payee_id), (d["payer_nonce"], d["payee_nonce"])
+    auth = signatures.joint_authorization(
+        session, Subject.of(action), ActionKind.CANCELLATION, parties, taken, d["deadline"]
+    )
+    return "cancelInstalments", (*plan_target(session, plan, rows, action.indices), auth)
+
+
+def _party_signature(session: Session, action: m.PlanAction) -> tuple[object, ...]:
+    """The one party's signature on an approval, a materials submission or a dispute, as the contract takes it."""
+    assert action.party_id is not None
+    signature = signatures.signature_of(session, Subject.of(action), action.kind, action.party_id) or b""
+    return abi.party_signature(action.details["nonce"], action.details["deadline"], signature)
+
+
+def _payer_approval(session: Session, plan: m.Plan, rows: list[m.Instalment], action: m.PlanAction) -> SignedCall:
+    target = instalment_target(session, plan, rows, action.indices[0])
+    return "approveRelease", (*target, _party_signature(session, action))
+
+
+def _materials(session: Session, plan: m.Plan, rows: list[m.Instalment], action: m.PlanAction) -> SignedCall:
+    target = instalment_target(session, plan, rows, action.indices[0])
+    delivered = bytes.fromhex(action.details["delivered_hash"][2:])
+    return "submitMaterials", (*target, delivered, _party_signature(session, action))
+
+
+def _dispute(session: Session, plan: m.Plan, rows: list[m.Instalment], action: m.PlanAction) -> SignedCall:
+    target = instalment_target(session, plan, rows, action.indices[0])
+    by, reason_hash = action.details["by"], bytes.fromhex(action.details["reason_hash"][2:])
+    return "dispute", (*target, by, reason_hash, _party_signature(session, action))
+
+
+_SIGNED_CALLS = {
+    ActionKind.DEPOSIT: _deposit_with_permit,
+    ActionKind.CANCELLATION: _cancellation,
+    ActionKind.PAYER_APPROVAL: _payer_approval,
+    ActionKind.MATERIALS: _materials,
+    ActionKind.DISPUTE: _dispute,
+}
+_OUTBOX_KINDS = {  # how the relayer's outbox names each call (what the operator sees in /v1/transactions)
+    "depositWithPermit": "deposit_with_permit",
+    "cancelInstalments": "cancel_instalments",
+    "approveRelease": ActionKind.PAYER_APPROVAL,
+    "submitMaterials": ActionKind.MATERIALS,
+    "dispute": ActionKind.DISPUTE,
+}
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -365,26 +380,15 @@ def _require_open(row: m.Instalment, rule: ReleaseRule | None = None) -> None:
         raise Conflict(
             f"instalment {row.index} is released by {ReleaseRule(row.rule).name.lower()}, not {rule.name.lower()}"
         )
-    if row.chain_status & F.CLOSED:
+    if row.chain_status & InstalmentStatus.CLOSED:
         raise Conflict(f"instalment {row.index} is closed")
 
 
-def instalment_refs(rows: Sequence[m.Instalment], indices: Sequence[int]) -> list[tuple[object, ...]]:
-    terms = [records.terms(r) for r in rows]
-    proofs = td.instalment_proofs(terms, indices)
-    return [abi.instalment_ref(i, terms[i], proof) for i, proof in zip(indices, proofs, strict=True)]
-
-
-def call_target(session: Session, plan: m.Plan, rows: Sequence[m.Instalment], index: int) -> tuple[object, ...]:
-    """(planId, params, ref): the arguments every single-instalment call starts with."""
-    return (plan.chain_plan_id, abi.plan_params(records.plan_params(session, plan)), instalment_refs(rows, [index])[0])
-
-
 def _new(
-    session: Session, plan: m.Plan, kind: str, indices: list[int], party_id: int | None, details: dict[str, Any]
+    session: Session, plan: m.Plan, kind: ActionKind, indices: list[int], party_id: int | None, details: dict[str, Any]
 ) -> m.PlanAction:
     action = m.PlanAction(
-        plan_id=plan.id, kind=kind, indices=indices, party_id=party_id, status=AWAITING_SIGNATURES, details=details
+        plan_id=plan.id, kind=kind, indices=indices, party_id=party_id, status=ACTION_LIFECYCLE.initial, details=details
     )
     session.add(action)
     session.flush()
@@ -398,17 +402,21 @@ def _sign(
     (planId, index, *extra, nonce, deadline)."""
     party = session.get(m.Party, party_id)
     assert party is not None and plan.chain_plan_id is not None
-    nonce = products.take_nonce(session, party)
+    nonce = nonces.take(session, party)
     deadline = ports.chain.now() + ports.signature_ttl
     action.details = {**action.details, "nonce": nonce, "deadline": deadline}
     body = message(plan.chain_plan_id, action.indices[0], *extra, nonce, deadline)
-    primary = {APPROVAL: "PayerApproval", MATERIALS: "MaterialsSubmission", DISPUTE: "Dispute"}[action.kind]
+    primary = {
+        ActionKind.PAYER_APPROVAL: "PayerApproval",
+        ActionKind.MATERIALS: "MaterialsSubmission",
+        ActionKind.DISPUTE: "Dispute",
+    }[ActionKind(action.kind)]
     typed = td.payload(primary, body, ports.chain.chain_id, ports.chain.escrow_address)
-    signatures.request(session, ports, party_id, f"action:{action.id}", action.kind, typed)
+    signatures.request(session, ports, party_id, Subject.of(action), action.kind, typed)
     return action
 
 
 def _queue(session: Session, ports: Ports, action: m.PlanAction, kind: str, call: bytes) -> None:
-    entry = enqueue(session, kind, f"action:{action.id}", ports.chain.escrow_address, call)
+    entry = enqueue(session, kind, str(Subject.of(action)), ports.chain.escrow_address, call)
     action.outbox_id = entry.id
-    action.status = QUEUED
+    action.status = ACTION_LIFECYCLE.next(ActionStatus(action.status), ActionEvent.QUEUED)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy.orm import Session
 
 from daifa.chain.client import ChainClient
 from daifa.errors import Forbidden
@@ -42,6 +45,13 @@ OPERATOR = Actor(Role.OPERATOR)
 DAY = 86_400
 
 
+class SignaturesComplete(Protocol):
+    """What a flow does once everything its record (of the kind it is wired for) waits for is signed: ask
+    the next party, or send the record to the relayer."""
+
+    def __call__(self, session: Session, ports: Ports, record_id: int, /) -> None: ...
+
+
 @dataclass
 class Ports:
     chain: ChainClient
@@ -50,3 +60,6 @@ class Ports:
     outbound: Outbound = field(default_factory=Outbound)  # where webhooks may go
     signature_ttl: int = 14 * DAY  # how long a party has to sign what the platform prepared
     reminder_lead: int = 3 * DAY  # how long before a deposit-by time the payer is reminded
+    # The flows by the kind of subject they own (product, plan, action), wired by the composition root
+    # (daifa.bootstrap): the flows ask for signatures, so signatures cannot import them.
+    signatures_complete: dict[str, SignaturesComplete] = field(default_factory=dict)

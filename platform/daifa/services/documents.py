@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from daifa.domain.onboarding import PartyStatus
 from daifa.errors import DaifaError, InvalidInput, NotFound, Problem
-from daifa.services import records
+from daifa.services import records, subjects
 from daifa.services.context import Actor, Ports
+from daifa.services.subjects import Subject
 from daifa.store import models as m
 
 MAX_FILES_PER_REQUEST = 20
@@ -41,7 +42,7 @@ def store(
     uploads: Sequence[Upload],
     *,
     purpose: str,
-    subject: str,
+    subject: Subject,
     owner_party_id: int | None,
     required: bool = True,
 ) -> list[m.Document]:
@@ -69,7 +70,7 @@ def store(
             size=stored.size,
             filename=_safe_filename(upload.filename),
             purpose=purpose,
-            subject=subject,
+            subject=str(subject),
             owner_party_id=owner_party_id,
         )
         session.add(row)
@@ -84,35 +85,16 @@ def set_hash(hashes: Iterable[bytes]) -> bytes:
     return keccak(b"".join(sorted(set(hashes))))
 
 
-def of_subject(session: Session, subject: str, purpose: str | None = None) -> list[m.Document]:
-    query = select(m.Document).where(m.Document.subject == subject)
+def of_subject(session: Session, subject: Subject, purpose: str | None = None) -> list[m.Document]:
+    query = select(m.Document).where(m.Document.subject == str(subject))
     if purpose is not None:
         query = query.where(m.Document.purpose == purpose)
     return list(session.scalars(query.order_by(m.Document.id)))
 
 
-def subject_parties(session: Session, subject: str) -> set[int]:
-    """Who, besides the operator, may see `subject` (`party:3`, `product:7`, `plan:2`, `action:12`): its
-    documents, and the events about it."""
-    kind, _, key = subject.partition(":")
-    if kind == "party":
-        return {int(key)}
-    if kind == "product":
-        product = session.get(m.Product, int(key))
-        return {product.payer_id, product.payee_id} if product else set()
-    if kind == "plan":
-        plan = session.get(m.Plan, int(key))
-        return {plan.payer_id, plan.payee_id} if plan else set()
-    if kind == "action":
-        action = session.get(m.PlanAction, int(key))
-        plan = session.get(m.Plan, action.plan_id) if action else None
-        return {plan.payer_id, plan.payee_id} if plan else set()
-    return set()
-
-
 def get(session: Session, actor: Actor, document_id: str) -> m.Document:
     document = records.get(session, m.Document, document_id)
-    if not actor.is_operator and actor.party_id not in subject_parties(session, document.subject):
+    if not actor.is_operator and actor.party_id not in subjects.parties(session, document.subject):
         raise NotFound(f"no document {document_id}: check the id")
     return document
 

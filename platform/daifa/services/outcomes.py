@@ -9,43 +9,43 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from daifa.chain.relayer import FAILED, MINED
+from daifa.domain.actions import ACTION_LIFECYCLE, ActionEvent, ActionStatus
+from daifa.domain.outbox import OutboxStatus
 from daifa.services import records
-from daifa.services.documents import subject_parties
 from daifa.services.notifications import emit
+from daifa.services.subjects import Kind, Subject
 from daifa.store import models as m
-
-SUBJECTS: dict[str, type[m.Base]] = {"party": m.Party, "product": m.Product, "plan": m.Plan, "action": m.PlanAction}
 
 
 def on_transaction_settled(session: Session, entry: m.OutboxEntry) -> None:
-    kind, _, key = entry.subject.partition(":")
-    model = SUBJECTS.get(kind)
-    if model is None or not key.isdigit():
+    subject = Subject.parse(entry.subject)
+    if subject is None:
         return  # the scheduler's batches: the instalments' claims are let go by the scheduler itself
-    if model is m.PlanAction:
-        _settle_action(session, int(key), entry)
-    elif entry.status == FAILED:
+    if subject.kind == Kind.ACTION:
+        _settle_action(session, subject, entry)
+    elif entry.status == OutboxStatus.FAILED:
         emit(
             session,
-            f"{kind}.transaction_failed",
-            records.public_id(model, int(key)),
+            f"{subject.kind}.transaction_failed",
+            subject.public_id,
             {"transaction": records.public_id(m.OutboxEntry, entry.id), "kind": entry.kind, "error": entry.error},
-            subject_parties(session, entry.subject),
+            subject.parties(session),
         )
 
 
-def _settle_action(session: Session, action_id: int, entry: m.OutboxEntry) -> None:
-    action = session.get(m.PlanAction, action_id)
+def _settle_action(session: Session, subject: Subject, entry: m.OutboxEntry) -> None:
+    action = session.get(m.PlanAction, subject.id)
     if action is None:
         return
-    action.status = MINED if entry.status == MINED else FAILED
-    if entry.status == FAILED:
+    mined = entry.status == OutboxStatus.MINED
+    event = ActionEvent.TRANSACTION_MINED if mined else ActionEvent.TRANSACTION_FAILED
+    action.status = ACTION_LIFECYCLE.next(ActionStatus(action.status), event)
+    if not mined:
         action.details = {**action.details, "error": entry.error}
     emit(
         session,
         f"action.{action.status}",
         records.public_id(m.PlanAction, action.id),
         {"kind": action.kind, "indices": action.indices, "error": entry.error},
-        subject_parties(session, entry.subject),
+        subject.parties(session),
     )

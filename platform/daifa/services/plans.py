@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td
-from daifa.chain.relayer import FAILED, enqueue
+from daifa.chain.relayer import enqueue
+from daifa.domain.limits import MAX_MATERIALS, MAX_TEXT
+from daifa.domain.outbox import OutboxStatus
 from daifa.domain.plan_requests import (
     PLAN_LIFECYCLE,
     ZERO_ADDRESS,
@@ -21,13 +23,14 @@ from daifa.domain.plan_requests import (
     ProductTerms,
     check_plan_request,
 )
-from daifa.domain.plans import Instalment, PartyRole, PlanParams, ReleaseRule, materials_hash
+from daifa.domain.plans import UINT32_MAX, Instalment, PartyRole, PlanParams, ReleaseRule, materials_hash
 from daifa.domain.products import ProductStatus
 from daifa.errors import Conflict, InvalidInput, Problem
-from daifa.services import products, records, signatures
+from daifa.services import nonces, records, signatures
+from daifa.services.checks import check_address, check_text, require_active
 from daifa.services.context import DAY, Actor, Ports
 from daifa.services.notifications import emit
-from daifa.services.onboarding import MAX_TEXT, check_address, check_text, require_active
+from daifa.services.subjects import Kind, Subject
 from daifa.store import models as m
 
 PLAN = "plan"
@@ -39,7 +42,6 @@ LIVE = [
     PlanStatus.RECORDED,
     PlanStatus.COMPLETED,
 ]
-MAX_MATERIALS = 20
 
 
 @dataclass(frozen=True)
@@ -66,36 +68,63 @@ class PlanRequest:
 
 
 def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequest) -> m.Plan:
+    """The payer's request, checked against its open product as the contracts would check it; the payer
+    is then asked to sign exactly what goes on chain."""
+    product, payer, payee = _open_product_of_payer(session, actor, request.product_id)
+    instalments = [_instalment(i, item) for i, item in enumerate(request.instalments)]
+    params = _params(ports, product, payer, payee, request)
+    now = ports.chain.now()
+    total = check_plan_request(_product_terms(session, product, payer, payee), params, instalments, now)
+    plan = _new_plan(session, ports, product, (payer, payee), params, instalments, total, now)
+    for index, (item, terms) in enumerate(zip(request.instalments, instalments, strict=True)):
+        session.add(_instalment_row(plan, index, item, terms))
+    typed = typed_plan(ports, params, instalments, plan)
+    signatures.request(session, ports, payer.id, Subject.of(plan), PLAN, typed)
+    _emit(session, plan, "plan.requested")
+    return plan
+
+
+def _open_product_of_payer(session: Session, actor: Actor, product_id: str) -> tuple[m.Product, m.Party, m.Party]:
+    """The product, its payer and its payee, when the actor is its payer and plans may be asked for."""
     payer_id = actor.require_party()
-    product = records.get_product(session, actor, request.product_id)
+    product = records.get_product(session, actor, product_id)
     if product.payer_id != payer_id:
         raise Conflict("only the product's payer asks for plans under it")
     payer = require_active(session, product.payer_id, PartyRole.PAYER, "payer")
     payee = require_active(session, product.payee_id, PartyRole.PAYEE, "payee")
     if product.status != ProductStatus.OPEN or product.chain_agreement_set_id is None:
         raise Conflict(f"the product is {product.status}: plans are asked for under an open product")
-    instalments = [_instalment(i, item) for i, item in enumerate(request.instalments)]
-    token = check_address(request.token, "token") if request.token else product.tokens[0]
-    has_fee = bool(request.fee_bps)
+    return product, payer, payee
+
+
+def _params(ports: Ports, product: m.Product, payer: m.Party, payee: m.Party, request: PlanRequest) -> PlanParams:
+    """The plan's terms as they go on chain: the product's first token, the operator as arbiter and (when
+    there is a fee) as fee recipient, unless the request names others."""
+    if not isinstance(request.review_window, int) or not 0 <= request.review_window <= UINT32_MAX:
+        raise InvalidInput([Problem("review_window", f"must be a number of seconds from 0 to {UINT32_MAX}")])
+    assert product.chain_agreement_set_id is not None
     fee_recipient = check_address(request.fee_recipient, "fee_recipient") if request.fee_recipient else None
-    params = PlanParams(
+    return PlanParams(
         agreement_set_id=product.chain_agreement_set_id,
         payer=payer.address,
         payee=payee.address,
-        token=token,
+        token=check_address(request.token, "token") if request.token else product.tokens[0],
         arbiter=check_address(request.arbiter, "arbiter") if request.arbiter else ports.operator_address,
-        fee_recipient=fee_recipient or (ports.operator_address if has_fee else ZERO_ADDRESS),
+        fee_recipient=fee_recipient or (ports.operator_address if request.fee_bps else ZERO_ADDRESS),
         fee_bps=request.fee_bps,
         fee_cap=request.fee_cap,
         review_window=request.review_window,
         expiry=request.expiry,
     )
-    if not isinstance(request.review_window, int) or not 0 <= request.review_window <= 2**32 - 1:
-        raise InvalidInput([Problem("review_window", "must be a number of seconds from 0 to 4294967295")])
+
+
+def _product_terms(session: Session, product: m.Product, payer: m.Party, payee: m.Party) -> ProductTerms:
+    """The open product as a plan is checked against it, with what its live plans already commit."""
+    assert product.chain_agreement_set_id is not None
     committed = session.scalars(
         select(m.Plan.total).where(m.Plan.product_id == product.id, m.Plan.status.in_(LIVE))
     ).all()
-    terms = ProductTerms(
+    return ProductTerms(
         agreement_set_id=product.chain_agreement_set_id,
         payer=payer.address,
         payee=payee.address,
@@ -105,8 +134,23 @@ def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequ
         expiry=product.expiry,
         is_open=True,
     )
-    now = ports.chain.now()
-    total = check_plan_request(terms, params, instalments, now)
+
+
+def _new_plan(
+    session: Session,
+    ports: Ports,
+    product: m.Product,
+    parties: tuple[m.Party, m.Party],
+    params: PlanParams,
+    instalments: Sequence[Instalment],
+    total: int,
+    now: int,
+) -> m.Plan:
+    """The plan's row, with the nonces both parties will sign with, the signatures' deadline and the hash
+    of what they sign."""
+    payer, payee = parties
+    payer_nonce, payee_nonce = nonces.take(session, payer), nonces.take(session, payee)
+    deadline = min(now + ports.signature_ttl, params.expiry)
     plan = m.Plan(
         product_id=product.id,
         payer_id=payer.id,
@@ -120,30 +164,28 @@ def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequ
         review_window=params.review_window,
         expiry=params.expiry,
         total=total,
-        payer_nonce=products.take_nonce(session, payer),
-        payee_nonce=products.take_nonce(session, payee),
-        deadline=min(now + ports.signature_ttl, params.expiry),
+        payer_nonce=payer_nonce,
+        payee_nonce=payee_nonce,
+        deadline=deadline,
+        consent_hash=td.plan_consent_hash(params, instalments, payer_nonce, payee_nonce, deadline),
     )
-    plan.consent_hash = td.plan_consent_hash(params, instalments, plan.payer_nonce, plan.payee_nonce, plan.deadline)
     session.add(plan)
     session.flush()
-    for index, (item, terms_) in enumerate(zip(request.instalments, instalments, strict=True)):
-        session.add(
-            m.Instalment(
-                plan_id=plan.id,
-                index=index,
-                deposit_by=terms_.deposit_by,
-                release_at=terms_.release_at,
-                amount=terms_.amount,
-                rule=int(terms_.rule),
-                materials_hash=terms_.materials_hash,
-                required_materials=list(item.required_materials),
-                verification=item.verification,
-            )
-        )
-    signatures.request(session, ports, payer.id, f"plan:{plan.id}", PLAN, typed_plan(ports, params, instalments, plan))
-    _emit(session, plan, "plan.requested")
     return plan
+
+
+def _instalment_row(plan: m.Plan, index: int, item: InstalmentRequest, terms: Instalment) -> m.Instalment:
+    return m.Instalment(
+        plan_id=plan.id,
+        index=index,
+        deposit_by=terms.deposit_by,
+        release_at=terms.release_at,
+        amount=terms.amount,
+        rule=int(terms.rule),
+        materials_hash=terms.materials_hash,
+        required_materials=list(item.required_materials),
+        verification=item.verification,
+    )
 
 
 def _instalment(i: int, item: InstalmentRequest) -> Instalment:
@@ -180,25 +222,34 @@ def typed_plan(ports: Ports, params: PlanParams, instalments: Sequence[Instalmen
     return td.payload("Plan", message, ports.chain.chain_id, ports.chain.escrow_address)
 
 
-def on_signed(session: Session, ports: Ports, plan_id: int, row: m.SignatureRequest) -> None:
+def on_signatures_complete(session: Session, ports: Ports, plan_id: int) -> None:
+    """The payer signed: the payee is asked to confirm by signing the same. Both signed: the plan goes to
+    the relayer."""
     plan = records.get(session, m.Plan, plan_id, for_update=True)
-    if row.party_id == plan.payer_id:
-        plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.PAYER_SIGN)
-        params = records.plan_params(session, plan)
-        instalments = [records.terms(r) for r in records.instalment_rows(session, plan)]
-        signatures.request(
-            session, ports, plan.payee_id, f"plan:{plan.id}", PLAN, typed_plan(ports, params, instalments, plan)
-        )
-        _emit(session, plan, "plan.awaiting_payee")
-        return
+    if plan.status == PlanStatus.AWAITING_PAYER:
+        _send_to_payee(session, ports, plan)
+    else:
+        _send_to_chain(session, ports, plan)
+
+
+def _send_to_payee(session: Session, ports: Ports, plan: m.Plan) -> None:
+    plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.PAYER_SIGN)
+    params = records.plan_params(session, plan)
+    instalments = [records.terms(r) for r in records.instalment_rows(session, plan)]
+    typed = typed_plan(ports, params, instalments, plan)
+    signatures.request(session, ports, plan.payee_id, Subject.of(plan), PLAN, typed)
+    _emit(session, plan, "plan.awaiting_payee")
+
+
+def _send_to_chain(session: Session, ports: Ports, plan: m.Plan) -> None:
     plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.PAYEE_CONFIRM)
-    subject = f"plan:{plan.id}"
-    parties, nonces = (plan.payer_id, plan.payee_id), (plan.payer_nonce, plan.payee_nonce)
-    auth = signatures.joint_authorization(session, subject, PLAN, parties, nonces, plan.deadline)
+    subject = Subject.of(plan)
+    parties, taken = (plan.payer_id, plan.payee_id), (plan.payer_nonce, plan.payee_nonce)
+    auth = signatures.joint_authorization(session, subject, PLAN, parties, taken, plan.deadline)
     params = records.plan_params(session, plan)
     tuples = [abi.instalment(records.terms(r)) for r in records.instalment_rows(session, plan)]
     data = ports.chain.encode("recordPlan", abi.plan_params(params), tuples, auth)
-    enqueue(session, "record_plan", subject, ports.chain.escrow_address, data)
+    enqueue(session, "record_plan", str(subject), ports.chain.escrow_address, data)
     _emit(session, plan, "plan.confirmed")
 
 
@@ -209,7 +260,7 @@ def reject(session: Session, actor: Actor, plan_id: str, reason: str) -> m.Plan:
         raise Conflict("only the plan's payee rejects it; the payer withdraws it instead")
     plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.PAYEE_REJECT)
     plan.reject_reason = check_text(reason, "reason", MAX_TEXT)
-    signatures.void(session, f"plan:{plan.id}")
+    signatures.void(session, Subject.of(plan))
     _emit(session, plan, "plan.rejected")
     return plan
 
@@ -220,7 +271,7 @@ def withdraw(session: Session, actor: Actor, plan_id: str) -> m.Plan:
     if party_id != plan.payer_id:
         raise Conflict("only the plan's payer withdraws it; the payee rejects it instead")
     plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.PAYER_WITHDRAW)
-    signatures.void(session, f"plan:{plan.id}")
+    signatures.void(session, Subject.of(plan))
     _emit(session, plan, "plan.withdrawn")
     return plan
 
@@ -230,11 +281,13 @@ def signatures_expired(now: int) -> Select[tuple[m.Plan]]:
     A plan already sent to the chain counts only once its transaction failed: a successful one may
     simply not be confirmed yet."""
     waiting = [PlanStatus.AWAITING_PAYER, PlanStatus.AWAITING_PAYEE]
-    failed = select(m.OutboxEntry.subject).where(m.OutboxEntry.kind == "record_plan", m.OutboxEntry.status == FAILED)
+    failed = select(m.OutboxEntry.subject).where(
+        m.OutboxEntry.kind == "record_plan", m.OutboxEntry.status == OutboxStatus.FAILED
+    )
     return select(m.Plan).where(
         m.Plan.deadline < now,
         m.Plan.status.in_(waiting)
-        | ((m.Plan.status == PlanStatus.RECORDING) & (literal("plan:") + cast(m.Plan.id, String)).in_(failed)),
+        | ((m.Plan.status == PlanStatus.RECORDING) & (literal(f"{Kind.PLAN}:") + cast(m.Plan.id, String)).in_(failed)),
     )
 
 
@@ -243,7 +296,7 @@ def expire_signatures(session: Session, now: int) -> int:
     expired = list(session.scalars(signatures_expired(now)))
     for plan in expired:
         plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.SIGNATURES_EXPIRED)
-        signatures.void(session, f"plan:{plan.id}")
+        signatures.void(session, Subject.of(plan))
         _emit(session, plan, "plan.expired")
     return len(expired)
 

@@ -6,24 +6,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td
 from daifa.chain.relayer import enqueue
+from daifa.domain.limits import MAX_TEXT, MAX_TOKENS
 from daifa.domain.plans import UINT40_MAX, AgreementSetParams, PartyRole
 from daifa.domain.products import PRODUCT_OPENING, ProductEvent, ProductStatus
 from daifa.errors import Conflict, InvalidInput, Problem
-from daifa.services import agreements, documents, records, signatures
+from daifa.services import agreements, documents, nonces, records, signatures
+from daifa.services.checks import check_address, check_text, require_active
 from daifa.services.context import Actor, Ports
 from daifa.services.documents import Upload
 from daifa.services.notifications import emit
-from daifa.services.onboarding import MAX_TEXT, check_address, check_text, require_active
+from daifa.services.subjects import Subject
 from daifa.store import models as m
 
 UINT104_MAX = 2**104 - 1  # the agreement set's limit is a uint104 on chain
-MAX_TOKENS = 8
 AGREEMENT_SET = "agreement_set"
 
 
@@ -67,7 +67,7 @@ def apply(
     session.add(product)
     session.flush()
     documents.store(
-        session, ports, uploads, purpose="business_contract", subject=f"product:{product.id}", owner_party_id=payee.id
+        session, ports, uploads, purpose="business_contract", subject=Subject.of(product), owner_party_id=payee.id
     )
     _emit(session, product, "product.submitted")
     return product
@@ -84,7 +84,7 @@ def add_documents(
     elif product.status not in (ProductStatus.SUBMITTED, ProductStatus.DOCUMENTS_REQUESTED):
         raise Conflict(f"the product is {product.status}: documents are added only while it is under review")
     documents.store(
-        session, ports, uploads, purpose="business_contract", subject=f"product:{product.id}", owner_party_id=party_id
+        session, ports, uploads, purpose="business_contract", subject=Subject.of(product), owner_party_id=party_id
     )
     _emit(session, product, "product.documents_added")
     return product
@@ -149,38 +149,36 @@ def authorise_credit(session: Session, ports: Ports, actor: Actor, product_id: s
     for filename, text in agreements.render(terms):
         upload = Upload(filename, "text/plain", text)
         [row] = documents.store(
-            session, ports, [upload], purpose="agreement", subject=f"product:{product.id}", owner_party_id=None
+            session, ports, [upload], purpose="agreement", subject=Subject.of(product), owner_party_id=None
         )
         hashes.append(row.hash)
     product.agreement_hashes = ["0x" + h.hex() for h in hashes]
-    product.payer_nonce, product.payee_nonce = take_nonce(session, payer), take_nonce(session, payee)
+    product.payer_nonce, product.payee_nonce = nonces.take(session, payer), nonces.take(session, payee)
     product.deadline = min(ports.chain.now() + ports.signature_ttl, product.expiry)
     params = agreement_set_params(product, payer, payee)
     message = td.agreement_set_message(params, product.payer_nonce, product.payee_nonce, product.deadline)
     product.consent_hash = td.hash_struct("AgreementSet", message)
     typed = td.payload("AgreementSet", message, ports.chain.chain_id, ports.chain.escrow_address)
     for party in (payer, payee):
-        signatures.request(session, ports, party.id, f"product:{product.id}", AGREEMENT_SET, typed)
+        signatures.request(session, ports, party.id, Subject.of(product), AGREEMENT_SET, typed)
     _emit(session, product, "product.agreements_generated")
     return product
 
 
-def on_signed(session: Session, ports: Ports, product_id: int, _row: m.SignatureRequest) -> None:
-    """When both parties signed the agreement set, it goes to the relayer."""
-    subject = f"product:{product_id}"
-    if not signatures.all_signed(session, subject):
-        return
+def on_signatures_complete(session: Session, ports: Ports, product_id: int) -> None:
+    """Both parties signed the agreement set: it goes to the relayer."""
     product = records.get(session, m.Product, product_id, for_update=True)
+    subject = Subject.of(product)
     product.status = PRODUCT_OPENING.next(ProductStatus(product.status), ProductEvent.SIGNATURES_COMPLETE)
     payer, payee = session.get(m.Party, product.payer_id), session.get(m.Party, product.payee_id)
     assert payer is not None and payee is not None and product.deadline is not None
-    nonces = (product.payer_nonce or 0, product.payee_nonce or 0)
+    taken = (product.payer_nonce or 0, product.payee_nonce or 0)
     auth = signatures.joint_authorization(
-        session, subject, AGREEMENT_SET, (payer.id, payee.id), nonces, product.deadline
+        session, subject, AGREEMENT_SET, (payer.id, payee.id), taken, product.deadline
     )
     params = agreement_set_params(product, payer, payee)
     data = ports.chain.encode("recordAgreementSet", abi.agreement_set(params), auth)
-    enqueue(session, "record_agreement_set", subject, ports.chain.escrow_address, data)
+    enqueue(session, "record_agreement_set", str(subject), ports.chain.escrow_address, data)
     _emit(session, product, "product.signed")
 
 
@@ -197,18 +195,6 @@ def agreement_set_params(product: m.Product, payer: m.Party, payee: m.Party) -> 
         limit=product.limit,
         expiry=product.expiry,
     )
-
-
-def take_nonce(session: Session, party: m.Party) -> int:
-    """The next EIP-712 nonce the party will sign with. The contract's nonces are unordered (a bitmap), so
-    any unused number works; a counter per party, taken with one atomic UPDATE, keeps them unique."""
-    taken = session.execute(
-        update(m.Party)
-        .where(m.Party.id == party.id)
-        .values(next_nonce=m.Party.next_nonce + 1)
-        .returning(m.Party.next_nonce)
-    ).scalar_one()
-    return int(taken) - 1
 
 
 def _as_payer(session: Session, actor: Actor, product_id: str) -> m.Product:

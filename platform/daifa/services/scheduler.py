@@ -24,16 +24,16 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
 
 from daifa.chain import abi
-from daifa.chain.relayer import FAILED, MINED, enqueue
+from daifa.chain.relayer import enqueue
+from daifa.domain.outbox import OutboxStatus
 from daifa.domain.plan_requests import PlanStatus
 from daifa.domain.plans import InstalmentStatus, ReleaseRule, is_refundable_after_expiry, is_releasable
 from daifa.domain.products import PRODUCT_OPENING, ProductEvent, ProductStatus
-from daifa.services import actions, plans, records
+from daifa.services import calls, plans, records
 from daifa.services.context import Ports
 from daifa.services.notifications import emit
 from daifa.store import models as m
 
-F = InstalmentStatus
 MAX_BATCH = 100
 
 
@@ -86,7 +86,7 @@ class Scheduler:
             .where(
                 m.Plan.status == PlanStatus.RECORDED,
                 column.is_(False),
-                m.Instalment.chain_status.op("&")(int(F.FUNDED | F.CLOSED)) == 0,
+                m.Instalment.chain_status.op("&")(int(InstalmentStatus.FUNDED | InstalmentStatus.CLOSED)) == 0,
                 *conditions,
             )
         )
@@ -113,7 +113,7 @@ class Scheduler:
         # Only instalments whose time has come or whose condition is met can be due; the domain decides.
         maybe_due = or_(
             and_(m.Instalment.rule == int(ReleaseRule.TIME), m.Instalment.release_at <= now),
-            m.Instalment.chain_status.op("&")(int(F.CONDITION_MET)) != 0,
+            m.Instalment.chain_status.op("&")(int(InstalmentStatus.CONDITION_MET)) != 0,
         )
         if not self._anything(_open_funded(maybe_due)):
             return 0
@@ -121,7 +121,9 @@ class Scheduler:
             due = [
                 (row, plan)
                 for row, plan in session.execute(_open_funded(maybe_due)).tuples()
-                if is_releasable(ReleaseRule(row.rule), F(row.chain_status), row.release_at, row.review_ends_at, now)
+                if is_releasable(
+                    ReleaseRule(row.rule), InstalmentStatus(row.chain_status), row.release_at, row.review_ends_at, now
+                )
             ]
             batches = 0
             for start in range(0, len(due), self.batch_size):
@@ -140,7 +142,7 @@ class Scheduler:
                 for plan_id, indices in claimed.items():  # each plan's params and tree once, for all its items
                     plan = plans[plan_id]
                     params = abi.plan_params(records.plan_params(session, plan))
-                    refs = actions.instalment_refs(rows[plan_id], indices)
+                    refs = calls.instalment_refs(rows[plan_id], indices)
                     items += [(plan.chain_plan_id, params, ref) for ref in refs]
                 entry.data = self.ports.chain.encode("releaseBatch", items)
                 batches += 1
@@ -152,7 +154,7 @@ class Scheduler:
         with self.sessions.begin() as session:
             by_plan: dict[int, list[tuple[m.Instalment, m.Plan]]] = defaultdict(list)
             for row, plan in session.execute(_open_funded(m.Plan.expiry < now)).tuples():
-                if is_refundable_after_expiry(ReleaseRule(row.rule), F(row.chain_status)):
+                if is_refundable_after_expiry(ReleaseRule(row.rule), InstalmentStatus(row.chain_status)):
                     by_plan[plan.id].append((row, plan))
             refunds = 0
             for pairs in by_plan.values():
@@ -165,7 +167,7 @@ class Scheduler:
                 rows = records.instalment_rows(session, plan)
                 params = abi.plan_params(records.plan_params(session, plan))
                 entry.data = self.ports.chain.encode(
-                    "refundExpired", plan.chain_plan_id, params, actions.instalment_refs(rows, claimed)
+                    "refundExpired", plan.chain_plan_id, params, calls.instalment_refs(rows, claimed)
                 )
                 refunds += 1
             return refunds
@@ -190,8 +192,8 @@ class Scheduler:
             select(m.Instalment.id, m.OutboxEntry.status, m.OutboxEntry.mined_block)
             .join(m.OutboxEntry, m.OutboxEntry.id == m.Instalment.claimed_by)
             .where(
-                m.OutboxEntry.status.in_([MINED, FAILED]),
-                m.Instalment.chain_status.op("&")(int(F.CLOSED)) == 0,
+                m.OutboxEntry.status.in_([OutboxStatus.MINED, OutboxStatus.FAILED]),
+                m.Instalment.chain_status.op("&")(int(InstalmentStatus.CLOSED)) == 0,
             )
         )
         if not self._anything(query):
@@ -202,7 +204,7 @@ class Scheduler:
             stale = session.execute(query).all()
             freed = 0
             for instalment_id, status, mined_block in stale:
-                if status == MINED and (mined_block is None or mined_block > read_up_to):
+                if status == OutboxStatus.MINED and (mined_block is None or mined_block > read_up_to):
                     continue  # the indexer has not read that block yet
                 session.execute(update(m.Instalment).where(m.Instalment.id == instalment_id).values(claimed_by=None))
                 freed += 1
@@ -254,7 +256,10 @@ def _open_funded(*also: ColumnElement[bool]) -> Select[tuple[m.Instalment, m.Pla
         .where(
             m.Plan.status == PlanStatus.RECORDED,
             m.Instalment.claimed_by.is_(None),
-            m.Instalment.chain_status.op("&")(int(F.FUNDED | F.CLOSED | F.DISPUTED)) == int(F.FUNDED),
+            m.Instalment.chain_status.op("&")(
+                int(InstalmentStatus.FUNDED | InstalmentStatus.CLOSED | InstalmentStatus.DISPUTED)
+            )
+            == int(InstalmentStatus.FUNDED),
             *also,
         )
         .order_by(m.Instalment.plan_id, m.Instalment.index)

@@ -3,7 +3,8 @@
 The party's key never reaches the platform: it fetches the request, signs the payload locally (the same
 eth_signTypedData_v4 a browser wallet shows) and posts the signature back. A signature is checked
 against the party's address on arrival; once everything a record waits for is signed, the flow that
-owns the record goes on (see `submit`).
+owns the record goes on: the handler the composition root wired for the subject's kind
+(`Ports.signatures_complete`).
 """
 
 from __future__ import annotations
@@ -15,29 +16,30 @@ from sqlalchemy.orm import Session
 
 from daifa.chain import abi
 from daifa.chain.typed_data import as_json, payload_digest, recover_signer
+from daifa.domain.limits import MAX_SIGNATURE_BYTES
+from daifa.domain.signature_requests import SIGNATURE_REQUEST, SignatureEvent, SignatureStatus
 from daifa.errors import Conflict, InvalidInput, NotFound, Problem
 from daifa.safe import reason as safe_reason
 from daifa.services import records, signing_context
 from daifa.services.context import Actor, Ports
 from daifa.services.notifications import emit
+from daifa.services.subjects import Subject
 from daifa.store import models as m
 
-PENDING, SIGNED, VOID = "pending", "signed", "void"
-MAX_SIGNATURE_BYTES = 4_096  # a multisig of 60 owners; ECDSA signatures are 65
 SECP256K1_HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
 def request(
-    session: Session, ports: Ports, party_id: int, subject: str, purpose: str, typed: dict[str, Any]
+    session: Session, ports: Ports, party_id: int, subject: Subject, purpose: str, typed: dict[str, Any]
 ) -> m.SignatureRequest:
     """Asks `party_id` to sign `typed`, with what a person needs to read it (daifa.services.signing_context)."""
     row = m.SignatureRequest(
         party_id=party_id,
-        subject=subject,
+        subject=str(subject),
         purpose=purpose,
         typed_data=as_json(typed),
         context=signing_context.of(session, ports, subject),
-        status=PENDING,
+        status=SIGNATURE_REQUEST.initial,
     )
     session.add(row)
     session.flush()
@@ -45,7 +47,7 @@ def request(
         session,
         "signature_request.created",
         records.public_id(m.SignatureRequest, row.id),
-        {"purpose": purpose, "subject": subject},
+        {"purpose": purpose, "subject": str(subject)},
         [party_id],
     )
     return row
@@ -58,24 +60,24 @@ def get(session: Session, actor: Actor, request_id: str) -> m.SignatureRequest:
     return row
 
 
-def of_subject(session: Session, subject: str) -> list[m.SignatureRequest]:
+def of_subject(session: Session, subject: Subject) -> list[m.SignatureRequest]:
     return list(
         session.scalars(
-            select(m.SignatureRequest).where(m.SignatureRequest.subject == subject).order_by(m.SignatureRequest.id)
+            select(m.SignatureRequest).where(m.SignatureRequest.subject == str(subject)).order_by(m.SignatureRequest.id)
         )
     )
 
 
-def signature_of(session: Session, subject: str, purpose: str, party_id: int) -> bytes | None:
+def signature_of(session: Session, subject: Subject, purpose: str, party_id: int) -> bytes | None:
     for row in of_subject(session, subject):
-        if row.purpose == purpose and row.party_id == party_id and row.status == SIGNED:
+        if row.purpose == purpose and row.party_id == party_id and row.status == SignatureStatus.SIGNED:
             return row.signature
     return None
 
 
 def joint_authorization(
     session: Session,
-    subject: str,
+    subject: Subject,
     purpose: str,
     parties: tuple[int, int],
     nonces: tuple[int, int],
@@ -92,45 +94,40 @@ def joint_authorization(
     )
 
 
-def all_signed(session: Session, subject: str) -> bool:
-    rows = [r for r in of_subject(session, subject) if r.status != VOID]
-    return bool(rows) and all(r.status == SIGNED for r in rows)
+def all_signed(session: Session, subject: Subject) -> bool:
+    rows = [r for r in of_subject(session, subject) if r.status != SignatureStatus.VOID]
+    return bool(rows) and all(r.status == SignatureStatus.SIGNED for r in rows)
 
 
-def void(session: Session, subject: str) -> None:
+def void(session: Session, subject: Subject) -> None:
     session.execute(
         update(m.SignatureRequest)
-        .where(m.SignatureRequest.subject == subject, m.SignatureRequest.status == PENDING)
-        .values(status=VOID)
+        .where(m.SignatureRequest.subject == str(subject), m.SignatureRequest.status == SignatureStatus.PENDING)
+        .values(status=SignatureStatus.VOID)
     )
 
 
 def submit(session: Session, ports: Ports, actor: Actor, request_id: str, signature_hex: str) -> m.SignatureRequest:
-    """Checks the signature over the request's typed data and stores it; then the subject's flow goes on."""
+    """Checks the signature over the request's typed data and stores it; once everything the subject waits
+    for is signed, its flow goes on."""
     party_id = actor.require_party()
     row = records.get(session, m.SignatureRequest, request_id, for_update=True)
     if row.party_id != party_id:
         raise NotFound(f"no signature request {request_id}: check the id")
-    if row.status != PENDING:
+    if row.status != SignatureStatus.PENDING:
         raise Conflict(f"this request is {row.status}: nothing more to sign here")
     signature = _parse_signature(signature_hex)
     party = session.get(m.Party, party_id)
     assert party is not None
     _check(ports, party.address, row.typed_data, signature)
     row.signature = signature
-    row.status = SIGNED
+    row.status = SIGNATURE_REQUEST.next(SignatureStatus(row.status), SignatureEvent.SIGN)
     session.flush()
-    _continue(session, ports, row)
+    subject = Subject.parse(row.subject)
+    assert subject is not None, row.subject  # requests are made for records only
+    if all_signed(session, subject):
+        ports.signatures_complete[subject.kind](session, ports, subject.id)
     return row
-
-
-def _continue(session: Session, ports: Ports, row: m.SignatureRequest) -> None:
-    # The flows import this module, so they are imported here, when a signature arrives.
-    from daifa.services import actions, plans, products
-
-    kind, _, key = row.subject.partition(":")
-    handlers = {"product": products.on_signed, "plan": plans.on_signed, "action": actions.on_signed}
-    handlers[kind](session, ports, int(key), row)
 
 
 def _check(ports: Ports, address: str, typed: dict[str, Any], signature: bytes) -> None:

@@ -11,25 +11,20 @@ from sqlalchemy.orm import Session
 
 from daifa.services import documents, records
 from daifa.services.context import Ports
+from daifa.services.subjects import Kind, Subject
 from daifa.store import models as m
 
 
-def of(session: Session, ports: Ports, subject: str) -> dict[str, Any]:
-    kind, _, key = subject.partition(":")
-    if kind == "product":
-        product = session.get(m.Product, int(key))
+def of(session: Session, ports: Ports, subject: Subject) -> dict[str, Any]:
+    if subject.kind == Kind.PRODUCT:
+        product = session.get(m.Product, subject.id)
         assert product is not None
         return {
             "parties": _parties(session, product.payer_id, product.payee_id),
             "tokens": [_token(ports, t) for t in product.tokens],
             "documents": [_agreement(ports, d) for d in documents.of_subject(session, subject, "agreement")],
         }
-    plan = None
-    if kind == "plan":
-        plan = session.get(m.Plan, int(key))
-    elif kind == "action":
-        action = session.get(m.PlanAction, int(key))
-        plan = session.get(m.Plan, action.plan_id) if action is not None else None
+    plan = subject.plan(session)
     if plan is None:
         return {}
     return {

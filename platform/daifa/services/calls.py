@@ -1,0 +1,32 @@
+"""The arguments the escrow's calls on a recorded plan take: the plan's parameters and, for each
+instalment named, its terms with the Merkle proof that it belongs to the plan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from daifa.chain import abi
+from daifa.chain import typed_data as td
+from daifa.services import records
+from daifa.store import models as m
+
+
+def instalment_refs(rows: Sequence[m.Instalment], indices: Sequence[int]) -> list[tuple[object, ...]]:
+    """The contract's InstalmentRef for each of `indices`, from every instalment of the plan (`rows`)."""
+    terms = [records.terms(r) for r in rows]
+    proofs = td.instalment_proofs(terms, indices)
+    return [abi.instalment_ref(i, terms[i], proof) for i, proof in zip(indices, proofs, strict=True)]
+
+
+def plan_target(
+    session: Session, plan: m.Plan, rows: Sequence[m.Instalment], indices: Sequence[int]
+) -> tuple[object, ...]:
+    """(planId, params, refs): what every call on several instalments starts with."""
+    return (plan.chain_plan_id, abi.plan_params(records.plan_params(session, plan)), instalment_refs(rows, indices))
+
+
+def instalment_target(session: Session, plan: m.Plan, rows: Sequence[m.Instalment], index: int) -> tuple[object, ...]:
+    """(planId, params, ref): what every call on one instalment starts with."""
+    return (plan.chain_plan_id, abi.plan_params(records.plan_params(session, plan)), instalment_refs(rows, [index])[0])
