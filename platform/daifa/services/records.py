@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from daifa.domain.plans import Instalment as InstalmentTerms
 from daifa.domain.plans import PlanParams, ReleaseRule
@@ -66,7 +67,27 @@ def get(session: Session, model: type[T], value: str | int, *, for_update: bool 
 
 
 def visible_to(actor: Actor, *party_ids: int | None) -> bool:
+    """Whether the actor may see a record whose parties are `party_ids` (the operator sees every record)."""
     return actor.is_operator or (actor.party_id is not None and actor.party_id in party_ids)
+
+
+def visible(actor: Actor, model: type[m.Base]) -> ColumnElement[bool]:
+    """The rows of `model` the actor may list, as a WHERE clause: the same rule `visible_to` applies to
+    one record (a party sees itself, the products and plans it is a party to and what is about them,
+    the signature requests made of it and the events it was told of; the operator sees everything)."""
+    if actor.is_operator:
+        return true()
+    party = actor.party_id
+    plans = select(m.Plan.id).where(or_(m.Plan.payer_id == party, m.Plan.payee_id == party))
+    rules: dict[type[m.Base], ColumnElement[bool]] = {
+        m.Party: m.Party.id == party,
+        m.Product: or_(m.Product.payer_id == party, m.Product.payee_id == party),
+        m.Plan: or_(m.Plan.payer_id == party, m.Plan.payee_id == party),
+        m.PlanAction: m.PlanAction.plan_id.in_(plans),
+        m.SignatureRequest: m.SignatureRequest.party_id == party,
+        m.Event: m.Event.id.in_(select(m.EventRecipient.event_id).where(m.EventRecipient.party_id == party)),
+    }
+    return rules[model]
 
 
 def get_party(session: Session, actor: Actor, value: str | int, *, for_update: bool = False) -> m.Party:
@@ -88,6 +109,21 @@ def get_plan(session: Session, actor: Actor, value: str | int, *, for_update: bo
     if not visible_to(actor, plan.payer_id, plan.payee_id):
         raise NotFound(f"no plan {public_id(m.Plan, plan.id)}: check the id")
     return plan
+
+
+def get_action(session: Session, actor: Actor, value: str | int) -> m.PlanAction:
+    action = get(session, m.PlanAction, value)
+    plan = session.get(m.Plan, action.plan_id)
+    if plan is None or not visible_to(actor, plan.payer_id, plan.payee_id):
+        raise NotFound(f"no action {public_id(m.PlanAction, action.id)}: check the id")
+    return action
+
+
+def get_event(session: Session, actor: Actor, value: str | int) -> m.Event:
+    event = get(session, m.Event, value)
+    if not actor.is_operator and session.get(m.EventRecipient, (event.id, actor.party_id)) is None:
+        raise NotFound(f"no event {public_id(m.Event, event.id)}: check the id")
+    return event
 
 
 def plan_version(session: Session | Connection, actor: Actor, value: str) -> tuple[int, int]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from daifa.api import schemas as s
+from daifa import wire as s
 from daifa.api import views
 from daifa.api.deps import CurrentActor, Paginated, ports, transaction
-from daifa.errors import NotFound
 from daifa.services import actions, records
 from daifa.store import models as m
 
@@ -20,12 +19,9 @@ def list_actions(
     request: Request, actor: CurrentActor, page: Paginated, plan: str | None = None
 ) -> s.Page[s.ActionOut]:
     with transaction(request) as session:
-        query = select(m.PlanAction)
+        query = select(m.PlanAction).where(records.visible(actor, m.PlanAction))
         if plan is not None:
             query = query.where(m.PlanAction.plan_id == records.get_plan(session, actor, plan).id)
-        elif not actor.is_operator:
-            mine = select(m.Plan.id).where((m.Plan.payer_id == actor.party_id) | (m.Plan.payee_id == actor.party_id))
-            query = query.where(m.PlanAction.plan_id.in_(mine))
         rows, more = page.page(session, m.PlanAction, query)
         return s.Page(data=[views.action(session, r) for r in rows], has_more=more)
 
@@ -33,11 +29,7 @@ def list_actions(
 @router.get("/{action_id}", response_model=s.ActionOut)
 def get_action(request: Request, actor: CurrentActor, action_id: str) -> s.ActionOut:
     with transaction(request) as session:
-        action = records.get(session, m.PlanAction, action_id)
-        plan = session.get(m.Plan, action.plan_id)
-        if plan is None or not records.visible_to(actor, plan.payer_id, plan.payee_id):
-            raise NotFound(f"no action {action_id}: check the id")
-        return views.action(session, action)
+        return views.action(session, records.get_action(session, actor, action_id))
 
 
 @router.post("/{action_id}/resolve", status_code=201, response_model=s.ActionOut)

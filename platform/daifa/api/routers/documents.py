@@ -7,7 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from daifa.api import schemas as s
+from daifa import wire as s
 from daifa.api import views
 from daifa.api.deps import CurrentActor, ports, transaction
 from daifa.services import documents, verification

@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from daifa.api import schemas as s
+from daifa import wire as s
 from daifa.api import views
 from daifa.api.deps import CurrentActor, Paginated, ports, transaction
-from daifa.errors import NotFound
 from daifa.services import records, webhooks
 from daifa.store import models as m
 
@@ -19,10 +18,7 @@ router = APIRouter(prefix="/v1", tags=["events"])
 def list_events(request: Request, actor: CurrentActor, page: Paginated, type: str | None = None) -> s.Page[s.EventOut]:
     """Every state change the caller may see, newest first: the same feed the webhooks deliver."""
     with transaction(request) as session:
-        query = select(m.Event)
-        if not actor.is_operator:
-            mine = select(m.EventRecipient.event_id).where(m.EventRecipient.party_id == actor.party_id)
-            query = query.where(m.Event.id.in_(mine))
+        query = select(m.Event).where(records.visible(actor, m.Event))
         if type is not None:
             query = query.where(m.Event.type == type)
         rows, more = page.page(session, m.Event, query)
@@ -32,12 +28,7 @@ def list_events(request: Request, actor: CurrentActor, page: Paginated, type: st
 @router.get("/events/{event_id}", response_model=s.EventOut)
 def get_event(request: Request, actor: CurrentActor, event_id: str) -> s.EventOut:
     with transaction(request) as session:
-        event = records.get(session, m.Event, event_id)
-        if not actor.is_operator:
-            seen = session.get(m.EventRecipient, (event.id, actor.party_id))
-            if seen is None:
-                raise NotFound(f"no event {event_id}: check the id")
-        return views.event(event)
+        return views.event(records.get_event(session, actor, event_id))
 
 
 @router.post("/webhook_endpoints", status_code=201, response_model=s.WebhookEndpointOut)

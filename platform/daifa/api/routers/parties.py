@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from sqlalchemy import select
 
-from daifa.api import schemas as s
+from daifa import wire as s
 from daifa.api import views
 from daifa.api.deps import CurrentActor, Paginated, client_address, ports, read_uploads, transaction
 from daifa.services import onboarding, records
@@ -36,9 +36,7 @@ async def apply(
 @router.get("", response_model=s.Page[s.PartyOut])
 def list_parties(request: Request, actor: CurrentActor, page: Paginated) -> s.Page[s.PartyOut]:
     with transaction(request) as session:
-        query = select(m.Party)
-        if not actor.is_operator:
-            query = query.where(m.Party.id == actor.party_id)
+        query = select(m.Party).where(records.visible(actor, m.Party))
         rows, more = page.page(session, m.Party, query)
         return s.Page(data=[views.party(session, r) for r in rows], has_more=more)
 

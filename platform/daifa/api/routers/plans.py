@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daifa.api import schemas as s
+from daifa import wire as s
 from daifa.api import views
 from daifa.api.deps import CurrentActor, Paginated, ReadConnection, ports, read_uploads, transaction
 from daifa.api.representations import RepresentationCache
@@ -46,9 +46,7 @@ def request_plan(request: Request, actor: CurrentActor, body: s.PlanIn) -> s.Pla
 @router.get("", response_model=s.Page[s.PlanOut])
 def list_plans(request: Request, actor: CurrentActor, page: Paginated, product: str | None = None) -> s.Page[s.PlanOut]:
     with transaction(request) as session:
-        query = select(m.Plan)
-        if not actor.is_operator:
-            query = query.where(or_(m.Plan.payer_id == actor.party_id, m.Plan.payee_id == actor.party_id))
+        query = select(m.Plan).where(records.visible(actor, m.Plan))
         if product is not None:
             query = query.where(m.Plan.product_id == records.parse_id(m.Product, product))
         rows, more = page.page(session, m.Plan, query)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
-from daifa.api import schemas as s
+from daifa import wire as s
 from daifa.api import views
 from daifa.api.deps import CurrentActor, Paginated, ports, read_uploads, transaction
 from daifa.services import products, records
@@ -38,9 +38,7 @@ async def apply(
 @router.get("", response_model=s.Page[s.ProductOut])
 def list_products(request: Request, actor: CurrentActor, page: Paginated) -> s.Page[s.ProductOut]:
     with transaction(request) as session:
-        query = select(m.Product)
-        if not actor.is_operator:
-            query = query.where(or_(m.Product.payer_id == actor.party_id, m.Product.payee_id == actor.party_id))
+        query = select(m.Product).where(records.visible(actor, m.Product))
         rows, more = page.page(session, m.Product, query)
         return s.Page(data=[views.product(session, r) for r in rows], has_more=more)
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from daifa.api import schemas as s
+from daifa import wire as s
 from daifa.api import views
 from daifa.api.deps import CurrentActor, Paginated, ports, transaction
-from daifa.services import signatures
+from daifa.domain.signature_requests import SignatureStatus
+from daifa.services import records, signatures
 from daifa.store import models as m
 
 router = APIRouter(prefix="/v1/signature_requests", tags=["signatures"])
@@ -21,12 +20,10 @@ def list_requests(
     request: Request,
     actor: CurrentActor,
     page: Paginated,
-    status: Literal["pending", "signed", "void"] | None = None,
+    status: SignatureStatus | None = None,
 ) -> s.Page[s.SignatureRequestOut]:
     with transaction(request) as session:
-        query = select(m.SignatureRequest)
-        if not actor.is_operator:
-            query = query.where(m.SignatureRequest.party_id == actor.party_id)
+        query = select(m.SignatureRequest).where(records.visible(actor, m.SignatureRequest))
         if status is not None:
             query = query.where(m.SignatureRequest.status == status)
         rows, more = page.page(session, m.SignatureRequest, query)
