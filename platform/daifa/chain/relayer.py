@@ -42,7 +42,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from daifa.chain.client import ChainClient
+from daifa.chain.client import ChainClient, Receipt
 from daifa.chain.reverts import decode_revert, revert_data
 from daifa.domain.outbox import OUTBOX, OutboxEvent, OutboxStatus
 from daifa.errors import DaifaError
@@ -201,25 +201,14 @@ class Relayer:
         with self.sessions.begin() as session:
             for entry in self._lock(session, [e.id for e in snapshot], OutboxStatus.SENT):
                 mined = next(((h, receipts[h]) for h in reversed(entry.tx_hashes) if receipts.get(h)), None)
-                if mined is None and entry.id in lost:
+                if mined is not None:
+                    self._mined(session, entry, *mined)
+                elif entry.id in lost:
                     assert fees is not None
                     self._sign_again(session, entry, max(chain_mined, chain_pending), fees)
-                    moved += 1
-                    continue
-                if mined is None:
+                else:
                     unmined.append(entry)
                     continue
-                tx_hash, receipt = mined
-                assert receipt is not None
-                entry.mined_tx_hash = tx_hash
-                entry.mined_block = receipt.block_number
-                entry.gas_used = receipt.gas_used
-                if receipt.succeeded:
-                    entry.status = OUTBOX.next(OutboxStatus(entry.status), OutboxEvent.MINED)
-                else:
-                    entry.status = OUTBOX.next(OutboxStatus(entry.status), OutboxEvent.REVERTED)
-                    entry.error = "reverted on chain"
-                self._settled(session, entry)
                 moved += 1
             stale = [e for e in unmined if e.sent_at is not None and utcnow() - e.sent_at >= self.replace_after]
             replaced = self._replace(session, stale, fees) if stale and fees else []
@@ -228,6 +217,18 @@ class Relayer:
         return moved
 
     # ------------------------------------------------------------------------------------- helpers
+
+    def _mined(self, session: Session, entry: OutboxEntry, tx_hash: str, receipt: Receipt) -> None:
+        """Records the receipt of the entry's version that was mined, and tells the listeners."""
+        entry.mined_tx_hash = tx_hash
+        entry.mined_block = receipt.block_number
+        entry.gas_used = receipt.gas_used
+        if receipt.succeeded:
+            entry.status = OUTBOX.next(OutboxStatus(entry.status), OutboxEvent.MINED)
+        else:
+            entry.status = OUTBOX.next(OutboxStatus(entry.status), OutboxEvent.REVERTED)
+            entry.error = "reverted on chain"
+        self._settled(session, entry)
 
     def _lock(self, session: Session, ids: Sequence[int], status: OutboxStatus) -> list[OutboxEntry]:
         """The entries among `ids` still in `status`, locked (another worker's locked ones are skipped)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -59,28 +60,35 @@ class Projection:
     def _apply(self, session: Session, logs: Sequence[m.ChainLog], notify: bool) -> None:
         decoded = [(row, self.decoder.decode(as_log_receipt(row))) for row in logs]
         events = [(row, event) for row, event in decoded if event is not None]
-        sources = _sources(row for row, _ in events)
-        # The records the events name, each kind in one query rather than one per event (a catch-up
-        # folds tens of thousands of events in a transaction).
-        parties = _by(session, m.Party.address, {str(e.args["account"]) for _, e in events if e.name in PARTY_EVENTS})
-        products = _by(session, m.Product.consent_hash, _consents(events, "AgreementSetRecorded"))
-        recorded = _by(session, m.Plan.consent_hash, _consents(events, "PlanRecorded"))
+        known = _Known.fetch(session, events)
         by_plan: dict[int, list[tuple[ChainEvent, str]]] = defaultdict(list)
-        for (row, event), source in zip(events, sources, strict=True):
+        for (row, event), source in zip(events, _sources(row for row, _ in events), strict=True):
             row.name = event.name
-            if event.name in PARTY_EVENTS:
-                self._party_event(session, event, parties.get(str(event.args["account"])), notify, source)
-            elif event.name == "AgreementSetRecorded":
-                product = products.get(bytes(event.args["consentHash"]))
-                self._agreement_set_recorded(session, event, product, notify, source)
-            elif event.name == "PlanRecorded":
-                row.chain_plan_id = int(event.args["planId"])
-                self._plan_recorded(session, event, recorded.get(bytes(event.args["consentHash"])), notify, source)
-            elif event.name in PLAN_EVENTS:
+            if event.name in PLAN_EVENTS:
                 row.chain_plan_id = int(event.args["planId"])
                 by_plan[row.chain_plan_id].append((event, source))
-            elif event.name in CREDIT_EVENTS:
-                self._credit(session, event)
+            else:
+                self._record(session, row, event, known, notify, source)
+        self._fold_plans(session, by_plan, notify)
+
+    def _record(
+        self, session: Session, row: m.ChainLog, event: ChainEvent, known: _Known, notify: bool, source: str
+    ) -> None:
+        """An event about a party, a product, a plan's recording or a credit."""
+        if event.name in PARTY_EVENTS:
+            self._party_event(session, event, known.parties.get(str(event.args["account"])), notify, source)
+        elif event.name == "AgreementSetRecorded":
+            product = known.products.get(bytes(event.args["consentHash"]))
+            self._agreement_set_recorded(session, event, product, notify, source)
+        elif event.name == "PlanRecorded":
+            row.chain_plan_id = int(event.args["planId"])
+            plan = known.recorded.get(bytes(event.args["consentHash"]))
+            self._plan_recorded(session, event, plan, notify, source)
+        elif event.name in CREDIT_EVENTS:
+            self._credit(session, event)
+
+    def _fold_plans(self, session: Session, by_plan: dict[int, list[tuple[ChainEvent, str]]], notify: bool) -> None:
+        """Each plan's instalment events, in order, folded into its instalments (loaded in a few queries)."""
         plans = _by(session, m.Plan.chain_plan_id, set(by_plan))
         rows: dict[int, list[m.Instalment]] = defaultdict(list)
         for chunk in _chunks(sorted(p.id for p in plans.values())):
@@ -239,6 +247,25 @@ class Projection:
             session.add(credit)
         amount = int(event.args["amount"])
         credit.amount = credit.amount + amount if event.name == "PaymentDeferred" else credit.amount - amount
+
+
+@dataclass(frozen=True)
+class _Known:
+    """The records a batch of events names, each kind read in one query rather than one per event (a
+    catch-up folds tens of thousands of events in a transaction)."""
+
+    parties: dict[str, m.Party]  # by address
+    products: dict[bytes, m.Product]  # by the consent hash of their agreement set
+    recorded: dict[bytes, m.Plan]  # by their consent hash
+
+    @classmethod
+    def fetch(cls, session: Session, events: list[tuple[m.ChainLog, ChainEvent]]) -> _Known:
+        accounts = {str(e.args["account"]) for _, e in events if e.name in PARTY_EVENTS}
+        return cls(
+            parties=_by(session, m.Party.address, accounts),
+            products=_by(session, m.Product.consent_hash, _consents(events, "AgreementSetRecorded")),
+            recorded=_by(session, m.Plan.consent_hash, _consents(events, "PlanRecorded")),
+        )
 
 
 def _by(session: Session, column: InstrumentedAttribute[Any], values: Iterable[Any]) -> dict[Any, Any]:

@@ -65,9 +65,13 @@ def reconcile(session: Session, ports: Ports) -> Report:
     report = Report(block=block)
     _parties(session, ports, report)
     _products(session, ports, report)
-    held = _plans(session, ports, report)
+    plans = list(session.scalars(select(m.Plan).where(m.Plan.chain_plan_id.is_not(None)).order_by(m.Plan.id)))
+    rows = {plan.id: records.instalment_rows(session, plan) for plan in plans}
+    _commitments(session, ports, report, plans, rows)
+    held = _instalments(ports, report, [(plan, row) for plan in plans for row in rows[plan.id]])
     _balances(session, ports, report, held)
-    _outbox(session, ports, report)
+    _signer_nonces(session, ports, report)
+    _receipts(session, ports, report)
     return report
 
 
@@ -96,25 +100,28 @@ def _products(session: Session, ports: Ports, report: Report) -> None:
         report.products += 1
 
 
-def _plans(session: Session, ports: Ports, report: Report) -> dict[str, int]:
-    """Compares each recorded plan's commitment and instalments; returns what the escrow should hold per
-    token for them."""
-    held: dict[str, int] = defaultdict(int)
-    plans = list(session.scalars(select(m.Plan).where(m.Plan.chain_plan_id.is_not(None)).order_by(m.Plan.id)))
-    rows = {plan.id: records.instalment_rows(session, plan) for plan in plans}
+def _commitments(
+    session: Session, ports: Ports, report: Report, plans: list[m.Plan], rows: dict[int, list[m.Instalment]]
+) -> None:
+    """Each recorded plan's terms and instalments, hashed as the contract does, against its commitment."""
     commitments = ports.chain.read_many("planCommitment", [(p.chain_plan_id,) for p in plans], report.block)
-    every = [(plan, row) for plan in plans for row in rows[plan.id]]
+    for plan, on_chain in zip(plans, commitments, strict=True):
+        terms = [records.terms(r) for r in rows[plan.id]]
+        commitment = td.plan_commitment(records.plan_params(session, plan), td.instalments_root(terms))
+        report.differ(records.public_id(m.Plan, plan.id), "commitment", commitment, bytes(on_chain))
+        report.plans += 1
+
+
+def _instalments(ports: Ports, report: Report, every: list[tuple[m.Plan, m.Instalment]]) -> dict[str, int]:
+    """Each instalment's status and delivered materials against the chain's; returns what the escrow
+    should hold per token for them."""
+    held: dict[str, int] = defaultdict(int)
     statuses = ports.chain.read_many("instalmentStatus", [(p.chain_plan_id, r.index) for p, r in every], report.block)
     with_materials = [(plan, row) for plan, row in every if row.rule == ReleaseRule.MATERIALS]
     delivered = ports.chain.read_many(
         "materials", [(p.chain_plan_id, r.index) for p, r in with_materials], report.block
     )
     materials = {row.id: bytes(d[0]) for (_, row), d in zip(with_materials, delivered, strict=True)}
-    for plan, on_chain in zip(plans, commitments, strict=True):
-        terms = [records.terms(r) for r in rows[plan.id]]
-        commitment = td.plan_commitment(records.plan_params(session, plan), td.instalments_root(terms))
-        report.differ(records.public_id(m.Plan, plan.id), "commitment", commitment, bytes(on_chain))
-        report.plans += 1
     for (plan, row), status in zip(every, statuses, strict=True):
         where = f"{records.public_id(m.Plan, plan.id)} instalment {row.index}"
         report.differ(where, "status", row.chain_status, int(status))
@@ -135,7 +142,9 @@ def _balances(session: Session, ports: Ports, report: Report, held: dict[str, in
         report.tokens += 1
 
 
-def _outbox(session: Session, ports: Ports, report: Report) -> None:
+def _signer_nonces(session: Session, ports: Ports, report: Report) -> None:
+    """The signer's next nonce is not behind the chain's count, and no transaction the relayer waits for
+    has a nonce the chain used for something else."""
     for signer in session.scalars(select(m.SignerNonce)):
         mined, _pending = ports.chain.transaction_counts(signer.address)
         if signer.next_nonce < mined:
@@ -155,6 +164,10 @@ def _outbox(session: Session, ports: Ports, report: Report) -> None:
                 for entry in waiting:
                     subject = records.public_id(m.OutboxEntry, entry.id)
                     report.mismatches.append(Mismatch(subject, "nonce", f"{entry.nonce}, waiting", "used by another"))
+
+
+def _receipts(session: Session, ports: Ports, report: Report) -> None:
+    """The newest transactions the relayer took as mined have their receipts where it recorded them."""
     recent = session.scalars(
         select(m.OutboxEntry)
         .where(m.OutboxEntry.mined_tx_hash.is_not(None))
