@@ -87,12 +87,12 @@ lock: $(STAMP_PY)
 	  $(PY) -m pip freeze --exclude-editable; } > requirements.lock
 
 lock-slither: $(STAMP_SLITHER)
-	{ echo "# slither lives in its own virtualenv: it needs web3 7, the platform web3 8 (see shared/TOOLCHAIN.md)."; \
+	{ echo "# slither lives in its own virtualenv: it needs web3 7, the platform web3 8."; \
 	  echo "# Regenerate with \`make lock-slither\`."; \
 	  $(VENV_SLITHER)/bin/python -m pip freeze; } > requirements-slither.lock
 
 lock-brownie: $(STAMP_BROWNIE)
-	{ echo "# brownie lives in its own virtualenv: eth-brownie pins web3 7 and older eth-* packages (see shared/TOOLCHAIN.md)."; \
+	{ echo "# brownie lives in its own virtualenv: eth-brownie pins web3 7 and older eth-* packages."; \
 	  echo "# Regenerate with \`make lock-brownie\`."; \
 	  $(VENV_BROWNIE)/bin/python -m pip freeze; } > requirements-brownie.lock
 

@@ -1,5 +1,8 @@
-"""Request and response bodies. Token amounts travel as decimal strings (they outgrow JavaScript's
-numbers) and are accepted as strings or integers; times are unix seconds, UTC, as on chain."""
+"""The API's request and response bodies: what travels on the wire, shared by the server (daifa.api) and
+the SDK (daifa.sdk), owned by neither. Token amounts travel as decimal strings (they outgrow JavaScript's
+numbers) and are accepted as strings or integers; times are unix seconds, UTC, as on chain. The limits
+are the domain's (daifa.domain.limits, daifa.domain.plans), so the schema documents what the use cases
+enforce."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from daifa.domain.limits import MAX_ID, MAX_LABEL, MAX_MATERIALS, MAX_NAME, MAX_SIGNATURE_BYTES, MAX_TEXT, MAX_URL
+from daifa.domain.plans import MAX_FEE_BPS, MAX_INSTALMENTS, UINT32_MAX, UINT40_MAX
 from daifa.errors import InvalidInput, Problem
 
 UINT256_MAX = 2**256 - 1
@@ -39,9 +44,9 @@ Amount = Annotated[
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "pattern": "^[0-9]{1,78}$", "examples": ["2500000000"]}),
 ]
-UnixTime = Annotated[int, Field(ge=0, le=2**40 - 1, description="unix seconds, UTC")]
-Index = Annotated[int, Field(ge=0, le=251)]
-ShortText = Annotated[str, Field(max_length=2_000)]
+UnixTime = Annotated[int, Field(ge=0, le=UINT40_MAX, description="unix seconds, UTC")]
+Index = Annotated[int, Field(ge=0, le=MAX_INSTALMENTS - 1)]
+ShortText = Annotated[str, Field(max_length=MAX_TEXT)]
 Address = Annotated[str, Field(max_length=42, examples=["0x5B38Da6a701c568545dCfcB03FcB875f56beddC4"])]
 
 
@@ -69,31 +74,33 @@ class InstalmentIn(In):
     release_at: UnixTime
     amount: Amount
     rule: Literal["time", "payer_approval", "materials"]
-    required_materials: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=20)
+    required_materials: list[Annotated[str, Field(max_length=MAX_NAME)]] = Field(
+        default_factory=list, max_length=MAX_MATERIALS
+    )
     verification: ShortText = ""
 
 
 class PlanIn(In):
-    product: str = Field(max_length=40, examples=["prd_1"])
-    instalments: list[InstalmentIn] = Field(min_length=1, max_length=252)
+    product: str = Field(max_length=MAX_ID, examples=["prd_1"])
+    instalments: list[InstalmentIn] = Field(min_length=1, max_length=MAX_INSTALMENTS)
     expiry: UnixTime
     token: Address | None = None
-    fee_bps: int = Field(0, ge=0, le=10_000)
+    fee_bps: int = Field(0, ge=0, le=MAX_FEE_BPS)
     fee_cap: Amount = 0
     fee_recipient: Address | None = None
-    review_window: int = Field(3 * 86_400, ge=0, le=2**32 - 1, description="seconds")
+    review_window: int = Field(3 * 86_400, ge=0, le=UINT32_MAX, description="seconds")
     arbiter: Address | None = None
 
 
 class DepositIn(In):
-    indices: list[Index] = Field(min_length=1, max_length=252)
+    indices: list[Index] = Field(min_length=1, max_length=MAX_INSTALMENTS)
     method: Literal["auto", "permit", "wallet"] = Field(
         "auto", description="auto: permit where the token has it and the payer's wallet is a key's, else wallet"
     )
 
 
 class CancellationIn(In):
-    indices: list[Index] = Field(min_length=1, max_length=252)
+    indices: list[Index] = Field(min_length=1, max_length=MAX_INSTALMENTS)
 
 
 class ResolutionIn(In):
@@ -103,19 +110,21 @@ class ResolutionIn(In):
 
 class SignatureIn(In):
     signature: str = Field(
-        max_length=2 + 2 * 4_096,
+        max_length=2 + 2 * MAX_SIGNATURE_BYTES,
         description="0x-prefixed hex: the 65 bytes eth_signTypedData_v4 returns, or a contract wallet's signature "
         "(a Safe's owners' signatures, concatenated), up to 4,096 bytes",
     )
 
 
 class WebhookEndpointIn(In):
-    url: str = Field(max_length=2_000, description="https://... (a public address; credentials in it are refused)")
+    url: str = Field(max_length=MAX_URL, description="https://... (a public address; credentials in it are refused)")
 
 
 class ApiKeyIn(In):
-    party: str | None = Field(None, max_length=40, description="(operator) whose key; leave out for an operator key")
-    label: str | None = Field(None, max_length=100, description="what the key is for, to tell keys apart")
+    party: str | None = Field(
+        None, max_length=MAX_ID, description="(operator) whose key; leave out for an operator key"
+    )
+    label: str | None = Field(None, max_length=MAX_LABEL, description="what the key is for, to tell keys apart")
 
 
 class ApiKeyRollIn(In):

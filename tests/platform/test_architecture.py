@@ -15,8 +15,8 @@ def module_name(path: Path) -> str:
 
 
 def imports_of(path: Path, modules: set[str]) -> set[str]:
-    """The package's modules `path` imports anywhere in it (a package's __init__ counts as importing
-    nothing more than what it imports itself)."""
+    """The package's modules `path` imports anywhere in it. `from daifa import wire` depends on daifa.wire,
+    not on daifa's __init__ (which every import of a submodule runs first anyway)."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
@@ -28,8 +28,10 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
             if node.level:
                 parent = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*parent, *([node.module] if node.module else [])])
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & modules
+            found.update(submodules)
+            if len(submodules) < len(node.names):
+                found.add(base)
     return {m for m in found if m in modules and m != name}
 
 

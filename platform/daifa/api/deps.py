@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, Select
 from sqlalchemy.orm import Session
 
 from daifa.bootstrap import Platform
+from daifa.domain.limits import MAX_ID
 from daifa.errors import Forbidden, InvalidInput, NotFound, Problem, Unauthenticated
 from daifa.services import credentials, records
 from daifa.services.context import Actor, Ports
@@ -105,7 +106,7 @@ class Pagination:
         self,
         limit: Annotated[int, Query(ge=1, le=100, description="how many to return, newest first")] = 20,
         starting_after: Annotated[
-            str | None, Query(max_length=40, description="the last id of the page before")
+            str | None, Query(max_length=MAX_ID, description="the last id of the page before")
         ] = None,
     ) -> None:
         self.limit = limit

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from daifa.api import schemas as s
+from daifa import wire as s
 from daifa.chain.typed_data import payload_digest
 from daifa.domain.onboarding import PartyStatus
 from daifa.domain.plans import InstalmentStatus, ReleaseRule

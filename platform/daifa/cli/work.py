@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from daifa import safe
-from daifa.api import schemas as s
+from daifa import wire as s
 from daifa.cli.output import Settings
 from daifa.cli.wallet import open_wallet
 from daifa.describe import describe

@@ -77,7 +77,7 @@ class ProductTerms:
     payee: str
     tokens: frozenset[str]
     limit: int
-    committed: int  # the total of the plans already recorded under it
+    committed: int  # the total of its live plans: asked for, being signed, recorded or completed
     expiry: int
     is_open: bool
 

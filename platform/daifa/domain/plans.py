@@ -10,18 +10,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
-from typing import NewType
 
 from eth_utils.crypto import keccak
-
-Address = NewType("Address", str)
-"""A checksummed 0x-prefixed 20-byte address."""
-
-Amount = NewType("Amount", int)
-"""A token amount in the token's smallest unit."""
-
-Hash32 = NewType("Hash32", bytes)
-"""32 bytes: a keccak hash, a plan id, an agreement set id."""
 
 MAX_INSTALMENTS = 252
 MAX_FEE_BPS = 10_000

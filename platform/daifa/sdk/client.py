@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from daifa.api import schemas as s
+from daifa import wire as s
 from daifa.sdk.errors import from_problem
 from daifa.store.documents import sniff_content_type
 

@@ -10,7 +10,7 @@ from typing import Any
 from eth_utils.crypto import keccak
 from web3 import Web3
 
-from daifa.api import schemas as s
+from daifa import wire as s
 from daifa.chain import typed_data as td
 from daifa.chain.artifacts import load_artifact
 from daifa.chain.events import unpack_instalments

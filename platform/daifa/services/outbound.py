@@ -30,10 +30,10 @@ from urllib.parse import urlsplit
 import anyio.to_thread
 import httpcore
 
+from daifa.domain.limits import MAX_URL
 from daifa.errors import InvalidInput, Problem
 
 Resolver = Callable[[str, int], list[str]]  # (host, port) -> the IP addresses it resolves to
-MAX_URL = 2_000
 RESOLVE_TIMEOUT = 3.0  # seconds for a name to resolve, at registration
 _NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
