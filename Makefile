@@ -3,7 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+STAMP_RUNTIME := $(VENV)/.runtime
 STAMP_PY := $(VENV)/.installed
+WHEELS_SDK := .wheels/sdk
+STAMP_WHEELS := $(WHEELS_SDK)/.downloaded
 STAMP_NODE := node_modules/.installed
 VENV_SLITHER := .venv-slither
 STAMP_SLITHER := $(VENV_SLITHER)/.installed
@@ -23,13 +26,25 @@ help:
 	@echo "make bench-gas   measure gas and write snapshots/gas.json"
 	@echo "make bench       the payroll month benchmark: prints a table, writes bench/results/payroll.json"
 
-setup: $(STAMP_PY) $(STAMP_NODE)
+setup: $(STAMP_PY) $(STAMP_NODE) $(STAMP_WHEELS)
 
-$(STAMP_PY): requirements.lock pyproject.toml
+# What the platform runs on (requirements.lock): all `make demo` needs.
+$(STAMP_RUNTIME): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+# And what its tests and tools add (requirements-dev.lock).
+$(STAMP_PY): $(STAMP_RUNTIME) requirements-dev.lock
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	touch $@
+
+# The wheels `pip install daifa` alone needs, for the test that installs the SDK into a fresh virtualenv
+# offline (tests/e2e/test_sdk_install.py).
+$(STAMP_WHEELS): requirements-sdk.lock $(STAMP_RUNTIME)
+	$(PY) -m pip download --quiet --no-deps --dest $(WHEELS_SDK) -r requirements-sdk.lock
 	touch $@
 
 $(STAMP_NODE): package.json package-lock.json
@@ -37,7 +52,7 @@ $(STAMP_NODE): package.json package-lock.json
 	touch $@
 
 # The demo needs only the Python environment: the embedded chain, a temporary SQLite file, a local port.
-demo: $(STAMP_PY)
+demo: $(STAMP_RUNTIME)
 	$(VENV)/bin/daifa demo
 
 lint: $(STAMP_PY)
@@ -81,10 +96,10 @@ bench-gas: setup
 bench: setup
 	$(PY) -m bench.payroll
 
+# requirements.lock (the platform), requirements-dev.lock (its tests), requirements-sdk.lock (`pip install
+# daifa` alone), from what is installed: install a changed pyproject.toml first (pip install -e '.[...]').
 lock: $(STAMP_PY)
-	{ echo "# Exact versions of every Python package the platform and its tests use (pip freeze)."; \
-	  echo "# Regenerate with \`make lock\` after changing pyproject.toml."; \
-	  $(PY) -m pip freeze --exclude-editable; } > requirements.lock
+	$(PY) scripts/lock.py
 
 lock-slither: $(STAMP_SLITHER)
 	{ echo "# slither lives in its own virtualenv: it needs web3 7, the platform web3 8."; \
@@ -97,4 +112,4 @@ lock-brownie: $(STAMP_BROWNIE)
 	  $(VENV_BROWNIE)/bin/python -m pip freeze; } > requirements-brownie.lock
 
 clean:
-	rm -rf $(VENV) $(VENV_SLITHER) $(VENV_BROWNIE) node_modules build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis var
+	rm -rf $(VENV) $(VENV_SLITHER) $(VENV_BROWNIE) .wheels node_modules build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis var

@@ -19,9 +19,12 @@ from daifa.errors import (
     InvalidTransition,
     NotFound,
     Problem,
+    RateLimited,
     Unauthenticated,
+    Unavailable,
 )
 from daifa.sdk.client import Client
+from daifa.sdk.errors import ApiError
 from daifa.wallet import Wallet, WalletError
 from daifa.webhook_signatures import verify as verify_webhook
 
@@ -29,6 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgreementSetParams",
+    "ApiError",
     "Client",
     "Conflict",
     "DaifaError",
@@ -40,8 +44,10 @@ __all__ = [
     "NotFound",
     "PlanParams",
     "Problem",
+    "RateLimited",
     "ReleaseRule",
     "Unauthenticated",
+    "Unavailable",
     "Wallet",
     "WalletError",
     "__version__",

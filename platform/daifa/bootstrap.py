@@ -228,8 +228,22 @@ def build(
     probe: Web3 | None = None,
 ) -> Platform:
     """A platform on `w3` for the escrow's operator: its key (`LocalAccount`) in the process that relays,
-    only its address in processes that do not (the API's). Migrates the database unless told the schema
-    is current (an API process its parent started). Refuses a node on another chain than the database's."""
+    only its address in processes that do not (the API's).
+
+    Args:
+        settings: the database, the documents folder, the escrow and the relayer's and indexer's limits.
+        w3: the node (an HTTP provider) or the embedded chain.
+        operator: the escrow operator's key where this process relays, else its address.
+        fault: tests crash the relayer at named points with it.
+        migrate_schema: migrate the database first (an API process its parent started passes False).
+        resolver: how webhook hosts are resolved (tests inject one; the system's by default).
+        probe: the node monitor's own connection (by default a short-timeout one to the same node).
+
+    Raises:
+        ChainMismatch: the node is on another chain than the one the database recorded (a devnet reset,
+            a wrong --rpc-url).
+        sqlalchemy.exc.OperationalError: the database cannot be reached or migrated.
+    """
     signer = operator if isinstance(operator, LocalAccount) else None
     address = operator.address if isinstance(operator, LocalAccount) else Web3.to_checksum_address(operator)
     engine = make_engine(settings.database_url)

@@ -30,11 +30,16 @@ STRONG_KDF_ITERATIONS = 2**18  # eth-account's scrypt default: about a second to
 
 
 class WalletError(DaifaError):
+    """A keystore that cannot be read, created or unlocked, or a signer that refuses or does not answer."""
+
     code = "wallet_error"
     http_status = 400
 
 
 class Wallet:
+    """A key that signs the platform's requests. Make one with `create`, `import_key`, `load` or (a key
+    held elsewhere) `remote`; every method that fails raises `WalletError` saying what to do."""
+
     def __init__(self, account: LocalAccount, path: Path | None = None) -> None:
         self._account = account
         self.path = path
@@ -52,11 +57,18 @@ class Wallet:
 
     @classmethod
     def create(cls, path: Path, password: str, iterations: int = STRONG_KDF_ITERATIONS) -> Wallet:
-        """A new random key, saved encrypted at `path` (which must not exist yet)."""
+        """A new random key, saved encrypted at `path` (which must not exist yet), mode 0600.
+
+        Args:
+            path: the keystore file to write.
+            password: what unlocks it (scrypt, `iterations` rounds).
+            iterations: the KDF's cost; lower it only in tests.
+        """
         return cls.import_key(path, "0x" + os.urandom(32).hex(), password, iterations)
 
     @classmethod
     def import_key(cls, path: Path, private_key: str, password: str, iterations: int = STRONG_KDF_ITERATIONS) -> Wallet:
+        """An existing key (64 hex digits) saved encrypted at `path`, as `create` saves a new one."""
         if path.exists():
             raise WalletError(f"{path} exists already: choose another file, or remove it first")
         if not password:
@@ -74,6 +86,7 @@ class Wallet:
 
     @classmethod
     def load(cls, path: Path, password: str) -> Wallet:
+        """The keystore at `path`, unlocked with `password` (any eth-account/geth JSON keystore)."""
         try:
             keystore = json.loads(path.read_text())
         except FileNotFoundError:

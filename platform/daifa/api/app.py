@@ -33,7 +33,15 @@ class ApiSettings:
 
 
 def create_app(platform: Platform, settings: ApiSettings | None = None) -> FastAPI:
-    """The ASGI application serving `platform` (see daifa.api.server for the server around it)."""
+    """The ASGI application serving `platform` (see daifa.api.server for the server around it).
+
+    Args:
+        platform: what `daifa.bootstrap.build` made; the app reads and writes through its sessions and
+            ports, and never signs (the worker does).
+        settings: rate limits and other API-only settings; the defaults otherwise.
+
+    Raises nothing itself; the requests it serves answer RFC 9457 problems (daifa.api.problems).
+    """
     settings = settings or ApiSettings()
     app = FastAPI(title="Daifa", version=__version__, description=DESCRIPTION)
     app.state.platform = platform

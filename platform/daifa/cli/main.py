@@ -11,16 +11,15 @@ import json
 import sys
 from typing import Annotated, Any
 
-import httpx
 import typer
 from typer.core import TyperGroup
 
-import daifa.cli.demo as demo
-import daifa.cli.node as node
+import daifa.cli.devnet as devnet
 import daifa.cli.safe as safe
 import daifa.cli.verify as verify
 import daifa.cli.wallet as wallet
 import daifa.cli.work as work
+from daifa.cli import platform_commands
 from daifa.cli.output import Settings
 from daifa.errors import DaifaError, Unavailable
 
@@ -56,12 +55,13 @@ def options(
     ctx.obj = Settings(json=json_output, debug=debug, api_url=api_url, api_key=api_key)
 
 
-node.register(app)
+devnet.register(app)
+platform_commands.register(app, "daifa.cli.node")
 safe.register(app)
 wallet.register(app)
 work.register(app)
 verify.register(app)
-demo.register(app)
+platform_commands.register(app, "daifa.cli.demo")
 
 
 REFUSED, USAGE, UNREACHABLE, ABORTED = 1, 2, 3, 130
@@ -92,13 +92,11 @@ def main() -> None:
 def _explain(error: Exception) -> tuple[str, str, int | None]:
     if isinstance(error, DaifaError):
         return error.code, error.message, error.http_status if error.problem is not None else None
-    if isinstance(error, httpx.TransportError):
-        return "unreachable", f"the platform did not answer ({type(error).__name__}): is it running at --api-url?", None
     return "error", f"{type(error).__name__}: {error} (run again with --debug for the traceback)", None
 
 
 def _unreachable(error: Exception) -> bool:
-    return isinstance(error, httpx.TransportError | Unavailable) or (
+    return isinstance(error, Unavailable) or (
         isinstance(error, DaifaError) and error.problem is not None and error.http_status in (502, 503, 504)
     )
 

@@ -1,4 +1,5 @@
-"""The chain and the server: `daifa devnet`, `daifa deploy`, `daifa serve`, `daifa operator-key`."""
+"""The platform's own processes: `daifa serve`, `daifa worker`, `daifa operator-key`. They need the server's
+packages (`pip install 'daifa[server]'`; the embedded chain also `daifa[devnet]`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -26,12 +26,12 @@ from daifa.api.ratelimit import RateLimit, RateLimits
 from daifa.api.server import ConnectionLimits
 from daifa.bootstrap import Platform, build
 from daifa.bootstrap import Settings as PlatformSettings
-from daifa.chain import embedded
 from daifa.chain.client import BATCH_BYTES, BATCH_ITEMS, http_web3
 from daifa.chain.relayer import MAX_FEE_PER_GAS
+from daifa.cli.devnet import DeploymentsDir, OperatorKey, RpcUrl, node_web3, operator_key_for
 from daifa.cli.output import Settings
 from daifa.deploy import DEPLOYMENTS_DIR, Deployment, deploy
-from daifa.devnet import DEFAULT_PORT, DEV_OPERATOR_KEY, DEVNET_CHAIN_ID, PROJECT_ROOT, Devnet, parse_duration
+from daifa.devnet import DEV_OPERATOR_KEY, PROJECT_ROOT
 from daifa.errors import DaifaError
 from daifa.private_files import private_directory, write_private
 from daifa.runtime import restore_recursion_limit
@@ -44,166 +44,17 @@ from daifa.store.db import bookkeeping_session_factory, make_engine, migrate, se
 
 VAR = PROJECT_ROOT / "var"
 OPERATOR_KEY_FILE = "operator-api-key"
-RpcUrl = Annotated[str | None, typer.Option(envvar="DAIFA_RPC_URL", help="a JSON-RPC node; the devnet's by default")]
-OperatorKey = Annotated[
-    str | None,
-    typer.Option(envvar="DAIFA_OPERATOR_KEY", help="the operator's private key (on a devnet: anvil's first account)"),
-]
 DatabaseUrl = Annotated[
     str, typer.Option(envvar="DAIFA_DATABASE_URL", help="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://...")
 ]
 
 DataDir = Annotated[Path, typer.Option(envvar="DAIFA_DATA_DIR", help="documents and the default database")]
-DeploymentsDir = Annotated[Path, typer.Option(help="where `daifa deploy` wrote the deployment")]
-
-devnet_app = typer.Typer(help="A local anvil devnet under var/devnet.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(devnet_app, name="devnet")
-    app.command("deploy")(deploy_command)
     app.command("serve")(serve)
     app.command("worker")(worker)
     app.command("operator-key")(operator_key)
-
-
-# ---------------------------------------------------------------------------------- devnet
-
-
-@devnet_app.command("up")
-def devnet_up(ctx: typer.Context, port: int = DEFAULT_PORT) -> None:
-    """Start anvil in the background (--prune-history, its files under var/devnet)."""
-    out: Settings = ctx.obj
-    devnet = Devnet(port=port)
-    pid = devnet.up()
-    out.say(f"devnet up at {devnet.url} (pid {pid}); `daifa deploy` next", url=devnet.url, pid=pid)
-
-
-@devnet_app.command("down")
-def devnet_down(ctx: typer.Context) -> None:
-    """Stop the devnet and remove its files."""
-    out: Settings = ctx.obj
-    stopped = Devnet().down()
-    out.say("devnet stopped and removed" if stopped else "no devnet was running", stopped=stopped)
-
-
-@devnet_app.command("status")
-def devnet_status(ctx: typer.Context) -> None:
-    out: Settings = ctx.obj
-    devnet = Devnet()
-    pid = devnet.pid()
-    if pid is None:
-        out.say("no devnet running: `daifa devnet up`", running=False)
-        raise typer.Exit(1)
-    w3 = devnet.web3()
-    block = w3.eth.get_block("latest")
-    out.record(
-        {
-            "running": True,
-            "url": devnet.url,
-            "pid": pid,
-            "chain_id": w3.eth.chain_id,
-            "block": block["number"],
-            "time": block["timestamp"],
-        }
-    )
-
-
-@devnet_app.command("advance")
-def devnet_advance(ctx: typer.Context, duration: Annotated[str, typer.Argument(help="e.g. 30d, 6h, 90s")]) -> None:
-    """Move the devnet's clock forward (and mine a block)."""
-    out: Settings = ctx.obj
-    seconds = parse_duration(duration)
-    devnet = Devnet()
-    if devnet.pid() is None:
-        raise DaifaError("no devnet running: `daifa devnet up` first")
-    now = devnet.advance(seconds)
-    out.say(f"devnet time is now {now}", time=now)
-
-
-@devnet_app.command("fund")
-def devnet_fund(
-    ctx: typer.Context,
-    address: Annotated[str, typer.Argument(help="the wallet (or multisig) to fund")],
-    amount: Annotated[str, typer.Argument(help="test dollars, as people write them: 25000 or 1234.56")],
-    eth: Annotated[float, typer.Option(help="ether for gas, added to what it holds")] = 1.0,
-    deployments: DeploymentsDir = DEPLOYMENTS_DIR,
-) -> None:
-    """Give a wallet on the devnet test dollars from the faucet, and ether for gas."""
-    out: Settings = ctx.obj
-    devnet = Devnet()
-    if devnet.pid() is None:
-        raise DaifaError("no devnet running: `daifa devnet up` first")
-    w3 = devnet.web3()
-    deployment = Deployment.load(int(w3.eth.chain_id), deployments)
-    if deployment.token is None:
-        raise DaifaError("this deployment has no test dollar: `daifa deploy` with --test-token")
-    try:
-        account = Web3.to_checksum_address(address)
-    except ValueError:
-        raise DaifaError(f"{address!r} is not an address: 0x and 40 hex digits") from None
-    base_units = devnet.fund(deployment.token, account, _amount(amount, 6), int(eth * 10**18))
-    out.say(
-        f"{account} received {amount} test dollars ({base_units} base units) and {eth:g} ETH",
-        address=account,
-        amount=str(base_units),
-    )
-
-
-def _amount(text: str, decimals: int) -> int:
-    try:
-        value = Decimal(text.replace(",", "").replace("_", ""))
-    except InvalidOperation:
-        raise DaifaError(f"{text!r} is not an amount: write it like 25000 or 1234.56") from None
-    base = value * 10**decimals
-    if value < 0 or base != base.to_integral_value():
-        raise DaifaError(f"{text!r}: an amount of at least 0 with at most {decimals} decimals")
-    return int(base)
-
-
-# ---------------------------------------------------------------------------------- deploy
-
-
-def _web3(rpc_url: str | None) -> Web3:
-    w3 = http_web3(rpc_url or Devnet.running_url())
-    if not w3.is_connected():
-        raise DaifaError(
-            f"no node answers at {rpc_url or Devnet.running_url()}: start one (`daifa devnet up`) or pass --rpc-url"
-        )
-    return w3
-
-
-def _operator(w3: Web3, key: str | None) -> str:
-    """The operator's private key: the one given, or on a devnet anvil's first account."""
-    if key:
-        return key
-    if int(w3.eth.chain_id) == DEVNET_CHAIN_ID:
-        return DEV_OPERATOR_KEY
-    raise DaifaError("this is not a devnet: pass the operator's key with --operator-key or DAIFA_OPERATOR_KEY")
-
-
-def deploy_command(
-    ctx: typer.Context,
-    rpc_url: RpcUrl = None,
-    operator_key: OperatorKey = None,
-    test_token: Annotated[bool, typer.Option(help="also deploy the devnet test dollar")] = True,
-    directory: Annotated[Path, typer.Option(help="where deployment files go")] = DEPLOYMENTS_DIR,
-) -> None:
-    """Deploy the contracts and write deployments/<chain-id>.json, which `daifa serve` reads."""
-    out: Settings = ctx.obj
-    w3 = _web3(rpc_url)
-    operator = Account.from_key(_operator(w3, operator_key))
-    with Progress(console=out.error_console, transient=True) as progress:
-        task = progress.add_task("deploying", total=2 if test_token else 1)
-        deployment = deploy(w3, operator, test_token=test_token, progress=lambda name, gas: progress.advance(task))
-    path = deployment.save(directory)
-    if out.json:
-        out.record(deployment.__dict__)
-        return
-    out.say(f"DaifaEscrow at {deployment.escrow} (gas {deployment.gas['DaifaEscrow']:,})")
-    if deployment.token:
-        out.say(f"DaifaTestDollar at {deployment.token} (gas {deployment.gas['DaifaTestDollar']:,})")
-    out.say(f"written to {path}")
 
 
 # ---------------------------------------------------------------------------------- serve
@@ -307,7 +158,7 @@ def serve(
         platform = _platform(out, options, key, for_api=True)
         worker_thread = None
         if background:
-            child = _start_worker(options, _operator(platform.ports.chain.w3, key))
+            child = _start_worker(options, operator_key_for(platform.ports.chain.w3, key))
     del key
     restore_recursion_limit()  # after every import that raises it (web3's py_ecc, the embedded chain's py-evm)
     _announce_operator_key(out, platform.sessions, options.state)
@@ -489,6 +340,8 @@ def _platform(out: Settings, options: _Options, key: str | None, *, for_api: boo
     few requests wait at once, so a hung node holds a few threads of the API, not all)."""
     state = options.state
     if options.rpc_url is None:
+        from daifa.chain import embedded  # eth-tester: `pip install 'daifa[devnet]'`
+
         w3 = embedded.embedded_web3()
         signer: LocalAccount = Account.from_key(DEV_OPERATOR_KEY)
         embedded.fund(w3, signer)
@@ -505,10 +358,10 @@ def _platform(out: Settings, options: _Options, key: str | None, *, for_api: boo
 
             w3 = http_web3(options.rpc_url, timeout=RPC_TIMEOUT, cooldown=2.0, concurrency=RPC_CONCURRENCY)
         else:
-            w3 = _web3(options.rpc_url)
+            w3 = node_web3(options.rpc_url)
         _ensure_reachable(w3, options.rpc_url)
         chain_id = int(w3.eth.chain_id)
-        secret = _operator(w3, key)
+        secret = operator_key_for(w3, key)
         operator = Account.from_key(secret).address if for_api else Account.from_key(secret)
         deployment = Deployment.load(chain_id, options.deployments)
     private_directory(state)

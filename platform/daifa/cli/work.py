@@ -79,6 +79,7 @@ def party_apply(
 
 @party_app.command("list")
 def party_list(ctx: typer.Context) -> None:
+    """The parties you may see: yourself (a party), or every applicant and account (the operator)."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.rows(client.list_parties(), PARTY_COLUMNS)
@@ -86,6 +87,7 @@ def party_list(ctx: typer.Context) -> None:
 
 @party_app.command("show")
 def party_show(ctx: typer.Context, party_id: str) -> None:
+    """One party: its status, roles, review note and documents."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.record(client.get_party(party_id))
@@ -101,6 +103,7 @@ def party_approve(ctx: typer.Context, party_id: str, comment: str = "") -> None:
 
 @party_app.command("reject")
 def party_reject(ctx: typer.Context, party_id: str, reason: Annotated[str, typer.Option()]) -> None:
+    """(operator) Reject an application, with the reason the applicant will read."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.record(client.reject_party(party_id, reason), PARTY_COLUMNS)
@@ -108,6 +111,7 @@ def party_reject(ctx: typer.Context, party_id: str, reason: Annotated[str, typer
 
 @party_app.command("request-documents")
 def party_request_documents(ctx: typer.Context, party_id: str, reason: Annotated[str, typer.Option()]) -> None:
+    """(operator) Ask the applicant for more documents, saying which."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.record(client.request_party_documents(party_id, reason), PARTY_COLUMNS)
@@ -115,6 +119,7 @@ def party_request_documents(ctx: typer.Context, party_id: str, reason: Annotated
 
 @party_app.command("suspend")
 def party_suspend(ctx: typer.Context, party_id: str) -> None:
+    """(operator) Suspend an open account on chain: it cannot take part in new plans until reinstated."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.record(client.suspend_party(party_id), PARTY_COLUMNS)
@@ -122,6 +127,7 @@ def party_suspend(ctx: typer.Context, party_id: str) -> None:
 
 @party_app.command("reinstate")
 def party_reinstate(ctx: typer.Context, party_id: str) -> None:
+    """(operator) Reinstate a suspended account on chain."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.record(client.reinstate_party(party_id), PARTY_COLUMNS)
@@ -154,6 +160,7 @@ def product_apply(
 
 @product_app.command("list")
 def product_list(ctx: typer.Context) -> None:
+    """The products you are a party to (every product, for the operator)."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.rows(client.list_products(), PRODUCT_COLUMNS)
@@ -161,6 +168,7 @@ def product_list(ctx: typer.Context) -> None:
 
 @product_app.command("show")
 def product_show(ctx: typer.Context, product_id: str) -> None:
+    """One product: its status, limit, tokens, expiry and agreements."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.record(client.get_product(product_id))
@@ -168,6 +176,7 @@ def product_show(ctx: typer.Context, product_id: str) -> None:
 
 @product_app.command("approve")
 def product_approve(ctx: typer.Context, product_id: str, comment: str = "") -> None:
+    """(operator) Approve a product application: the payer is asked to authorise the credit."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.record(client.approve_product(product_id, comment), PRODUCT_COLUMNS)
@@ -175,6 +184,7 @@ def product_approve(ctx: typer.Context, product_id: str, comment: str = "") -> N
 
 @product_app.command("reject")
 def product_reject(ctx: typer.Context, product_id: str, reason: Annotated[str, typer.Option()]) -> None:
+    """(operator) Reject a product application, with the reason both parties will read."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.record(client.reject_product(product_id, reason), PRODUCT_COLUMNS)
@@ -190,6 +200,7 @@ def product_authorise(ctx: typer.Context, product_id: str, limit: int | None = N
 
 @product_app.command("decline")
 def product_decline(ctx: typer.Context, product_id: str, reason: Annotated[str, typer.Option()]) -> None:
+    """(payer) Decline the credit the payee asked for, with a reason."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.record(client.decline_credit(product_id, reason), PRODUCT_COLUMNS)
@@ -212,6 +223,7 @@ def plan_request(
 
 @plan_app.command("list")
 def plan_list(ctx: typer.Context, product: str | None = None) -> None:
+    """The plans you are a party to (every plan, for the operator); --product narrows to one product."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.rows(client.list_plans(product), PLAN_COLUMNS)
@@ -219,6 +231,7 @@ def plan_list(ctx: typer.Context, product: str | None = None) -> None:
 
 @plan_app.command("show")
 def plan_show(ctx: typer.Context, plan_id: str) -> None:
+    """One plan with its instalments: what each holds, its rule and where it stands on chain."""
     out: Settings = ctx.obj
     with out.client() as client:
         plan = client.get_plan(plan_id)
@@ -232,6 +245,7 @@ def plan_show(ctx: typer.Context, plan_id: str) -> None:
 
 @plan_app.command("reject")
 def plan_reject(ctx: typer.Context, plan_id: str, reason: Annotated[str, typer.Option()]) -> None:
+    """(payee) Reject a plan the payer asked for, with the reason the payer will read."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.record(client.reject_plan(plan_id, reason), PLAN_COLUMNS)
@@ -239,6 +253,7 @@ def plan_reject(ctx: typer.Context, plan_id: str, reason: Annotated[str, typer.O
 
 @plan_app.command("withdraw")
 def plan_withdraw(ctx: typer.Context, plan_id: str) -> None:
+    """(payer) Withdraw a plan before the payee confirmed it."""
     out: Settings = ctx.obj
     with out.client() as client:
         out.record(client.withdraw_plan(plan_id), PLAN_COLUMNS)

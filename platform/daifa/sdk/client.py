@@ -23,8 +23,8 @@ import httpx
 from pydantic import BaseModel
 
 from daifa import wire as s
-from daifa.sdk.errors import from_problem
-from daifa.store.documents import sniff_content_type
+from daifa.content_types import sniff_content_type
+from daifa.sdk.errors import from_problem, unreachable
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,6 +44,25 @@ def _tls_context() -> ssl.SSLContext:
 
 
 class Client:
+    """The platform's REST API, as an operator or a party.
+
+    Args:
+        base_url: where the API answers, e.g. "https://daifa.example.com".
+        api_key: the caller's key (`dk_...`); None for the calls that need none (`apply`, `health`).
+        timeout: seconds to wait for each answer.
+        max_retries: how often a request is sent again after a network error, a 429 or a 5xx (POSTs keep
+            their Idempotency-Key, so the platform acts once).
+        backoff: seconds before the first retry, doubled each time (unless Retry-After says otherwise).
+        page_size: items fetched per page by the `list_*` iterators.
+        transport: an httpx transport, for tests (the ASGI app in process) or proxies.
+
+    Raises (from every method): `daifa.InvalidInput` (422, with `problems`), `daifa.Unauthenticated`
+    (401), `daifa.Forbidden` (403), `daifa.NotFound` (404), `daifa.Conflict` (409: the record's state does
+    not allow it now), `daifa.RateLimited` (429, with `retry_after`), `daifa.Unavailable` (503, or no
+    answer at all after the retries) and `daifa.ApiError` for anything else. Each is a
+    `daifa.DaifaError` whose `problem` holds the API's RFC 9457 body.
+    """
+
     def __init__(
         self,
         base_url: str,
@@ -98,9 +117,9 @@ class Client:
                 response = self._http.request(
                     method, path, json=json, data=data, files=multipart, params=params, headers=headers
                 )
-            except httpx.TransportError:
+            except httpx.TransportError as error:
                 if attempt == self.max_retries:
-                    raise
+                    raise unreachable(str(self._http.base_url), error) from error
             else:
                 if response.status_code not in RETRIED_STATUSES or attempt == self.max_retries:
                     break
@@ -116,7 +135,7 @@ class Client:
                 body = response.json()
             except ValueError:
                 body = {"detail": response.text[:500]}
-            raise from_problem(response.status_code, body)
+            raise from_problem(response.status_code, body, _retry_after(response))
         if response.headers.get("content-type", "").startswith("application/json"):
             return response.json()
         return response.content
@@ -336,7 +355,10 @@ class Client:
     def health(self) -> s.HealthOut:
         """The platform's health: `status` ok, or degraded with its `reasons` (a degraded platform answers
         503 with the same body, which is returned here, not raised)."""
-        response = self._http.get("/v1/health")
+        try:
+            response = self._http.get("/v1/health")
+        except httpx.TransportError as error:
+            raise unreachable(str(self._http.base_url), error) from error
         if response.status_code in (200, 503):
             return s.HealthOut.model_validate(response.json())
         raise from_problem(response.status_code, response.json() if response.content else {})

@@ -16,18 +16,11 @@ from pathlib import Path
 
 from eth_utils.crypto import keccak
 
+from daifa.content_types import ALLOWED_TYPES, sniff_content_type
 from daifa.errors import DaifaError, InvalidInput, NotFound, Problem
 from daifa.private_files import private_directory
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
-
-# What people upload for these flows, recognised by the file's first bytes, never by its name.
-_SIGNATURES: list[tuple[bytes, str]] = [
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-]
-ALLOWED_TYPES = frozenset(kind for _, kind in _SIGNATURES) | {"text/plain"}
 
 
 @dataclass(frozen=True)
@@ -39,22 +32,6 @@ class StoredDocument:
     @property
     def hex(self) -> str:
         return "0x" + self.hash.hex()
-
-
-def sniff_content_type(data: bytes) -> str | None:
-    """The type the bytes are, for the allowed types; None for anything else."""
-    for signature, kind in _SIGNATURES:
-        if data.startswith(signature):
-            return kind
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    printable = text.translate(_LINE_BREAKS_AND_TABS).isprintable()  # str methods: C speed for long texts
-    return "text/plain" if printable else None
-
-
-_LINE_BREAKS_AND_TABS = str.maketrans("", "", "\n\r\t")
 
 
 class DocumentStore:
