@@ -8,6 +8,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {IEscrow} from "./interfaces/IEscrow.sol";
 import {DaifaTypes} from "./libraries/DaifaTypes.sol";
+import {InstalmentStatus} from "./libraries/InstalmentStatus.sol";
 import {PlanHashing} from "./libraries/PlanHashing.sol";
 import {PlanRegistry} from "./PlanRegistry.sol";
 
@@ -17,6 +18,7 @@ import {PlanRegistry} from "./PlanRegistry.sol";
 /// approve parties, attest materials and pause new business, never move money.
 contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using InstalmentStatus for DaifaTypes.PlanState;
 
     /*//////////////////////////////////////////////////////////////
                                 STORAGE
@@ -79,21 +81,22 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         external
         nonReentrant
     {
-        bytes memory failure = _releaseFailure(planId, params, ref);
+        (DaifaTypes.PlanState storage plan, bytes memory failure) = _releaseFailure(planId, params, ref);
         if (failure.length != 0) _revertWith(failure);
-        _release(planId, params, ref);
+        _release(plan, planId, params, ref);
     }
 
     /// @inheritdoc IEscrow
-    function releaseBatch(ReleaseItem[] calldata items) external nonReentrant returns (uint256 released) {
+    function releaseBatch(DaifaTypes.ReleaseItem[] calldata items) external nonReentrant returns (uint256 released) {
         for (uint256 i; i < items.length; ++i) {
-            ReleaseItem calldata item = items[i];
-            bytes memory failure = _releaseFailure(item.planId, item.params, item.ref);
+            DaifaTypes.ReleaseItem calldata item = items[i];
+            (DaifaTypes.PlanState storage plan, bytes memory failure) =
+                _releaseFailure(item.planId, item.params, item.ref);
             if (failure.length != 0) {
                 emit ReleaseSkipped(item.planId, item.ref.index, failure);
                 continue;
             }
-            _release(item.planId, item.params, item.ref);
+            _release(plan, item.planId, item.params, item.ref);
             ++released;
         }
     }
@@ -110,15 +113,15 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         uint128 toPayee
     ) external nonReentrant {
         // Checks
-        _requireInstalment(planId, params, ref);
+        DaifaTypes.PlanState storage plan = _requireInstalment(planId, params, ref);
         if (msg.sender != params.arbiter) revert Escrow_NotArbiter(planId, msg.sender);
-        uint8 status = _requireOpen(planId, ref.index);
+        uint8 status = _requireOpen(plan, planId, ref.index);
         if (status & DaifaTypes.DISPUTED == 0) revert Escrow_InstalmentNotDisputed(planId, ref.index);
         uint128 funded = status & DaifaTypes.FUNDED != 0 ? ref.instalment.amount : 0;
         if (toPayee > funded) revert Escrow_SplitExceedsFunds(planId, ref.index, toPayee, funded);
 
         // Effects
-        _setStatus(planId, ref.index, DaifaTypes.CLOSED);
+        plan.set(ref.index, DaifaTypes.CLOSED);
         uint128 toPayer = funded - toPayee;
         emit DisputeResolved(planId, ref.index, toPayee, toPayer);
 
@@ -146,9 +149,9 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         uint256 refund = 0;
         for (uint256 i; i < refs.length; ++i) {
             DaifaTypes.InstalmentRef calldata ref = refs[i];
-            _requireInstalment(planId, params, ref);
-            uint8 status = _requireOpen(planId, ref.index);
-            _setStatus(planId, ref.index, DaifaTypes.CLOSED);
+            DaifaTypes.PlanState storage plan = _requireInstalment(planId, params, ref);
+            uint8 status = _requireOpen(plan, planId, ref.index);
+            plan.set(ref.index, DaifaTypes.CLOSED);
             uint128 refunded = status & DaifaTypes.FUNDED != 0 ? ref.instalment.amount : 0;
             emit InstalmentCancelled(planId, ref.index, refunded);
             cancelled += ref.instalment.amount;
@@ -173,15 +176,15 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         uint256 refund = 0;
         for (uint256 i; i < refs.length; ++i) {
             DaifaTypes.InstalmentRef calldata ref = refs[i];
-            _requireInstalment(planId, params, ref);
-            uint8 status = _requireOpen(planId, ref.index);
+            DaifaTypes.PlanState storage plan = _requireInstalment(planId, params, ref);
+            uint8 status = _requireOpen(plan, planId, ref.index);
             if (status & DaifaTypes.FUNDED == 0) revert Escrow_InstalmentNotFunded(planId, ref.index);
             if (status & DaifaTypes.DISPUTED != 0) revert Escrow_InstalmentDisputed(planId, ref.index);
             // A TIME instalment fell due before expiry (recording checks releaseAt <= expiry): release it.
             if (ref.instalment.rule == DaifaTypes.RULE_TIME || status & DaifaTypes.CONDITION_MET != 0) {
                 revert Escrow_ReleaseConditionMet(planId, ref.index);
             }
-            _setStatus(planId, ref.index, DaifaTypes.CLOSED);
+            plan.set(ref.index, DaifaTypes.CLOSED);
             emit Refunded(planId, ref.index, params.payer, ref.instalment.amount);
             refund += ref.instalment.amount;
         }
@@ -242,10 +245,10 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         total = 0;
         for (uint256 i = 0; i < refs.length; ++i) {
             DaifaTypes.InstalmentRef calldata ref = refs[i];
-            _requireInstalment(planId, params, ref);
+            DaifaTypes.PlanState storage plan = _requireInstalment(planId, params, ref);
             uint16 index = ref.index;
             uint128 amount = ref.instalment.amount;
-            uint8 previous = _setStatus(planId, index, DaifaTypes.FUNDED);
+            uint8 previous = plan.getAndSet(index, DaifaTypes.FUNDED);
             if (previous & DaifaTypes.CLOSED != 0) revert Registry_InstalmentClosed(planId, index);
             if (previous & DaifaTypes.FUNDED != 0) revert Escrow_InstalmentAlreadyFunded(planId, index);
             emit Deposited(planId, index, amount);
@@ -277,47 +280,65 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Why the instalment cannot be released now, as an encoded custom error; empty if it can.
+    /// @dev Why the instalment cannot be released now, as an encoded custom error; empty if it can. The
+    /// plan's state comes back with it for {_release}.
     function _releaseFailure(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref
-    ) private view returns (bytes memory) {
-        bytes memory failure = _instalmentFailure(planId, params, ref);
-        if (failure.length != 0) return failure;
+    ) private view returns (DaifaTypes.PlanState storage plan, bytes memory) {
+        bytes memory failure;
+        (plan, failure) = _instalmentFailure(planId, params, ref);
+        if (failure.length != 0) return (plan, failure);
         uint16 index = ref.index;
-        uint8 status = _status(planId, index);
-        if (status & DaifaTypes.CLOSED != 0) return abi.encodeWithSelector(Registry_InstalmentClosed.selector, planId, index);
-        if (status & DaifaTypes.FUNDED == 0) return abi.encodeWithSelector(Escrow_InstalmentNotFunded.selector, planId, index);
-        if (status & DaifaTypes.DISPUTED != 0) return abi.encodeWithSelector(Escrow_InstalmentDisputed.selector, planId, index);
+        uint8 status = plan.get(index);
+        if (status & DaifaTypes.CLOSED != 0) {
+            return (plan, abi.encodeWithSelector(Registry_InstalmentClosed.selector, planId, index));
+        }
+        if (status & DaifaTypes.FUNDED == 0) {
+            return (plan, abi.encodeWithSelector(Escrow_InstalmentNotFunded.selector, planId, index));
+        }
+        if (status & DaifaTypes.DISPUTED != 0) {
+            return (plan, abi.encodeWithSelector(Escrow_InstalmentDisputed.selector, planId, index));
+        }
         uint8 rule = ref.instalment.rule;
         if (rule == DaifaTypes.RULE_TIME) {
             uint40 releaseAt = ref.instalment.releaseAt;
             // slither-disable-next-line timestamp (pay dates are days apart; drift shifts a release by seconds)
             if (block.timestamp < releaseAt) {
-                return abi.encodeWithSelector(Escrow_InstalmentNotDue.selector, planId, index, releaseAt, block.timestamp);
+                return (
+                    plan,
+                    abi.encodeWithSelector(Escrow_InstalmentNotDue.selector, planId, index, releaseAt, block.timestamp)
+                );
             }
         } else if (status & DaifaTypes.CONDITION_MET == 0) {
-            return rule == DaifaTypes.RULE_PAYER_APPROVAL
-                ? abi.encodeWithSelector(Escrow_PayerApprovalMissing.selector, planId, index)
-                : abi.encodeWithSelector(Escrow_MaterialsNotAttested.selector, planId, index);
+            return (
+                plan,
+                rule == DaifaTypes.RULE_PAYER_APPROVAL
+                    ? abi.encodeWithSelector(Escrow_PayerApprovalMissing.selector, planId, index)
+                    : abi.encodeWithSelector(Escrow_MaterialsNotAttested.selector, planId, index)
+            );
         } else if (rule == DaifaTypes.RULE_MATERIALS) {
-            uint256 reviewEndsAt = uint256(_attestedAt(planId, index)) + params.reviewWindow;
+            uint256 reviewEndsAt = uint256(plan.materials[index].attestedAt) + params.reviewWindow;
             // slither-disable-next-line timestamp (review windows last days; seconds of drift are immaterial)
             if (block.timestamp < reviewEndsAt) {
-                return abi.encodeWithSelector(
-                    Escrow_ReviewWindowOpen.selector, planId, index, reviewEndsAt, block.timestamp
+                return (
+                    plan,
+                    abi.encodeWithSelector(Escrow_ReviewWindowOpen.selector, planId, index, reviewEndsAt, block.timestamp)
                 );
             }
         }
-        return "";
+        return (plan, "");
     }
 
-    function _release(uint64 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef calldata ref)
-        private
-    {
+    function _release(
+        DaifaTypes.PlanState storage plan,
+        uint64 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.InstalmentRef calldata ref
+    ) private {
         // Effects
-        _setStatus(planId, ref.index, DaifaTypes.CLOSED);
+        plan.set(ref.index, DaifaTypes.CLOSED);
         uint128 amount = ref.instalment.amount;
         uint256 fee = uint256(amount) * params.feeBps / 10_000;
         if (fee > params.feeCap) fee = params.feeCap;

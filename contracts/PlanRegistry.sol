@@ -3,87 +3,46 @@ pragma solidity 0.8.37;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
+import {Consent} from "./abstracts/Consent.sol";
 import {IPlanRegistry} from "./interfaces/IPlanRegistry.sol";
 import {DaifaTypes} from "./libraries/DaifaTypes.sol";
+import {InstalmentStatus} from "./libraries/InstalmentStatus.sol";
 import {PlanHashing} from "./libraries/PlanHashing.sol";
 
 /// @title PlanRegistry
 /// @notice Parties, agreement sets and plans both parties signed, and each instalment's status.
 /// @dev Abstract: deployed as part of {DaifaEscrow}, so plan state and money are checked in one call and
 /// cannot drift apart. A plan is stored as a commitment to its params and instalments' Merkle root plus
-/// packed four-bit instalment statuses; calls that act on an instalment pass the params, the instalment
-/// and its Merkle proof.
-abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
-    /*//////////////////////////////////////////////////////////////
-                                 TYPES
-    //////////////////////////////////////////////////////////////*/
-
-    struct Party {
-        uint8 roles; // slot 0
-        bool suspended; // slot 0
-        bytes32 documentsHash; // slot 1: read only by the view
-    }
-
-    /// @dev The hot state of an agreement set, keyed by (id, payer, payee): one read checks that the set
-    /// exists between the plan's parties, is open and has room.
-    struct Budget {
-        uint40 expiry;
-        uint104 limit;
-        uint104 committed;
-    }
-
-    struct SetParties {
-        address payer;
-        address payee;
-    }
-
-    /// @dev The pause flag and the id counters share a slot: recording and depositing read the flag
-    /// anyway, so handing out the next id costs only the warm store.
-    struct Registry {
-        bool paused;
-        uint64 agreementSetCount;
-        uint64 planCount;
-    }
-
-    struct Materials {
-        bytes32 deliveredHash;
-        uint40 attestedAt;
-    }
+/// packed four-bit instalment statuses ({InstalmentStatus}); calls that act on an instalment pass the
+/// params, the instalment and its Merkle proof. How parties consent is {Consent}.
+abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Consent {
+    using InstalmentStatus for DaifaTypes.PlanState;
 
     /*//////////////////////////////////////////////////////////////
                                 STORAGE
     //////////////////////////////////////////////////////////////*/
 
-    Registry private _registry;
-    mapping(address account => Party) private _parties;
-    mapping(uint64 agreementSetId => SetParties) private _setParties;
-    mapping(bytes32 budgetKey => Budget) private _budgets;
+    DaifaTypes.Counters private _counters;
+    mapping(address account => DaifaTypes.Party) private _parties;
+    mapping(uint64 agreementSetId => DaifaTypes.SetParties) private _setParties;
+    mapping(bytes32 budgetKey => DaifaTypes.Budget) private _budgets;
     mapping(uint64 agreementSetId => mapping(address token => bool)) private _allowedTokens;
-    /// @dev The plan's commitment and the statuses of instalments 0-15 (see {DaifaTypes}).
-    mapping(uint64 planId => uint256) private _planHeads;
-    /// @dev Statuses of instalments 16 and up, 63 a word (see {DaifaTypes}).
-    mapping(uint64 planId => mapping(uint256 word => uint256)) private _statusWords;
-    mapping(uint64 planId => mapping(uint256 index => Materials)) private _materials;
-    /// @dev Unordered nonces (as Permit2): a party may sign many plans at once and have them recorded in any order.
-    mapping(address owner => mapping(uint256 word => uint256 bitmap)) private _nonceBitmaps;
+    mapping(uint64 planId => DaifaTypes.PlanState) private _plans;
 
     /*//////////////////////////////////////////////////////////////
                               CONSTRUCTOR
     //////////////////////////////////////////////////////////////*/
 
-    constructor(address initialOperator) Ownable(initialOperator) EIP712("Daifa", "1") {}
+    constructor(address initialOperator) Ownable(initialOperator) {}
 
     /*//////////////////////////////////////////////////////////////
                                MODIFIERS
     //////////////////////////////////////////////////////////////*/
 
     modifier whenNotPaused() {
-        if (_registry.paused) revert EnforcedPause();
+        if (_counters.paused) revert EnforcedPause();
         _;
     }
 
@@ -95,7 +54,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
     function approveParty(address account, uint8 roles, bytes32 documentsHash) external onlyOwner {
         if (account == address(0)) revert Registry_ZeroAccount();
         if (roles == 0 || roles > (DaifaTypes.ROLE_PAYER | DaifaTypes.ROLE_PAYEE)) revert Registry_InvalidRoles(roles);
-        Party storage p = _parties[account];
+        DaifaTypes.Party storage p = _parties[account];
         p.roles = roles;
         p.documentsHash = documentsHash;
         emit PartyApproved(account, roles, documentsHash);
@@ -103,7 +62,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
 
     /// @inheritdoc IPlanRegistry
     function suspendParty(address account) external onlyOwner {
-        Party storage p = _parties[account];
+        DaifaTypes.Party storage p = _parties[account];
         if (p.roles == 0) revert Registry_PartyNotApproved(account, 0);
         p.suspended = true;
         emit PartySuspended(account);
@@ -111,7 +70,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
 
     /// @inheritdoc IPlanRegistry
     function reinstateParty(address account) external onlyOwner {
-        Party storage p = _parties[account];
+        DaifaTypes.Party storage p = _parties[account];
         if (p.roles == 0) revert Registry_PartyNotApproved(account, 0);
         p.suspended = false;
         emit PartyReinstated(account);
@@ -148,10 +107,10 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         _requireJointConsent(consentHash, params.payer, params.payee, auth);
 
         // Effects
-        agreementSetId = ++_registry.agreementSetCount;
-        _setParties[agreementSetId] = SetParties({payer: params.payer, payee: params.payee});
+        agreementSetId = ++_counters.agreementSetCount;
+        _setParties[agreementSetId] = DaifaTypes.SetParties({payer: params.payer, payee: params.payee});
         _budgets[_budgetKey(agreementSetId, params.payer, params.payee)] =
-            Budget({expiry: params.expiry, limit: params.limit, committed: 0});
+            DaifaTypes.Budget({expiry: params.expiry, limit: params.limit, committed: 0});
         for (uint256 i; i < params.tokens.length; ++i) {
             if (params.tokens[i] == address(0)) revert Registry_ZeroToken();
             _allowedTokens[agreementSetId][params.tokens[i]] = true;
@@ -174,9 +133,10 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         _requireJointConsent(consentHash, params.payer, params.payee, auth);
 
         // Effects: the nonces the signatures used are spent, so the same consent cannot record twice.
-        planId = ++_registry.planCount;
-        _planHeads[planId] = _commitment(PlanHashing.hashTerms(params, root));
-        _initStatusWords(planId, 0, instalments.length);
+        planId = ++_counters.planCount;
+        DaifaTypes.PlanState storage plan = _plans[planId];
+        plan.head = InstalmentStatus.commitment(PlanHashing.hashTerms(params, root));
+        plan.allocate(0, instalments.length);
         emit PlanRecorded(
             planId, params.agreementSetId, consentHash, params, PlanHashing.packInstalments(instalments), root
         );
@@ -191,17 +151,20 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         DaifaTypes.JointAuthorization calldata auth
     ) external whenNotPaused returns (bytes32 amendedRoot) {
         // Checks
-        uint256 head = _planHeads[planId];
+        DaifaTypes.PlanState storage plan = _plans[planId];
+        uint256 head = plan.head;
         if (head == 0) revert Registry_UnknownPlan(planId);
         bytes32 currentRoot = PlanHashing.instalmentsRoot(current);
-        if (head & ~DaifaTypes.HEAD_STATUS_MASK != _commitment(PlanHashing.hashTerms(params, currentRoot))) {
+        if (!InstalmentStatus.commitsTo(head, PlanHashing.hashTerms(params, currentRoot))) {
             revert Registry_TermsMismatch(planId);
         }
         uint256 newTotal = _requireValidInstalments(amended, params.expiry);
         uint256 oldTotal = 0;
         for (uint256 i = 0; i < current.length; ++i) {
-            oldTotal += current[i].amount;
-            if (_status(planId, i) == 0 && _materials[planId][i].deliveredHash == 0) continue;
+            unchecked {
+                oldTotal += current[i].amount; // as in {_requireValidInstalments}: cannot overflow
+            }
+            if (plan.get(i) == 0 && plan.materials[i].deliveredHash == 0) continue;
             // Funded, approved, delivered, disputed or closed: it must stay exactly as both signed it.
             if (i >= amended.length || PlanHashing.hashInstalment(amended[i]) != PlanHashing.hashInstalment(current[i]))
             {
@@ -217,9 +180,8 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         _requireJointConsent(structHash, params.payer, params.payee, auth);
 
         // Effects
-        _planHeads[planId] =
-            (head & DaifaTypes.HEAD_STATUS_MASK) | _commitment(PlanHashing.hashTerms(params, amendedRoot));
-        _initStatusWords(planId, current.length, amended.length);
+        plan.head = InstalmentStatus.recommit(head, PlanHashing.hashTerms(params, amendedRoot));
+        plan.allocate(current.length, amended.length);
         emit PlanAmended(planId, PlanHashing.packInstalments(amended), amendedRoot);
     }
 
@@ -230,11 +192,12 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         DaifaTypes.InstalmentRef calldata ref,
         DaifaTypes.PartySignature calldata sig
     ) external {
-        _requireAwaitingCondition(planId, params, ref, DaifaTypes.RULE_PAYER_APPROVAL);
+        DaifaTypes.PlanState storage plan =
+            _requireAwaitingCondition(planId, params, ref, DaifaTypes.RULE_PAYER_APPROVAL);
         _requirePartyConsent(
             params.payer, PlanHashing.hashPayerApproval(planId, ref.index, sig.nonce, sig.deadline), sig
         );
-        _setStatus(planId, ref.index, DaifaTypes.CONDITION_MET);
+        plan.set(ref.index, DaifaTypes.CONDITION_MET);
         emit PayerApproved(planId, ref.index);
     }
 
@@ -246,13 +209,13 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         bytes32 deliveredHash,
         DaifaTypes.PartySignature calldata sig
     ) external {
-        _requireAwaitingCondition(planId, params, ref, DaifaTypes.RULE_MATERIALS);
+        DaifaTypes.PlanState storage plan = _requireAwaitingCondition(planId, params, ref, DaifaTypes.RULE_MATERIALS);
         _requirePartyConsent(
             params.payee,
             PlanHashing.hashMaterialsSubmission(planId, ref.index, deliveredHash, sig.nonce, sig.deadline),
             sig
         );
-        _materials[planId][ref.index].deliveredHash = deliveredHash;
+        plan.materials[ref.index].deliveredHash = deliveredHash;
         emit MaterialsSubmitted(planId, ref.index, deliveredHash);
     }
 
@@ -263,15 +226,15 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         DaifaTypes.InstalmentRef calldata ref,
         bytes32 deliveredHash
     ) external onlyOwner {
-        _requireAwaitingCondition(planId, params, ref, DaifaTypes.RULE_MATERIALS);
-        Materials storage m = _materials[planId][ref.index];
+        DaifaTypes.PlanState storage plan = _requireAwaitingCondition(planId, params, ref, DaifaTypes.RULE_MATERIALS);
+        DaifaTypes.Materials storage m = plan.materials[ref.index];
         bytes32 submitted = m.deliveredHash;
         if (submitted == 0) revert Registry_MaterialsNotSubmitted(planId, ref.index);
         if (submitted != deliveredHash) {
             revert Registry_MaterialsHashMismatch(planId, ref.index, submitted, deliveredHash);
         }
         m.attestedAt = uint40(block.timestamp);
-        _setStatus(planId, ref.index, DaifaTypes.CONDITION_MET);
+        plan.set(ref.index, DaifaTypes.CONDITION_MET);
         emit MaterialsAttested(planId, ref.index, deliveredHash, uint40(block.timestamp) + params.reviewWindow);
     }
 
@@ -284,19 +247,13 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         bytes32 reasonHash,
         DaifaTypes.PartySignature calldata sig
     ) external {
-        _requireInstalment(planId, params, ref);
+        DaifaTypes.PlanState storage plan = _requireInstalment(planId, params, ref);
         if (by != params.payer && by != params.payee) revert Registry_NotPlanParty(planId, by);
-        uint8 status = _requireOpen(planId, ref.index);
+        uint8 status = _requireOpen(plan, planId, ref.index);
         if (status & DaifaTypes.DISPUTED != 0) revert Registry_AlreadyDisputed(planId, ref.index);
         _requirePartyConsent(by, PlanHashing.hashDispute(planId, ref.index, reasonHash, sig.nonce, sig.deadline), sig);
-        _setStatus(planId, ref.index, DaifaTypes.DISPUTED);
+        plan.set(ref.index, DaifaTypes.DISPUTED);
         emit Disputed(planId, ref.index, by, reasonHash);
-    }
-
-    /// @inheritdoc IPlanRegistry
-    function invalidateNonce(uint256 nonce) external {
-        _useNonce(msg.sender, nonce);
-        emit NonceInvalidated(msg.sender, nonce);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -305,7 +262,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
 
     /// @inheritdoc IPlanRegistry
     function paused() public view returns (bool) {
-        return _registry.paused;
+        return _counters.paused;
     }
 
     /// @inheritdoc IPlanRegistry
@@ -315,14 +272,14 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
 
     /// @inheritdoc IPlanRegistry
     function party(address account) external view returns (uint8 roles, bool suspended, bytes32 documentsHash) {
-        Party storage p = _parties[account];
+        DaifaTypes.Party storage p = _parties[account];
         return (p.roles, p.suspended, p.documentsHash);
     }
 
     /// @inheritdoc IPlanRegistry
     function agreementSet(uint64 agreementSetId) external view returns (DaifaTypes.AgreementSet memory) {
-        SetParties storage parties = _setParties[agreementSetId];
-        Budget storage budget = _budgets[_budgetKey(agreementSetId, parties.payer, parties.payee)];
+        DaifaTypes.SetParties storage parties = _setParties[agreementSetId];
+        DaifaTypes.Budget storage budget = _budgets[_budgetKey(agreementSetId, parties.payer, parties.payee)];
         return DaifaTypes.AgreementSet({
             payer: parties.payer,
             payee: parties.payee,
@@ -339,28 +296,18 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
 
     /// @inheritdoc IPlanRegistry
     function planCommitment(uint64 planId) external view returns (bytes24) {
-        return bytes24(bytes32(_planHeads[planId]));
+        return bytes24(bytes32(_plans[planId].head));
     }
 
     /// @inheritdoc IPlanRegistry
     function instalmentStatus(uint64 planId, uint256 index) external view returns (uint8) {
-        return _status(planId, index);
+        return _plans[planId].get(index);
     }
 
     /// @inheritdoc IPlanRegistry
     function materials(uint64 planId, uint256 index) external view returns (bytes32 deliveredHash, uint40 attestedAt) {
-        Materials storage m = _materials[planId][index];
+        DaifaTypes.Materials storage m = _plans[planId].materials[index];
         return (m.deliveredHash, m.attestedAt);
-    }
-
-    /// @inheritdoc IPlanRegistry
-    function isNonceUsed(address owner, uint256 nonce) external view returns (bool) {
-        return _nonceBitmaps[owner][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
-    }
-
-    /// @inheritdoc IPlanRegistry
-    function domainSeparator() external view returns (bytes32) {
-        return _domainSeparatorV4();
     }
 
     /// @inheritdoc IPlanRegistry
@@ -393,7 +340,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
     //////////////////////////////////////////////////////////////*/
 
     function _requireActiveParty(address account, uint8 role) internal view {
-        Party storage p = _parties[account];
+        DaifaTypes.Party storage p = _parties[account];
         if (p.roles & role == 0) revert Registry_PartyNotApproved(account, role);
         if (p.suspended) revert Registry_PartySuspended(account);
     }
@@ -429,7 +376,10 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
             if (inst.rule == DaifaTypes.RULE_MATERIALS && inst.materialsHash == 0) {
                 revert Registry_MaterialsListMissing(i);
             }
-            total += inst.amount;
+            // At most MAX_INSTALMENTS amounts below 2^128 each: the sum cannot overflow 256 bits.
+            unchecked {
+                total += inst.amount;
+            }
         }
     }
 
@@ -439,7 +389,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         private
     {
         uint64 setId = params.agreementSetId;
-        Budget storage budget = _budgets[_budgetKey(setId, params.payer, params.payee)];
+        DaifaTypes.Budget storage budget = _budgets[_budgetKey(setId, params.payer, params.payee)];
         uint40 setExpiry = budget.expiry;
         if (setExpiry == 0) revert Registry_NoAgreementSet(setId, params.payer, params.payee);
         // slither-disable-next-line timestamp (agreement sets last months; drift of seconds is immaterial)
@@ -453,21 +403,32 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
 
     /// @dev Gives back `amount` of the agreement set's limit when instalments are cancelled.
     function _releaseCommitment(DaifaTypes.PlanParams calldata params, uint256 amount) internal {
-        Budget storage budget = _budgets[_budgetKey(params.agreementSetId, params.payer, params.payee)];
+        DaifaTypes.Budget storage budget = _budgets[_budgetKey(params.agreementSetId, params.payer, params.payee)];
         budget.committed = uint104(uint256(budget.committed) - amount);
     }
 
-    function _budgetKey(uint64 agreementSetId, address payer, address payee) private pure returns (bytes32) {
-        return keccak256(abi.encode(agreementSetId, payer, payee));
+    /// @dev `keccak256(abi.encode(agreementSetId, payer, payee))`, hashed past the free memory pointer
+    /// without allocating: recording, amending and cancelling all look the budget up.
+    function _budgetKey(uint64 agreementSetId, address payer, address payee) private pure returns (bytes32 key) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, and(agreementSetId, 0xffffffffffffffff))
+            mstore(add(m, 0x20), and(payer, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(m, 0x40), and(payee, 0xffffffffffffffffffffffffffffffffffffffff))
+            key := keccak256(m, 0x60)
+        }
     }
 
-    /// @dev Reverts unless `ref` is instalment `ref.index` of the recorded plan with these `params`.
+    /// @dev Reverts unless `ref` is instalment `ref.index` of the recorded plan with these `params`;
+    /// returns the plan's state, so callers read and set its statuses without looking it up again.
     function _requireInstalment(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref
-    ) internal view {
-        (bool known, bool inPlan) = _checkInstalment(planId, params, ref);
+    ) internal view returns (DaifaTypes.PlanState storage plan) {
+        bool known;
+        bool inPlan;
+        (plan, known, inPlan) = _checkInstalment(planId, params, ref);
         if (!known) revert Registry_UnknownPlan(planId);
         if (!inPlan) revert Registry_InstalmentNotInPlan(planId, ref.index);
     }
@@ -477,11 +438,12 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref
-    ) internal view returns (bytes memory) {
-        (bool known, bool inPlan) = _checkInstalment(planId, params, ref);
-        if (!known) return abi.encodeWithSelector(Registry_UnknownPlan.selector, planId);
-        if (!inPlan) return abi.encodeWithSelector(Registry_InstalmentNotInPlan.selector, planId, ref.index);
-        return "";
+    ) internal view returns (DaifaTypes.PlanState storage plan, bytes memory failure) {
+        bool known;
+        bool inPlan;
+        (plan, known, inPlan) = _checkInstalment(planId, params, ref);
+        if (!known) failure = abi.encodeWithSelector(Registry_UnknownPlan.selector, planId);
+        else if (!inPlan) failure = abi.encodeWithSelector(Registry_InstalmentNotInPlan.selector, planId, ref.index);
     }
 
     /// @dev The proof yields the instalments' root, and the params with that root must hash to the stored
@@ -491,12 +453,13 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref
-    ) private view returns (bool known, bool inPlan) {
-        uint256 head = _planHeads[planId];
-        if (head == 0) return (false, false);
+    ) private view returns (DaifaTypes.PlanState storage plan, bool known, bool inPlan) {
+        plan = _plans[planId];
+        uint256 head = plan.head;
+        if (head == 0) return (plan, false, false);
         bytes32 leaf = PlanHashing.leaf(ref.index, PlanHashing.hashInstalment(ref.instalment));
         bytes32 root = MerkleProof.processProofCalldata(ref.proof, leaf);
-        return (true, head & ~DaifaTypes.HEAD_STATUS_MASK == _commitment(PlanHashing.hashTerms(params, root)));
+        return (plan, true, InstalmentStatus.commitsTo(head, PlanHashing.hashTerms(params, root)));
     }
 
     /// @dev Reverts unless `ref` is an instalment of the plan with release rule `rule` that is neither
@@ -506,25 +469,29 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.InstalmentRef calldata ref,
         uint8 rule
-    ) private view {
-        _requireInstalment(planId, params, ref);
+    ) private view returns (DaifaTypes.PlanState storage plan) {
+        plan = _requireInstalment(planId, params, ref);
         if (ref.instalment.rule != rule) revert Registry_WrongReleaseRule(planId, ref.index, ref.instalment.rule);
-        uint8 status = _requireOpen(planId, ref.index);
+        uint8 status = _requireOpen(plan, planId, ref.index);
         if (status & DaifaTypes.CONDITION_MET != 0) revert Registry_ConditionAlreadyMet(planId, ref.index);
     }
 
-    /// @dev Reverts if the instalment is closed; returns its status.
-    function _requireOpen(uint64 planId, uint16 index) internal view returns (uint8 status) {
-        status = _status(planId, index);
+    /// @dev Reverts if instalment `index` of `plan` (plan `planId`) is closed; returns its status.
+    function _requireOpen(DaifaTypes.PlanState storage plan, uint64 planId, uint16 index)
+        internal
+        view
+        returns (uint8 status)
+    {
+        status = plan.get(index);
         if (status & DaifaTypes.CLOSED != 0) revert Registry_InstalmentClosed(planId, index);
     }
 
     function _setPaused(bool pause) internal {
-        if (_registry.paused == pause) {
+        if (_counters.paused == pause) {
             if (pause) revert EnforcedPause();
             revert ExpectedPause();
         }
-        _registry.paused = pause;
+        _counters.paused = pause;
         if (pause) emit Paused(msg.sender);
         else emit Unpaused(msg.sender);
     }
@@ -533,115 +500,5 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, EIP712 {
         assembly ("memory-safe") {
             revert(add(failure, 0x20), mload(failure))
         }
-    }
-
-    /*//////////////////////////////////////////////////////////////
-                        INTERNAL: INSTALMENT STATUS
-    //////////////////////////////////////////////////////////////*/
-
-    function _status(uint64 planId, uint256 index) internal view returns (uint8) {
-        if (index < DaifaTypes.HEAD_STATUSES) return uint8(_planHeads[planId] >> (index * 4)) & 0xf;
-        (uint256 word, uint256 shift) = _overflowLocation(index);
-        return uint8(_statusWords[planId][word] >> shift) & 0xf;
-    }
-
-    function _attestedAt(uint64 planId, uint256 index) internal view returns (uint40) {
-        return _materials[planId][index].attestedAt;
-    }
-
-    /// @dev Sets status bits and returns the status before; bits are never cleared, so statuses only move
-    /// forward. One read and one write: callers check the previous status and revert if the move was wrong.
-    function _setStatus(uint64 planId, uint256 index, uint8 bits) internal returns (uint8 previous) {
-        uint256 shift;
-        uint256 word;
-        if (index < DaifaTypes.HEAD_STATUSES) {
-            shift = index * 4;
-            word = _planHeads[planId];
-            _planHeads[planId] = word | (uint256(bits) << shift);
-        } else {
-            uint256 slot;
-            (slot, shift) = _overflowLocation(index);
-            mapping(uint256 => uint256) storage words = _statusWords[planId];
-            word = words[slot];
-            words[slot] = word | (uint256(bits) << shift);
-        }
-        return uint8(word >> shift) & 0xf;
-    }
-
-    /// @dev Where the status of instalment `index` (16 or more) lives in the further status words.
-    function _overflowLocation(uint256 index) private pure returns (uint256 word, uint256 shift) {
-        index -= DaifaTypes.HEAD_STATUSES;
-        return (index / DaifaTypes.STATUSES_PER_WORD, (index % DaifaTypes.STATUSES_PER_WORD) * 4);
-    }
-
-    /// @dev The high 192 bits of `keccak256(abi.encode(params, instalmentsRoot))`. A 192-bit commitment leaves 2^96 work for a collision and
-    /// 2^192 for a second preimage: stronger than the 160-bit hash every Ethereum address relies on.
-    function _commitment(bytes32 termsHash) private pure returns (uint256) {
-        return uint256(termsHash) & ~DaifaTypes.HEAD_STATUS_MASK;
-    }
-
-    /// @dev Marks the further status words that instalments [from, to) need and [0, from) did not.
-    function _initStatusWords(uint64 planId, uint256 from, uint256 to) private {
-        uint256 head = DaifaTypes.HEAD_STATUSES;
-        if (to <= head) return;
-        uint256 first = from <= head ? 0 : 1 + (from - head - 1) / DaifaTypes.STATUSES_PER_WORD;
-        uint256 last = (to - head - 1) / DaifaTypes.STATUSES_PER_WORD;
-        for (uint256 w = first; w <= last; ++w) {
-            _statusWords[planId][w] = DaifaTypes.WORD_MARKER;
-        }
-    }
-
-    /*//////////////////////////////////////////////////////////////
-                        INTERNAL: SIGNATURES
-    //////////////////////////////////////////////////////////////*/
-
-    /// @dev Both parties consent to `structHash`: each by sending the transaction itself (empty signature)
-    /// or by a valid signature with an unused nonce before the deadline.
-    function _requireJointConsent(
-        bytes32 structHash,
-        address payer,
-        address payee,
-        DaifaTypes.JointAuthorization calldata auth
-    ) internal {
-        // slither-disable-next-line timestamp (signature deadlines are minutes to days; drift of seconds is immaterial)
-        if (auth.deadline < block.timestamp) revert Registry_SignatureExpired(auth.deadline, block.timestamp);
-        bytes32 digest = _hashTypedDataV4(structHash);
-        _requireSigned(payer, digest, auth.payerNonce, auth.payerSignature);
-        _requireSigned(payee, digest, auth.payeeNonce, auth.payeeSignature);
-    }
-
-    /// @dev One party consents to `structHash` (which already includes `sig.nonce` and `sig.deadline`).
-    function _requirePartyConsent(address signer, bytes32 structHash, DaifaTypes.PartySignature calldata sig)
-        internal
-    {
-        // slither-disable-next-line timestamp (signature deadlines are minutes to days; drift of seconds is immaterial)
-        if (sig.deadline < block.timestamp) revert Registry_SignatureExpired(sig.deadline, block.timestamp);
-        _requireSigned(signer, _hashTypedDataV4(structHash), sig.nonce, sig.signature);
-    }
-
-    function _requireSigned(address signer, bytes32 digest, uint256 nonce, bytes calldata signature) private {
-        if (signature.length == 0) {
-            if (msg.sender != signer) revert Registry_InvalidSignature(signer);
-            return;
-        }
-        if (!_isValidSignature(signer, digest, signature)) revert Registry_InvalidSignature(signer);
-        _useNonce(signer, nonce);
-    }
-
-    /// @dev ECDSA first (it rejects malleable high-s signatures), then ERC-1271 for contract wallets. Unlike
-    /// OpenZeppelin's {SignatureChecker.isValidSignatureNow}, an EOA's signature needs no code-size lookup.
-    function _isValidSignature(address signer, bytes32 digest, bytes calldata signature) private view returns (bool) {
-        // slither-disable-next-line unused-return (the third value only details an error, which we treat as invalid)
-        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
-        if (err == ECDSA.RecoverError.NoError && recovered == signer) return true;
-        return signer.code.length != 0 && SignatureChecker.isValidERC1271SignatureNowCalldata(signer, digest, signature);
-    }
-
-    function _useNonce(address owner, uint256 nonce) private {
-        uint256 bit = 1 << (nonce & 0xff);
-        mapping(uint256 => uint256) storage bitmaps = _nonceBitmaps[owner];
-        uint256 bitmap = bitmaps[nonce >> 8];
-        if (bitmap & bit != 0) revert Registry_NonceAlreadyUsed(owner, nonce);
-        bitmaps[nonce >> 8] = bitmap | bit;
     }
 }

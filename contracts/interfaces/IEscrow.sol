@@ -37,22 +37,39 @@ interface IEscrow is IPlanRegistry {
                                  ERRORS
     //////////////////////////////////////////////////////////////*/
 
+    /// @notice Thrown when a call that acts on instalments is given none.
     error Escrow_NoInstalments();
+    /// @notice Thrown when instalment `index` is already funded.
     error Escrow_InstalmentAlreadyFunded(uint64 planId, uint16 index);
+    /// @notice Thrown when instalment `index` is not funded (so it cannot be released or refunded).
     error Escrow_InstalmentNotFunded(uint64 planId, uint16 index);
+    /// @notice Thrown when instalment `index` is disputed: only the arbiter's split moves it.
     error Escrow_InstalmentDisputed(uint64 planId, uint16 index);
+    /// @notice Thrown when the arbiter resolves instalment `index`, which is not disputed.
     error Escrow_InstalmentNotDisputed(uint64 planId, uint16 index);
+    /// @notice Thrown when TIME instalment `index` is released before `releaseAt`.
     error Escrow_InstalmentNotDue(uint64 planId, uint16 index, uint40 releaseAt, uint256 now);
+    /// @notice Thrown when PAYER_APPROVAL instalment `index` is released before the payer approved it.
     error Escrow_PayerApprovalMissing(uint64 planId, uint16 index);
+    /// @notice Thrown when MATERIALS instalment `index` is released before the operator attested its materials.
     error Escrow_MaterialsNotAttested(uint64 planId, uint16 index);
+    /// @notice Thrown when MATERIALS instalment `index` is released before the payer's review window ends.
     error Escrow_ReviewWindowOpen(uint64 planId, uint16 index, uint256 reviewEndsAt, uint256 now);
+    /// @notice Thrown when a deposit comes after the plan's `expiry`.
     error Escrow_PlanExpired(uint64 planId, uint40 expiry, uint256 now);
+    /// @notice Thrown when a refund is asked for before the plan's `expiry`.
     error Escrow_PlanNotExpired(uint64 planId, uint40 expiry, uint256 now);
+    /// @notice Thrown when a refund is asked for instalment `index`, whose release condition became true.
     error Escrow_ReleaseConditionMet(uint64 planId, uint16 index);
+    /// @notice Thrown when `account`, not the plan's arbiter, resolves a dispute.
     error Escrow_NotArbiter(uint64 planId, address account);
+    /// @notice Thrown when the arbiter awards the payee more than was `funded`.
     error Escrow_SplitExceedsFunds(uint64 planId, uint16 index, uint128 toPayee, uint128 funded);
+    /// @notice Thrown when the escrow received less of `token` than it pulled (a fee-on-transfer token).
     error Escrow_TransferShortfall(address token, uint256 expected, uint256 received);
+    /// @notice Thrown when `account` has no credit of `token` to withdraw.
     error Escrow_NothingToWithdraw(address token, address account);
+    /// @notice Thrown when a withdrawal names the zero address as recipient.
     error Escrow_ZeroRecipient();
 
     /*//////////////////////////////////////////////////////////////
@@ -63,6 +80,9 @@ interface IEscrow is IPlanRegistry {
     /// @dev Requirements: not paused; the plan has not expired; each instalment belongs to the plan, is not
     /// funded and not closed. The escrow's balance must rise by exactly the total: fee-on-transfer and
     /// short-paying tokens are refused.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded (checked against its commitment).
+    /// @param refs The instalments to fund, each with its Merkle proof.
     function deposit(uint64 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef[] calldata refs)
         external;
 
@@ -70,6 +90,11 @@ interface IEscrow is IPlanRegistry {
     /// @dev Requirements: as {deposit}, and the payer's EIP-712 `DepositAuthorization` over the plan and
     /// exactly these instalments (or the payer sends it), so a relayer cannot spend the payer's allowance
     /// on other instalments. A permit already used (front-run) is ignored when the allowance is there anyway.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded (checked against its commitment).
+    /// @param refs The instalments to fund, each with its Merkle proof.
+    /// @param permit The payer's EIP-2612 permit for the escrow.
+    /// @param payerSig The payer's {PlanHashing.DEPOSIT_AUTHORIZATION_TYPEHASH} signature over these instalments.
     function depositWithPermit(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
@@ -85,20 +110,17 @@ interface IEscrow is IPlanRegistry {
     /// @notice Pays a funded instalment whose rule allows it to the payee, less the fee. Anyone may call.
     /// @dev Reverts with the reason it cannot be released: not funded, disputed, closed, not due, not
     /// approved, not attested, review window open. Works while paused.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded (checked against its commitment).
+    /// @param ref The instalment, its index and its Merkle proof.
     function release(uint64 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef calldata ref)
         external;
 
     /// @notice One release per item, across plans. An item that cannot be released is skipped with a
     /// {ReleaseSkipped} event carrying the reason; the others go through.
+    /// @param items The instalments to release, of any plans.
     /// @return released How many items were released.
-    function releaseBatch(ReleaseItem[] calldata items) external returns (uint256 released);
-
-    /// @notice One item of {releaseBatch}.
-    struct ReleaseItem {
-        uint64 planId;
-        DaifaTypes.PlanParams params;
-        DaifaTypes.InstalmentRef ref;
-    }
+    function releaseBatch(DaifaTypes.ReleaseItem[] calldata items) external returns (uint256 released);
 
     /*//////////////////////////////////////////////////////////////
                       DISPUTES, CANCELLATIONS, REFUNDS
@@ -106,6 +128,10 @@ interface IEscrow is IPlanRegistry {
 
     /// @notice The plan's arbiter splits a disputed instalment: `toPayee` to the payee, the rest of what was
     /// funded back to the payer. Works while paused.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded (checked against its commitment).
+    /// @param ref The disputed instalment, its index and its Merkle proof.
+    /// @param toPayee What the payee gets; at most what was funded.
     function resolveDispute(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
@@ -115,6 +141,10 @@ interface IEscrow is IPlanRegistry {
 
     /// @notice Cancels instalments not yet closed with both parties' consent; funded ones refund to the payer.
     /// The agreement set's limit regains their amounts. Works while paused.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded (checked against its commitment).
+    /// @param refs The instalments to cancel, each with its Merkle proof.
+    /// @param auth The parties' consent over {PlanHashing.CANCELLATION_TYPEHASH}.
     function cancelInstalments(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
@@ -124,6 +154,9 @@ interface IEscrow is IPlanRegistry {
 
     /// @notice After the plan's expiry, refunds funded instalments whose release condition never became
     /// true (not approved, not attested) and that are not disputed. Anyone may call; works while paused.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded (checked against its commitment).
+    /// @param refs The instalments to refund, each with its Merkle proof.
     function refundExpired(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
@@ -131,6 +164,9 @@ interface IEscrow is IPlanRegistry {
     ) external;
 
     /// @notice Sends the sender's credited `token` (payments whose push failed) to `to`, an address of its choice.
+    /// @param token The ERC-20 token credited.
+    /// @param to Where to send it.
+    /// @return amount What was sent: the whole credit.
     function withdraw(address token, address to) external returns (uint256 amount);
 
     /*//////////////////////////////////////////////////////////////
@@ -141,6 +177,7 @@ interface IEscrow is IPlanRegistry {
     /// cancellations, refunds and withdrawals go on.
     function pause() external;
 
+    /// @notice Lifts the pause. Operator only.
     function unpause() external;
 
     /*//////////////////////////////////////////////////////////////
@@ -148,5 +185,7 @@ interface IEscrow is IPlanRegistry {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice What `account` can {withdraw} of `token`.
+    /// @param token The ERC-20 token.
+    /// @param account The account credited.
     function credit(address token, address account) external view returns (uint256);
 }

@@ -2,13 +2,14 @@
 pragma solidity 0.8.37;
 
 import {DaifaTypes} from "../libraries/DaifaTypes.sol";
+import {IConsent} from "./IConsent.sol";
 
 /// @title IPlanRegistry
 /// @notice Parties the operator approved, agreement sets (product openings) and disbursement plans that
 /// payer and payee both signed, with the per-instalment actions of the parties and the operator.
 /// @dev Every party action can be sent by the party itself or relayed by anyone with the party's EIP-712
 /// signature (see {DaifaTypes.PartySignature}); the parties need no gas.
-interface IPlanRegistry {
+interface IPlanRegistry is IConsent {
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
     //////////////////////////////////////////////////////////////*/
@@ -23,8 +24,6 @@ interface IPlanRegistry {
     event Paused(address account);
     /// @notice The operator lifted the pause.
     event Unpaused(address account);
-    /// @notice `owner` revoked every signature it gave with `nonce`.
-    event NonceInvalidated(address indexed owner, uint256 nonce);
 
     /// @notice Both parties signed the product opening `agreementSetId`; `params` is all of it and
     /// `consentHash` the EIP-712 struct hash they signed.
@@ -66,51 +65,85 @@ interface IPlanRegistry {
                                  ERRORS
     //////////////////////////////////////////////////////////////*/
 
+    /// @notice Thrown when new business (agreement sets, plans, amendments, deposits, a second pause) meets a pause.
     error EnforcedPause();
+    /// @notice Thrown when the operator lifts a pause that is not in force.
     error ExpectedPause();
+    /// @notice Thrown when the operator approves the zero address as a party.
     error Registry_ZeroAccount();
+    /// @notice Thrown when `roles` is neither payer (1), payee (2) nor both (3).
     error Registry_InvalidRoles(uint8 roles);
+    /// @notice Thrown when `account` is not approved for `role` (0: for any role).
     error Registry_PartyNotApproved(address account, uint8 role);
+    /// @notice Thrown when a suspended `account` is named in a new agreement set or plan.
     error Registry_PartySuspended(address account);
+    /// @notice Thrown when payer and payee are the same `account`.
     error Registry_SameParty(address account);
 
-    error Registry_SignatureExpired(uint256 deadline, uint256 now);
-    error Registry_InvalidSignature(address signer);
-    error Registry_NonceAlreadyUsed(address signer, uint256 nonce);
-
+    /// @notice Thrown when an agreement set names no token.
     error Registry_NoTokens();
+    /// @notice Thrown when an agreement set names the zero address as a token.
     error Registry_ZeroToken();
+    /// @notice Thrown when an agreement set's credit limit is zero.
     error Registry_ZeroLimit();
+    /// @notice Thrown when one of the three agreements' hashes is zero.
     error Registry_MissingAgreementHash();
+    /// @notice Thrown when an agreement set or plan would expire at or before `now`.
     error Registry_ExpiryNotInFuture(uint40 expiry, uint256 now);
 
+    /// @notice Thrown when no agreement set `agreementSetId` exists between `payer` and `payee`.
     error Registry_NoAgreementSet(uint64 agreementSetId, address payer, address payee);
+    /// @notice Thrown when the plan's agreement set expired at `expiry`.
     error Registry_AgreementSetExpired(uint64 agreementSetId, uint40 expiry, uint256 now);
+    /// @notice Thrown when a plan would run past its agreement set.
     error Registry_PlanOutlivesAgreementSet(uint40 planExpiry, uint40 agreementSetExpiry);
+    /// @notice Thrown when the agreement set does not allow the plan's `token`.
     error Registry_TokenNotAllowed(uint64 agreementSetId, address token);
+    /// @notice Thrown when a plan's total (`requested`) exceeds what is left of the agreement set's limit.
     error Registry_LimitExceeded(uint64 agreementSetId, uint256 requested, uint256 available);
 
+    /// @notice Thrown when a plan has no instalments or more than `max`.
     error Registry_InstalmentCountOutOfRange(uint256 count, uint256 max);
+    /// @notice Thrown when instalment `index` has a zero amount.
     error Registry_ZeroAmount(uint256 index);
+    /// @notice Thrown when instalment `index` must be funded after it falls due.
     error Registry_InstalmentTimesOutOfOrder(uint256 index, uint40 depositBy, uint40 releaseAt);
+    /// @notice Thrown when instalment `index` falls due after the plan expires.
     error Registry_ReleaseAfterExpiry(uint256 index, uint40 releaseAt, uint40 expiry);
+    /// @notice Thrown when instalment `index` has a release rule other than TIME, PAYER_APPROVAL, MATERIALS.
     error Registry_UnknownReleaseRule(uint256 index, uint8 rule);
+    /// @notice Thrown when MATERIALS instalment `index` has no hash of its materials list.
     error Registry_MaterialsListMissing(uint256 index);
+    /// @notice Thrown when the fee exceeds `maxFeeBps` basis points.
     error Registry_FeeTooHigh(uint16 feeBps, uint16 maxFeeBps);
+    /// @notice Thrown when a plan charges a fee but names no one to receive it.
     error Registry_FeeRecipientMissing();
+    /// @notice Thrown when a plan names no arbiter.
     error Registry_ArbiterMissing();
 
+    /// @notice Thrown when no plan `planId` was recorded.
     error Registry_UnknownPlan(uint64 planId);
+    /// @notice Thrown when the params and instalments passed are not the terms recorded for `planId`.
     error Registry_TermsMismatch(uint64 planId);
+    /// @notice Thrown when the instalment and proof passed are not instalment `index` of the recorded plan.
     error Registry_InstalmentNotInPlan(uint64 planId, uint16 index);
+    /// @notice Thrown when instalment `index` has release rule `rule`, not the one the call is for.
     error Registry_WrongReleaseRule(uint64 planId, uint16 index, uint8 rule);
+    /// @notice Thrown when instalment `index` was already released, refunded, cancelled or resolved.
     error Registry_InstalmentClosed(uint64 planId, uint16 index);
+    /// @notice Thrown when instalment `index` was already approved or its materials attested.
     error Registry_ConditionAlreadyMet(uint64 planId, uint16 index);
+    /// @notice Thrown when instalment `index` is already disputed.
     error Registry_AlreadyDisputed(uint64 planId, uint16 index);
+    /// @notice Thrown when `account`, neither the plan's payer nor its payee, disputes.
     error Registry_NotPlanParty(uint64 planId, address account);
+    /// @notice Thrown when the operator attests materials the payee has not submitted.
     error Registry_MaterialsNotSubmitted(uint64 planId, uint16 index);
+    /// @notice Thrown when the operator attests a hash other than the one the payee `submitted`.
     error Registry_MaterialsHashMismatch(uint64 planId, uint16 index, bytes32 submitted, bytes32 attested);
+    /// @notice Thrown when an amendment changes or drops instalment `index`, which was already acted on.
     error Registry_InstalmentLocked(uint64 planId, uint256 index);
+    /// @notice Thrown when the operator tries to renounce: hand over with {transferOwnership} instead.
     error Registry_RenounceDisabled();
 
     /*//////////////////////////////////////////////////////////////
@@ -126,9 +159,11 @@ interface IPlanRegistry {
 
     /// @notice Suspends `account` from new agreement sets and plans. Money owed to or by it still moves.
     /// @dev Operator only. Requires an approved party.
+    /// @param account The party's wallet.
     function suspendParty(address account) external;
 
     /// @notice Lifts a suspension. Operator only.
+    /// @param account The party's wallet.
     function reinstateParty(address account) external;
 
     /*//////////////////////////////////////////////////////////////
@@ -166,6 +201,12 @@ interface IPlanRegistry {
     /// @dev Requirements: not paused; `current` are the plan's instalments; any instalment already funded,
     /// approved, delivered (materials submitted), disputed or closed stays exactly as it was; the new list passes the checks of {recordPlan}
     /// and fits the agreement set's limit.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded.
+    /// @param current The plan's instalments now, in order.
+    /// @param amended The instalments that replace them.
+    /// @param auth The parties' consent over {PlanHashing.AMENDMENT_TYPEHASH}.
+    /// @return amendedRoot The Merkle root of `amended`, part of the plan's new commitment.
     function amendPlan(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
@@ -176,6 +217,10 @@ interface IPlanRegistry {
 
     /// @notice The payer approves the release of a PAYER_APPROVAL instalment.
     /// @dev Requirements: the payer sent it or signed it; the rule is PAYER_APPROVAL; not closed; not yet approved.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded (checked against its commitment).
+    /// @param ref The instalment, its index and its Merkle proof.
+    /// @param sig The payer's {PlanHashing.PAYER_APPROVAL_TYPEHASH} signature, or empty if the payer sends it.
     function approveRelease(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
@@ -186,6 +231,11 @@ interface IPlanRegistry {
     /// @notice The payee submits the hash of the materials it delivered for a MATERIALS instalment.
     /// @dev Requirements: the payee sent it or signed it; the rule is MATERIALS; not closed; not yet attested.
     /// A new submission before attestation replaces the previous one.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded (checked against its commitment).
+    /// @param ref The instalment, its index and its Merkle proof.
+    /// @param deliveredHash Hash of the delivered materials (the platform keeps the files).
+    /// @param sig The payee's {PlanHashing.MATERIALS_SUBMISSION_TYPEHASH} signature, or empty if the payee sends it.
     function submitMaterials(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
@@ -197,6 +247,10 @@ interface IPlanRegistry {
     /// @notice The operator attests that it reviewed the delivered materials; the review window starts.
     /// @dev Operator only. Requirements: rule MATERIALS; not closed; not yet attested; `deliveredHash`
     /// equals what the payee submitted.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded (checked against its commitment).
+    /// @param ref The instalment, its index and its Merkle proof.
+    /// @param deliveredHash The hash the payee submitted, as the operator reviewed it.
     function attestMaterials(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
@@ -205,7 +259,12 @@ interface IPlanRegistry {
     ) external;
 
     /// @notice Payer or payee disputes an instalment that is not closed; it freezes until the arbiter splits it.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded (checked against its commitment).
+    /// @param ref The instalment, its index and its Merkle proof.
     /// @param by The disputing party: the plan's payer or payee.
+    /// @param reasonHash Hash of the written reason (the platform keeps the text).
+    /// @param sig `by`'s {PlanHashing.DISPUTE_TYPEHASH} signature, or empty if `by` sends it.
     function dispute(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
@@ -214,9 +273,6 @@ interface IPlanRegistry {
         bytes32 reasonHash,
         DaifaTypes.PartySignature calldata sig
     ) external;
-
-    /// @notice Revokes every signature the sender gave with `nonce`.
-    function invalidateNonce(uint256 nonce) external;
 
     /*//////////////////////////////////////////////////////////////
                                  VIEWS
@@ -229,28 +285,39 @@ interface IPlanRegistry {
     function operator() external view returns (address);
 
     /// @notice A party's roles, suspension and reviewed documents' hash.
+    /// @param account The party's wallet.
     function party(address account) external view returns (uint8 roles, bool suspended, bytes32 documentsHash);
 
+    /// @notice An agreement set's parties, expiry, limit and what its plans have committed; zeros if unknown.
+    /// @param agreementSetId The agreement set.
     function agreementSet(uint64 agreementSetId) external view returns (DaifaTypes.AgreementSet memory);
 
+    /// @notice Whether plans under the agreement set may be paid in `token`.
+    /// @param agreementSetId The agreement set.
+    /// @param token The ERC-20 token.
     function isTokenAllowed(uint64 agreementSetId, address token) external view returns (bool);
 
     /// @notice The first 24 bytes of `keccak256(abi.encode(params, instalmentsRoot))` of a recorded plan, the
     /// commitment every call that acts on an instalment is checked against; zero for an unknown plan.
+    /// @param planId The plan.
     function planCommitment(uint64 planId) external view returns (bytes24);
 
     /// @notice An instalment's status bits (see {DaifaTypes}): FUNDED 1, CONDITION_MET 2, DISPUTED 4, CLOSED 8.
+    /// @param planId The plan.
+    /// @param index The instalment's position in the plan.
     function instalmentStatus(uint64 planId, uint256 index) external view returns (uint8);
 
     /// @notice What the payee delivered for a MATERIALS instalment and when the operator attested it (0: not yet).
+    /// @param planId The plan.
+    /// @param index The instalment's position in the plan.
     function materials(uint64 planId, uint256 index) external view returns (bytes32 deliveredHash, uint40 attestedAt);
 
-    function isNonceUsed(address owner, uint256 nonce) external view returns (bool);
-
-    /// @notice The EIP-712 domain separator (name "Daifa", version "1", this chain, this contract).
-    function domainSeparator() external view returns (bytes32);
-
     /// @notice The struct hash and the digest the parties sign for a plan, and its instalments' Merkle root.
+    /// @param params Everything but the instalments.
+    /// @param instalments The instalments, in order.
+    /// @param payerNonce The payer's unused nonce.
+    /// @param payeeNonce The payee's unused nonce.
+    /// @param deadline Unix time after which the signatures are refused.
     function hashPlan(
         DaifaTypes.PlanParams calldata params,
         DaifaTypes.Instalment[] calldata instalments,
@@ -260,6 +327,10 @@ interface IPlanRegistry {
     ) external view returns (bytes32 consentHash, bytes32 digest, bytes32 instalmentsRoot);
 
     /// @notice The struct hash and the digest the parties sign for an agreement set.
+    /// @param params The agreement set.
+    /// @param payerNonce The payer's unused nonce.
+    /// @param payeeNonce The payee's unused nonce.
+    /// @param deadline Unix time after which the signatures are refused.
     function hashAgreementSet(
         DaifaTypes.AgreementSetParams calldata params,
         uint256 payerNonce,

@@ -2,7 +2,7 @@
 pragma solidity 0.8.37;
 
 /// @title DaifaTypes
-/// @notice The structs and constants shared by the plan registry, the escrow and their off-chain twins.
+/// @notice Every struct and the constants of the plan registry, the escrow and their off-chain twins.
 /// @dev Amounts are `uint128` in the token's smallest unit and times `uint40` unix seconds so that
 /// storage packs; the EIP-712 type strings in {PlanHashing} name exactly these fields.
 library DaifaTypes {
@@ -37,21 +37,14 @@ library DaifaTypes {
     uint8 internal constant DISPUTED = 4;
     uint8 internal constant CLOSED = 8;
 
-    /// @dev A plan's first storage word holds a 192-bit commitment to its terms in the high bits and the
-    /// statuses of instalments 0-15 in the low 64 bits, so recording a plan of up to 16 instalments writes
-    /// one slot, and acting on one of them reads one. Later instalments take 63 statuses per further word,
-    /// whose bit 255 marks it as written at recording so that every status change is a cheap store.
-    uint256 internal constant HEAD_STATUSES = 16;
-    uint256 internal constant HEAD_STATUS_MASK = type(uint64).max;
-    uint256 internal constant STATUSES_PER_WORD = 63;
-    uint256 internal constant WORD_MARKER = 1 << 255;
-    /// @dev 16 + 63 * 4 statuses fit; 252 instalments is 21 years of monthly pay.
+    /// @dev 16 statuses in a plan's head word and 63 in each of four more fit (see {InstalmentStatus});
+    /// 252 instalments is 21 years of monthly pay.
     uint256 internal constant MAX_INSTALMENTS = 252;
 
     uint16 internal constant MAX_FEE_BPS = 10_000;
 
     /*//////////////////////////////////////////////////////////////
-                                STRUCTS
+                         STRUCTS: WHAT PARTIES SIGN
     //////////////////////////////////////////////////////////////*/
 
     /// @notice One instalment of a plan, exactly as both parties sign it.
@@ -129,5 +122,59 @@ library DaifaTypes {
         uint8 v;
         bytes32 r;
         bytes32 s;
+    }
+
+    /// @notice One item of {IEscrow.releaseBatch}: an instalment of a recorded plan.
+    struct ReleaseItem {
+        uint64 planId;
+        PlanParams params;
+        InstalmentRef ref;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                      STRUCTS: WHAT THE REGISTRY STORES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev An approved party.
+    struct Party {
+        uint8 roles; // slot 0: ROLE_PAYER and/or ROLE_PAYEE
+        bool suspended; // slot 0
+        bytes32 documentsHash; // slot 1: read only by the view
+    }
+
+    /// @dev The hot state of an agreement set, keyed by (id, payer, payee): one read checks that the set
+    /// exists between the plan's parties, is open and has room.
+    struct Budget {
+        uint40 expiry;
+        uint104 limit;
+        uint104 committed;
+    }
+
+    /// @dev Who an agreement set is between, for the view (calls find the budget by id and parties).
+    struct SetParties {
+        address payer;
+        address payee;
+    }
+
+    /// @dev The pause flag and the id counters share a slot: recording and depositing read the flag
+    /// anyway, so handing out the next id costs only the warm store.
+    struct Counters {
+        bool paused;
+        uint64 agreementSetCount;
+        uint64 planCount;
+    }
+
+    /// @dev What the payee delivered for a MATERIALS instalment, and when the operator attested it.
+    struct Materials {
+        bytes32 deliveredHash;
+        uint40 attestedAt;
+    }
+
+    /// @dev A recorded plan: its head word (terms' commitment and the first statuses), the further status
+    /// words (see {InstalmentStatus}) and the materials of its MATERIALS instalments.
+    struct PlanState {
+        uint256 head;
+        mapping(uint256 word => uint256) statusWords;
+        mapping(uint256 index => Materials) materials;
     }
 }
