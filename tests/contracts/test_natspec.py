@@ -32,7 +32,8 @@ def declarations(source: str, kind: str) -> list[tuple[str, str, list[str]]]:
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_every_error_says_when_it_is_thrown(path: Path) -> None:
-    undocumented = [name for name, doc, _ in declarations(path.read_text(), "error") if "@notice Thrown when" not in doc]
+    errors = declarations(path.read_text(), "error")
+    undocumented = [name for name, doc, _ in errors if "@notice Thrown when" not in doc]
     assert undocumented == []
 
 
