@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bench.gas import SNAPSHOT, TARGETS, check, measure
-
 from tests.chain_harness import anvil_chain
+from tests.gas_record import SNAPSHOT, TARGETS, check, measure
 
 
 def test_gas_figures_do_not_exceed_the_committed_record() -> None:

@@ -90,3 +90,22 @@ def test_the_circle_finder_finds_a_circle() -> None:
 
 def test_no_module_of_the_package_imports_itself_back() -> None:
     assert circles(package_graph()) == []
+
+
+def top_level_imports(root: Path) -> set[str]:
+    """The top-level packages the Python files under `root` import."""
+    found: set[str] = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module.partition(".")[0])
+    return found
+
+
+def test_benchmarks_build_on_the_tests_never_the_other_way() -> None:
+    root = PACKAGE.parents[1]
+    assert "tests" in top_level_imports(root / "bench")  # the benchmarks reuse the chain harness and world
+    assert "bench" not in top_level_imports(root / "tests")
+    assert {"tests", "bench"}.isdisjoint(top_level_imports(PACKAGE))
