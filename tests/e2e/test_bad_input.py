@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from daifa.sdk.plans import instalment, plan_request
 from daifa.store import models as m
 from tests.e2e.harness import DAY, PDF, USD, ApiError, Daifa, Party
 
@@ -54,11 +55,11 @@ def application(status: int, code: str, files: list[tuple[str, bytes, str]] | No
     return ("POST", "/v1/parties", None, status, code, {"data": data, "files": uploads} if uploads else {"data": data})
 
 
-def plan_body(daifa: Daifa, product: str, **instalment: Any) -> dict[str, Any]:
+def plan_body(daifa: Daifa, product: str, **changes: Any) -> dict[str, Any]:
+    """A valid plan request of one instalment, with these fields of the instalment changed."""
     now = daifa.chain.now()
-    item = {"deposit_by": now + 5 * DAY, "release_at": now + 10 * DAY, "amount": str(10 * USD), "rule": "time"}
-    item.update(instalment)
-    return {"product": product, "expiry": now + 60 * DAY, "instalments": [item]}
+    item = {**instalment(now + 5 * DAY, now + 10 * DAY, 10 * USD), **changes}
+    return plan_request(product, now + 60 * DAY, [item])
 
 
 DEEP = b"[" * 100_000 + b"]" * 100_000  # 200 KB: once enough to kill the server process

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from daifa.cli.main import app
 from daifa.devnet import free_port
+from daifa.sdk.plans import DAY, instalment, plan_request
 from tests.e2e.harness import PDF
 
 pytestmark = pytest.mark.chains("anvil")  # the CLI's chain is a devnet (or, for the demo, its own)
@@ -242,23 +243,10 @@ def test_an_operator_and_two_parties_work_through_the_cli(server: dict[str, str]
     assert "signed" in daifa("sign", "--yes", env=payee)
     wait_for(lambda: daifa_json("product", "show", product["id"], env=payer)["status"] == "open")
 
-    status = daifa_json("devnet", "status", env=server)
+    now = daifa_json("devnet", "status", env=server)["time"]
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(
-        json.dumps(
-            {
-                "product": product["id"],
-                "expiry": status["time"] + 100 * 86_400,
-                "instalments": [
-                    {
-                        "deposit_by": status["time"] + 86_400,
-                        "release_at": status["time"] + 2 * 86_400,
-                        "amount": "1000",
-                        "rule": "time",
-                    }
-                ],
-            }
-        )
+        json.dumps(plan_request(product["id"], now + 100 * DAY, [instalment(now + DAY, now + 2 * DAY, 1000)]))
     )
     plan = daifa_json("plan", "request", str(plan_file), env=payer)
     daifa("sign", "--yes", env=payer)
@@ -402,9 +390,8 @@ def test_a_multisig_payer_and_an_external_signer_pay_a_wage_through_the_cli(
 
     now = daifa_json("devnet", "status", env=operator)["time"]
     plan_file = tmp_path / "plan.json"
-    instalment = {"deposit_by": now + 86_400, "release_at": now + 2 * 86_400, "amount": "1000000000", "rule": "time"}
     plan_file.write_text(
-        json.dumps({"product": product["id"], "expiry": now + 100 * 86_400, "instalments": [instalment]})
+        json.dumps(plan_request(product["id"], now + 100 * DAY, [instalment(now + DAY, now + 2 * DAY, 1_000_000_000)]))
     )
     plan = daifa_json("plan", "request", str(plan_file), env=payer)
     # The owners sign elsewhere: the message is exported, each owner signs it, the signatures come back.

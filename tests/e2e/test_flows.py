@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from daifa import webhook_signatures as webhooks
+from daifa.sdk.plans import instalment, plan_request
 from daifa.store import models as m
 from tests.e2e.harness import DAY, PDF, USD, ApiError, Daifa
 
@@ -119,18 +120,9 @@ def test_an_expired_plan_refunds_what_was_never_approved(daifa: Daifa) -> None:
     plan = daifa.agree_plan(
         payer,
         payee,
-        {
-            "product": product["id"],
-            "expiry": now + 30 * DAY,
-            "instalments": [
-                {
-                    "deposit_by": now + DAY,
-                    "release_at": now + 10 * DAY,
-                    "amount": str(400 * USD),
-                    "rule": "payer_approval",
-                }
-            ],
-        },
+        plan_request(
+            product["id"], now + 30 * DAY, [instalment(now + DAY, now + 10 * DAY, 400 * USD, "payer_approval")]
+        ),
     )
     daifa.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": [0]}, expect=201)
     daifa.sign_pending(payer)
@@ -153,11 +145,7 @@ def test_a_suspended_party_cannot_start_new_business_until_reinstated(daifa: Dai
     daifa.settle()
     assert daifa.get(f"/v1/parties/{payee.id}", payee.key)["status"] == "suspended"
     now = daifa.chain.now()
-    body = {
-        "product": plan["product"],
-        "expiry": now + 60 * DAY,
-        "instalments": [{"deposit_by": now + DAY, "release_at": now + 2 * DAY, "amount": "5", "rule": "time"}],
-    }
+    body = plan_request(plan["product"], now + 60 * DAY, [instalment(now + DAY, now + 2 * DAY, 5)])
     with pytest.raises(ApiError) as refused:
         daifa.post("/v1/plans", payer.key, json=body)
     assert refused.value.status == 409 and "payee" in refused.value.body["detail"]
@@ -210,11 +198,7 @@ def test_refusals_and_withdrawals_end_their_flows(daifa: Daifa) -> None:
     # A plan the payee rejects, one the payer withdraws, one whose signatures expire.
     opened = daifa.open_product(payer, payee)
     now = daifa.chain.now()
-    body = {
-        "product": opened["id"],
-        "expiry": now + 60 * DAY,
-        "instalments": [{"deposit_by": now + 20 * DAY, "release_at": now + 30 * DAY, "amount": "5", "rule": "time"}],
-    }
+    body = plan_request(opened["id"], now + 60 * DAY, [instalment(now + 20 * DAY, now + 30 * DAY, 5)])
     first = daifa.post("/v1/plans", payer.key, json=body, expect=201)
     daifa.sign_pending(payer)
     assert (
@@ -316,13 +300,7 @@ def test_a_plan_whose_recording_fails_is_reported_and_expires(daifa: Daifa) -> N
     plan = daifa.post(
         "/v1/plans",
         payer.key,
-        json={
-            "product": product["id"],
-            "expiry": now + 100 * DAY,
-            "instalments": [
-                {"deposit_by": now + 50 * DAY, "release_at": now + 60 * DAY, "amount": "9", "rule": "time"}
-            ],
-        },
+        json=plan_request(product["id"], now + 100 * DAY, [instalment(now + 50 * DAY, now + 60 * DAY, 9)]),
         expect=201,
     )
     daifa.sign_pending(payer)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 
+from daifa.sdk.plans import instalment, plan_request
 from tests.e2e.harness import DAY, PDF, USD, Daifa
 
 
@@ -34,33 +35,23 @@ def test_the_whole_life_of_a_plan(daifa: Daifa) -> None:
     plan = daifa.agree_plan(
         payer,
         payee,
-        {
-            "product": product["id"],
-            "expiry": now + 200 * DAY,
-            "review_window": 3 * DAY,
-            "instalments": [
-                {
-                    "deposit_by": now + 10 * DAY,
-                    "release_at": now + 30 * DAY,
-                    "amount": str(1_000 * USD),
-                    "rule": "time",
-                },
-                {
-                    "deposit_by": now + 40 * DAY,
-                    "release_at": now + 60 * DAY,
-                    "amount": str(2_000 * USD),
-                    "rule": "payer_approval",
-                },
-                {
-                    "deposit_by": now + 70 * DAY,
-                    "release_at": now + 90 * DAY,
-                    "amount": str(3_000 * USD),
-                    "rule": "materials",
-                    "required_materials": ["signed timesheets"],
-                    "verification": "the operator checks the timesheets against the roster",
-                },
+        plan_request(
+            product["id"],
+            now + 200 * DAY,
+            [
+                instalment(now + 10 * DAY, now + 30 * DAY, 1_000 * USD),
+                instalment(now + 40 * DAY, now + 60 * DAY, 2_000 * USD, "payer_approval"),
+                instalment(
+                    now + 70 * DAY,
+                    now + 90 * DAY,
+                    3_000 * USD,
+                    "materials",
+                    required_materials=["signed timesheets"],
+                    verification="the operator checks the timesheets against the roster",
+                ),
             ],
-        },
+            review_window=3 * DAY,
+        ),
     )
     assert plan["chain_plan_id"] is not None and plan["total"] == str(6_000 * USD)
     daifa.reconcile()
@@ -102,10 +93,8 @@ def test_the_whole_life_of_a_plan(daifa: Daifa) -> None:
     daifa.settle()
     daifa.post(f"/v1/plans/{plan['id']}/instalments/2/attest", daifa.operator_key, expect=201)
     daifa.settle()
-    instalment = daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"][2]
-    assert (
-        instalment["status"] == "releasable" and instalment["delivered_hash"] == materials["details"]["delivered_hash"]
-    )
+    attested = daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"][2]
+    assert attested["status"] == "releasable" and attested["delivered_hash"] == materials["details"]["delivered_hash"]
     [timesheet] = materials["documents"]
     assert daifa.get(f"/v1/documents/{timesheet['id']}/verification", daifa.operator_key)["on_chain"]
 
@@ -146,13 +135,7 @@ def test_the_whole_life_of_a_plan(daifa: Daifa) -> None:
     second = daifa.agree_plan(
         payer,
         payee,
-        {
-            "product": product["id"],
-            "expiry": now + 100 * DAY,
-            "instalments": [
-                {"deposit_by": now + 5 * DAY, "release_at": now + 20 * DAY, "amount": str(700 * USD), "rule": "time"}
-            ],
-        },
+        plan_request(product["id"], now + 100 * DAY, [instalment(now + 5 * DAY, now + 20 * DAY, 700 * USD)]),
     )
     wallet_deposit = daifa.post(
         f"/v1/plans/{second['id']}/deposits", payer.key, json={"indices": [0], "method": "wallet"}, expect=201

@@ -12,6 +12,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from daifa import safe
+from daifa.sdk.plans import instalment, plan_request
 from tests.e2e.harness import DAY, PDF, USD, Daifa, Party
 
 pytestmark = pytest.mark.chains("anvil")
@@ -53,37 +54,18 @@ def test_two_multisig_treasuries_through_the_whole_life_of_a_plan(daifa: Daifa) 
     plan = daifa.agree_plan(
         payer.party,
         payee.party,
-        {
-            "product": product["id"],
-            "expiry": now + 200 * DAY,
-            "instalments": [
-                {
-                    "deposit_by": now + 10 * DAY,
-                    "release_at": now + 30 * DAY,
-                    "amount": str(1_000 * USD),
-                    "rule": "time",
-                },
-                {
-                    "deposit_by": now + 10 * DAY,
-                    "release_at": now + 30 * DAY,
-                    "amount": str(2_000 * USD),
-                    "rule": "payer_approval",
-                },
-                {
-                    "deposit_by": now + 10 * DAY,
-                    "release_at": now + 30 * DAY,
-                    "amount": str(3_000 * USD),
-                    "rule": "materials",
-                    "required_materials": ["signed timesheets"],
-                },
-                {
-                    "deposit_by": now + 50 * DAY,
-                    "release_at": now + 60 * DAY,
-                    "amount": str(4_000 * USD),
-                    "rule": "time",
-                },
+        plan_request(
+            product["id"],
+            now + 200 * DAY,
+            [
+                instalment(now + 10 * DAY, now + 30 * DAY, 1_000 * USD),
+                instalment(now + 10 * DAY, now + 30 * DAY, 2_000 * USD, "payer_approval"),
+                instalment(
+                    now + 10 * DAY, now + 30 * DAY, 3_000 * USD, "materials", required_materials=["signed timesheets"]
+                ),
+                instalment(now + 50 * DAY, now + 60 * DAY, 4_000 * USD),
             ],
-        },
+        ),
         sign=by_two_owners,
     )
 

@@ -14,6 +14,7 @@ from daifa import Client, Conflict, Forbidden, InvalidInput, NotFound, Unauthent
 from daifa.api.app import create_app
 from daifa.api.server import serving
 from daifa.sdk.errors import ApiError
+from daifa.sdk.plans import instalment, plan_request
 from tests.e2e.harness import DAY, PDF, USD, Daifa
 
 
@@ -58,13 +59,7 @@ def test_a_plan_agreed_through_the_sdk_with_keystore_wallets_is_recorded(
     assert payer.get_product(product.id).status == "open"
 
     plan = payer.request_plan(
-        {
-            "product": product.id,
-            "expiry": now + 60 * DAY,
-            "instalments": [
-                {"deposit_by": now + DAY, "release_at": now + 2 * DAY, "amount": str(500 * USD), "rule": "time"}
-            ],
-        }
+        plan_request(product.id, now + 60 * DAY, [instalment(now + DAY, now + 2 * DAY, 500 * USD)])
     )
     for name, client in (("employer", payer), ("labour-firm", payee)):
         for request in client.list_signature_requests():

@@ -14,6 +14,7 @@ from eth_account.signers.local import LocalAccount
 
 from daifa import Wallet, WalletError
 from daifa.chain import typed_data as td
+from daifa.sdk.plans import Rule, instalment, plan_request
 from tests.e2e.harness import DAY, PDF, Daifa, Party, Signer
 
 pytestmark = pytest.mark.chains("anvil")
@@ -44,10 +45,9 @@ def anvil(daifa: Daifa) -> Signer:
     return sign
 
 
-def instalment(now: int, k: int, amount: int, rule: str) -> dict[str, Any]:
-    item = {"deposit_by": now + (k + 1) * 20 * DAY, "release_at": now + (k + 2) * 20 * DAY, "amount": str(amount)}
-    materials = {"required_materials": ["signed timesheets"]} if rule == "materials" else {}
-    return {**item, "rule": rule, **materials}
+def kth_instalment(now: int, k: int, amount: int, rule: Rule) -> dict[str, Any]:
+    materials = ["signed timesheets"] if rule == "materials" else []
+    return instalment(now + (k + 1) * 20 * DAY, now + (k + 2) * 20 * DAY, amount, rule, required_materials=materials)
 
 
 def integers_are_strings(value: Any) -> bool:
@@ -77,16 +77,16 @@ def test_every_request_is_signed_alike_by_two_wallet_implementations(daifa: Daif
     # 12,345.678901 units: 12,345,678,901,000,000,000,000 base units on the 18-decimal token, past 2**53.
     amount = 12_345_678_901 * unit // 10**6
     now = daifa.chain.now()
-    rules = ["time", "payer_approval", "materials", "time"]
+    rules: list[Rule] = ["time", "payer_approval", "materials", "time"]
     plan = daifa.agree_plan(
         payer,
         payee,
-        {
-            "product": product["id"],
-            "token": token.address,
-            "expiry": now + 200 * DAY,
-            "instalments": [instalment(now, k, amount + k, rule) for k, rule in enumerate(rules)],
-        },
+        plan_request(
+            product["id"],
+            now + 200 * DAY,
+            [kth_instalment(now, k, amount + k, rule) for k, rule in enumerate(rules)],
+            token=token.address,
+        ),
         sign=sign,
     )
     daifa.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": [0, 1, 2, 3]}, expect=201)
