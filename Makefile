@@ -84,7 +84,7 @@ compile: setup
 # server when it can (CI sets DAIFA_CI, so that a missing server fails the run instead of skipping).
 test: setup lint slither brownie-setup
 	DAIFA_TEST_POSTGRES_URL="$${DAIFA_TEST_POSTGRES_URL:-$$(bash scripts/postgres.sh)}" \
-		$(PY) -m pytest -n 2 --dist loadfile -q
+		$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 test-fast: setup
 	$(PY) -m pytest -q --chains eth-tester tests/contracts --deselect tests/contracts/test_gas_record.py

@@ -26,6 +26,32 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("chain_kind", kinds, scope="session")
 
 
+# Files whose every test is a unit of work of its own under `make test` (xdist, --dist loadfile): the
+# invariant run is the longest test, and its two chains should run side by side, not one after the other.
+OWN_WORKER_FILES = {"tests/contracts/test_invariants.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Those tests first: with `--no-loadscope-reorder` the work queue keeps this order, so each of them
+    starts at once on a worker of its own while the other files fill in around them."""
+    items.sort(key=lambda item: item.nodeid.partition("::")[0] not in OWN_WORKER_FILES)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under `--dist loadfile`: a file is one unit of work (its module fixtures deploy the contracts once),
+    except in OWN_WORKER_FILES, where each test is one. (xdist_group cannot do this: pytest 9 no longer lets
+    xdist rename the tests it groups.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FileOrTestScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if nodeid.partition("::")[0] in OWN_WORKER_FILES else str(super()._split_scope(nodeid))
+
+    return FileOrTestScheduling(config, log)
+
+
 @pytest.fixture(scope="session")
 def chain(chain_kind: str) -> Iterator[Chain]:
     if chain_kind == "anvil":
