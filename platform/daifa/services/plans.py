@@ -77,7 +77,7 @@ def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequ
     total = check_plan_request(_product_terms(session, product, payer, payee), params, instalments, now)
     plan = _new_plan(session, ports, product, (payer, payee), params, instalments, total, now)
     for index, (item, terms) in enumerate(zip(request.instalments, instalments, strict=True)):
-        session.add(_instalment_row(plan, index, item, terms))
+        session.add(m.Instalment.from_terms(plan.id, index, terms, list(item.required_materials), item.verification))
     typed = typed_plan(ports, params, instalments, plan)
     signatures.request(session, ports, payer.id, Subject.of(plan), PLAN, typed)
     _emit(session, plan, "plan.requested")
@@ -172,20 +172,6 @@ def _new_plan(
     session.add(plan)
     session.flush()
     return plan
-
-
-def _instalment_row(plan: m.Plan, index: int, item: InstalmentRequest, terms: Instalment) -> m.Instalment:
-    return m.Instalment(
-        plan_id=plan.id,
-        index=index,
-        deposit_by=terms.deposit_by,
-        release_at=terms.release_at,
-        amount=terms.amount,
-        rule=int(terms.rule),
-        materials_hash=terms.materials_hash,
-        required_materials=list(item.required_materials),
-        verification=item.verification,
-    )
 
 
 def _instalment(i: int, item: InstalmentRequest) -> Instalment:

@@ -228,7 +228,7 @@ class Projection:
         for index, item in enumerate(state.instalments):
             row = rows[index] if index < len(rows) else None
             if row is None:  # an amendment appended it
-                row = _new_row(plan.id, index, item)
+                row = m.Instalment.from_terms(plan.id, index, item.terms, [])
                 session.add(row)
                 rows.append(row)
             _write(row, item)
@@ -295,20 +295,6 @@ def _state(row: m.Instalment) -> InstalmentState:
         to_payee=row.to_payee,
         fee=row.fee,
         to_payer=row.to_payer,
-    )
-
-
-def _new_row(plan_id: int, index: int, item: InstalmentState) -> m.Instalment:
-    t = item.terms
-    return m.Instalment(
-        plan_id=plan_id,
-        index=index,
-        deposit_by=t.deposit_by,
-        release_at=t.release_at,
-        amount=t.amount,
-        rule=int(t.rule),
-        materials_hash=t.materials_hash,
-        required_materials=[],
     )
 
 

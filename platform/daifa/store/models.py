@@ -11,7 +11,7 @@ they are the database's copy of what the chain says.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -29,6 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+if TYPE_CHECKING:
+    from daifa.domain.plans import Instalment as InstalmentTerms
 
 
 def utcnow() -> datetime:
@@ -208,6 +211,23 @@ class Instalment(Base):
     reminded: Mapped[bool] = mapped_column(Boolean, default=False)
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))  # the release or refund in flight
+
+    @classmethod
+    def from_terms(
+        cls, plan_id: int, index: int, terms: InstalmentTerms, required_materials: list[str], verification: str = ""
+    ) -> Instalment:
+        """A new row for instalment `index` of a plan as both parties signed it."""
+        return cls(
+            plan_id=plan_id,
+            index=index,
+            deposit_by=terms.deposit_by,
+            release_at=terms.release_at,
+            amount=terms.amount,
+            rule=int(terms.rule),
+            materials_hash=terms.materials_hash,
+            required_materials=required_materials,
+            verification=verification,
+        )
 
 
 class PlanAction(Timestamps, Base):
