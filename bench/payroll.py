@@ -40,7 +40,8 @@ from typing import IO, Any
 import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
@@ -125,9 +126,11 @@ class Bench:
         self.payer_wallet: LocalAccount = Account.from_key(keccak(text="bench:payer"))
         self.payee_wallets = [Account.from_key(keccak(text=f"bench:payee:{i}")) for i in range(payees)]
         self.token = self.w3.eth.contract(
-            address=self.deployment.token or "", abi=load_artifact("DaifaTestDollar")["abi"]
+            address=Web3.to_checksum_address(self.deployment.token or ""), abi=load_artifact("DaifaTestDollar")["abi"]
         )
-        self.escrow = self.w3.eth.contract(address=self.deployment.escrow, abi=load_artifact("DaifaEscrow")["abi"])
+        self.escrow = self.w3.eth.contract(
+            address=Web3.to_checksum_address(self.deployment.escrow), abi=load_artifact("DaifaEscrow")["abi"]
+        )
         self.api: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self.peaks: dict[str, float] = {}
@@ -394,9 +397,11 @@ class Bench:
             for month in range(FUNDED):
                 target = self.start + 30 * (month + 1) * DAY
                 self.devnet.advance(max(1, target - _now(self.w3)))
-                self.wait(
-                    lambda month=month: self.count(closed, model=m.Instalment) == (month + 1) * self.n, "releases"
-                )
+
+                def released(month: int = month) -> bool:
+                    return self.count(closed, model=m.Instalment) == (month + 1) * self.n
+
+                self.wait(released, "releases")
 
         self.phase("releases", self.n * FUNDED, run)
 
@@ -463,14 +468,14 @@ class Bench:
         fresh.close()
 
 
-def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, str]], size: int = 200) -> list[bytes]:
+def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, str]], size: int = 200) -> list[HexBytes]:
     """Signs every call with consecutive nonces and posts them as JSON-RPC batches (web3's batches refuse
     eth_sendRawTransaction, so the array is posted directly)."""
     nonce = w3.eth.get_transaction_count(wallet.address)
     base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas", 0))
     raws = []
     for i, call in enumerate(calls):
-        tx = {
+        tx: dict[str, Any] = {
             "to": Web3.to_checksum_address(call["to"]),
             "data": call["data"],
             "nonce": nonce + i,
@@ -480,7 +485,7 @@ def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, str]], s
             "maxPriorityFeePerGas": 10**9,
         }
         raws.append("0x" + bytes(wallet.sign_transaction(tx).raw_transaction).hex())
-    hashes: list[bytes] = []
+    hashes: list[HexBytes] = []
     endpoint = str(w3.provider.endpoint_uri)  # type: ignore[attr-defined]
     for start in range(0, len(raws), size):
         batch = [
@@ -491,7 +496,7 @@ def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, str]], s
         for answer in sorted(answers, key=lambda a: a["id"]):
             if "error" in answer:
                 raise RuntimeError(f"a deposit was refused: {answer['error']}")
-            hashes.append(bytes.fromhex(answer["result"][2:]))
+            hashes.append(HexBytes(answer["result"]))
     return hashes
 
 

@@ -10,18 +10,18 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
-from web3.types import TxReceipt
+from web3.types import RPCEndpoint, TxParams, TxReceipt
 
 from daifa.chain.artifacts import load_artifact
 from daifa.chain.embedded import embedded_web3
@@ -80,7 +80,7 @@ class Chain:
         artifact = load_artifact(name)
         factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         receipt = self._send_tx(factory.constructor(*args).build_transaction(self._tx_base(sender)), sender)
-        return self.contract(name, receipt["contractAddress"])
+        return self.contract(name, str(receipt["contractAddress"]))
 
     def send(self, call: ContractFunction, sender: LocalAccount, gas: int | None = None) -> TxReceipt:
         """Sends `call` from `sender`; raises `Reverted` with the decoded custom error if it would revert."""
@@ -88,7 +88,7 @@ class Chain:
         if gas is not None:
             base["gas"] = gas
         try:
-            tx = call.build_transaction(base)
+            tx = call.build_transaction(cast(TxParams, base))
         except (ContractLogicError, TransactionFailed) as error:
             raise decode_revert(revert_data(error)) from None
         return self._send_tx(tx, sender)
@@ -111,8 +111,8 @@ class Chain:
             "maxPriorityFeePerGas": 10**9,
         }
 
-    def _send_tx(self, tx: dict[str, Any], sender: LocalAccount) -> TxReceipt:
-        signed = sender.sign_transaction(tx)
+    def _send_tx(self, tx: TxParams | dict[str, Any], sender: LocalAccount) -> TxReceipt:
+        signed = sender.sign_transaction(cast(dict[str, Any], tx))
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         self._nonces[sender.address] = tx["nonce"] + 1
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=0.01)
@@ -120,17 +120,23 @@ class Chain:
             raise AssertionError(f"transaction {tx_hash.hex()} failed after a successful gas estimate")
         return receipt
 
+    def rpc(self, method: str, params: list[Any] | None = None) -> Any:
+        """A node method by name (anvil's evm_* and anvil_*): its result; an error answer fails the test."""
+        answer = self.w3.provider.make_request(RPCEndpoint(method), params or [])
+        assert "error" not in answer, f"{method}: {answer['error']}"
+        return answer.get("result")
+
     # ---------------------------------------------------------------- snapshots
 
     def snapshot(self) -> Any:
         if self.kind == "anvil":
-            return self.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+            return self.rpc("evm_snapshot", [])
         return self.w3.provider.ethereum_tester.take_snapshot()  # type: ignore[attr-defined]
 
     def revert(self, snapshot_id: Any) -> None:
         """Returns the chain to `snapshot_id` (consumed on anvil: take a new one after)."""
         if self.kind == "anvil":
-            self.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
+            self.rpc("evm_revert", [snapshot_id])
         else:
             self.w3.provider.ethereum_tester.revert_to_snapshot(snapshot_id)  # type: ignore[attr-defined]
         self._nonces.clear()
@@ -144,9 +150,9 @@ class Chain:
         """Moves the clock to `timestamp` and makes every later block one second after the one before,
         so that a run sends the same bytes and uses the same gas every time."""
         if self.kind == "anvil":
-            self.w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
-            self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-            self.w3.provider.make_request("anvil_setBlockTimestampInterval", [1])  # type: ignore[arg-type]
+            self.rpc("evm_setNextBlockTimestamp", [timestamp])
+            self.rpc("evm_mine", [])
+            self.rpc("anvil_setBlockTimestampInterval", [1])
         else:
             # py-evm stamps each new block one second after the last once the clock is ahead of real time.
             self.w3.provider.ethereum_tester.time_travel(timestamp)  # type: ignore[attr-defined]
@@ -155,15 +161,15 @@ class Chain:
         """Mines empty blocks."""
         for _ in range(blocks):
             if self.kind == "anvil":
-                self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+                self.rpc("evm_mine", [])
             else:
                 self.w3.provider.ethereum_tester.mine_blocks(1)  # type: ignore[attr-defined]
 
     def advance(self, seconds: int) -> int:
         """Moves the chain's clock forward and mines a block; returns the new time."""
         if self.kind == "anvil":
-            self.w3.provider.make_request("evm_setNextBlockTimestamp", [self.now() + seconds])  # type: ignore[arg-type]
-            self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            self.rpc("evm_setNextBlockTimestamp", [self.now() + seconds])
+            self.rpc("evm_mine", [])
         else:
             tester = self.w3.provider.ethereum_tester  # type: ignore[attr-defined]
             tester.time_travel(self.now() + seconds)

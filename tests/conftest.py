@@ -45,7 +45,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    class FileOrTestScheduling(LoadFileScheduling):
+    class FileOrTestScheduling(LoadFileScheduling):  # type: ignore[misc]  # xdist has no type information
         def _split_scope(self, nodeid: str) -> str:
             return nodeid if nodeid.partition("::")[0] in OWN_WORKER_FILES else str(super()._split_scope(nodeid))
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td

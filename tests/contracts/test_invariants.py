@@ -24,9 +24,10 @@ from web3.logs import DISCARD
 
 from daifa.chain import abi
 from daifa.chain.events import decode_escrow_logs
+from daifa.chain.reverts import Reverted
 from daifa.domain.ledger import ChainEvent, InstalmentState, Ledger, PlanState
 from daifa.domain.plans import Instalment, ReleaseRule
-from tests.chain_harness import Chain, Reverted
+from tests.chain_harness import Chain
 from tests.world import DAY, Plan, World
 
 FUNDED, CONDITION_MET, DISPUTED, CLOSED = 1, 2, 4, 8

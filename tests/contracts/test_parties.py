@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from tests.chain_harness import expect_revert
 from tests.world import World

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from eth_utils import keccak
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from web3.types import TxReceipt
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td
@@ -13,23 +15,30 @@ from tests.world import DAY, Plan, World
 DELIVERED = keccak(text="signed timesheets, March")
 
 
-def approve(world: World, plan: Plan, index: int, sender: object, sig: tuple = abi.NO_SIGNATURE) -> object:
-    return world.send(world.escrow.functions.approveRelease(plan.id, plan.params_abi, plan.ref(index), sig), sender)  # type: ignore[arg-type]
+Signature = tuple[object, ...]
+
+
+def approve(world: World, plan: Plan, index: int, sender: LocalAccount, sig: Signature = abi.NO_SIGNATURE) -> TxReceipt:
+    return world.send(world.escrow.functions.approveRelease(plan.id, plan.params_abi, plan.ref(index), sig), sender)
 
 
 def submit(
-    world: World, plan: Plan, index: int, sender: object, delivered: bytes = DELIVERED, sig: tuple = abi.NO_SIGNATURE
-) -> object:
+    world: World,
+    plan: Plan,
+    index: int,
+    sender: LocalAccount,
+    delivered: bytes = DELIVERED,
+    sig: Signature = abi.NO_SIGNATURE,
+) -> TxReceipt:
     return world.send(
-        world.escrow.functions.submitMaterials(plan.id, plan.params_abi, plan.ref(index), delivered, sig),
-        sender,  # type: ignore[arg-type]
+        world.escrow.functions.submitMaterials(plan.id, plan.params_abi, plan.ref(index), delivered, sig), sender
     )
 
 
-def attest(world: World, plan: Plan, index: int, sender: object, delivered: bytes = DELIVERED) -> object:
+def attest(world: World, plan: Plan, index: int, sender: LocalAccount, delivered: bytes = DELIVERED) -> TxReceipt:
     return world.send(
         world.escrow.functions.attestMaterials(plan.id, plan.params_abi, plan.ref(index), delivered), sender
-    )  # type: ignore[arg-type]
+    )
 
 
 # ------------------------------------------------------------------------------------------ approveRelease
@@ -66,7 +75,7 @@ def test_approve_release_by_payer_signature_relayed_by_anyone(world: World) -> N
     nonce, deadline = world.nonce(), world.chain.now() + DAY
     signature = world.sign(world.payer, "PayerApproval", td.payer_approval_message(plan.id, 0, nonce, deadline))
     receipt = approve(world, plan, 0, world.outsider, abi.party_signature(nonce, deadline, signature))
-    assert world.events(receipt, "PayerApproved") == [{"planId": plan.id, "index": 0}]  # type: ignore[arg-type]
+    assert world.events(receipt, "PayerApproved") == [{"planId": plan.id, "index": 0}]
     assert world.status(plan, 0) == 2
 
 
@@ -115,7 +124,7 @@ def test_submit_materials_by_payee_signature_replaces_earlier_submission(world: 
     message = td.materials_submission_message(plan.id, 0, DELIVERED, nonce, deadline)
     signature = world.sign(world.payee, "MaterialsSubmission", message)
     receipt = submit(world, plan, 0, world.outsider, DELIVERED, abi.party_signature(nonce, deadline, signature))
-    assert world.events(receipt, "MaterialsSubmitted") == [{"planId": plan.id, "index": 0, "deliveredHash": DELIVERED}]  # type: ignore[arg-type]
+    assert world.events(receipt, "MaterialsSubmitted") == [{"planId": plan.id, "index": 0, "deliveredHash": DELIVERED}]
     assert world.escrow.functions.materials(plan.id, 0).call() == [DELIVERED, 0]
 
 
@@ -158,7 +167,7 @@ def test_attest_materials_starts_review_window(world: World) -> None:
     plan = world.record_plan(world.instalments(1, rule=ReleaseRule.MATERIALS))
     submit(world, plan, 0, world.payee)
     receipt = attest(world, plan, 0, world.operator)
-    (event,) = world.events(receipt, "MaterialsAttested")  # type: ignore[arg-type]
+    (event,) = world.events(receipt, "MaterialsAttested")
     attested_at = world.escrow.functions.materials(plan.id, 0).call()[1]
     assert event["reviewEndsAt"] == attested_at + plan.params.review_window
     assert world.status(plan, 0) == 2

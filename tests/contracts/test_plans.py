@@ -240,7 +240,7 @@ def test_amend_plan_replaces_untouched_instalments_and_keeps_statuses(world: Wor
     extra = world.instalments(20, amount=5 * USD, first_release_in=100 * DAY, every=7 * DAY)
     amended = [plan.instalments[0], replace(plan.instalments[1], amount=42 * USD), *extra]
     receipt = world.amend(plan, amended)
-    (event,) = world.events(receipt, "PlanAmended")  # type: ignore[arg-type]
+    (event,) = world.events(receipt, "PlanAmended")
     assert unpack_instalments(event["packedInstalments"]) == amended
     amended_plan = replace(plan, instalments=tuple(amended))
     assert bytes(world.escrow.functions.planCommitment(plan.id).call()) == td.plan_commitment(

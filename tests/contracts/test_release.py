@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from eth_abi import encode
-from eth_utils import function_signature_to_4byte_selector, keccak
+from eth_abi.abi import encode
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.crypto import keccak
 
 from daifa.chain import abi
 from daifa.domain.plans import ReleaseRule

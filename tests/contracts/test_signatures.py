@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils.crypto import keccak
+from web3.contract.contract import ContractFunction
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td
+from daifa.domain.plans import Instalment, PlanParams
 from tests.chain_harness import expect_revert
 from tests.world import DAY, World
 
@@ -17,9 +19,14 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 def plan_auth_with(
-    world: World, payer_signature: bytes, params: object, instalments: list, nonces: tuple, deadline: int
-) -> tuple:
-    message = td.plan_message(params, instalments, nonces[0], nonces[1], deadline)  # type: ignore[arg-type]
+    world: World,
+    payer_signature: bytes,
+    params: PlanParams,
+    instalments: list[Instalment],
+    nonces: tuple[int, int],
+    deadline: int,
+) -> tuple[object, ...]:
+    message = td.plan_message(params, instalments, nonces[0], nonces[1], deadline)
     return abi.joint_authorization(
         nonces[0], nonces[1], deadline, payer_signature, world.sign(world.payee, "Plan", message)
     )
@@ -113,7 +120,7 @@ def test_record_plan_reverts_when_signature_is_malleated_to_high_s(world: World)
         world.record_plan(instalments, params, plan_auth_with(world, high_s, params, instalments, nonces, deadline))
 
 
-def _contract_wallet_payer(world: World, approves: bool) -> tuple[str, bytes]:
+def _contract_wallet_payer(world: World, approves: bool) -> tuple[str, ContractFunction]:
     wallet = world.chain.deploy("MockERC1271Wallet", world.payer.address, approves, sender=world.operator)
     world.approve_party(wallet.address, 1)
     params = world.agreement_set_params(payer=wallet.address)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td

@@ -37,7 +37,7 @@ def test_a_reorg_that_drops_a_deposit_rolls_the_records_back(daifa: Daifa) -> No
     head = daifa.chain.w3.eth.block_number
 
     # The two blocks with the approval and the deposit are replaced by empty ones: the deposit never happened.
-    daifa.chain.w3.provider.make_request("anvil_reorg", [2, []])  # type: ignore[attr-defined]
+    daifa.chain.rpc("anvil_reorg", [2, []])
     assert daifa.chain.w3.eth.block_number == head
     assert daifa.balance(daifa.escrow.address) == 0
 
@@ -64,7 +64,7 @@ def test_a_reorg_that_drops_a_deposit_rolls_the_records_back(daifa: Daifa) -> No
 def test_a_node_behind_the_indexer_is_waited_for_and_only_a_changed_block_rolls_back(daifa: Daifa) -> None:
     payer, plan = funded_from_the_wallet(daifa)
     events = daifa.count(m.Event)
-    rpc = daifa.chain.w3.provider.make_request  # type: ignore[attr-defined]
+    rpc = daifa.chain.rpc
 
     # The node goes back two blocks (as one restored from an older snapshot would): the records stay.
     rpc("anvil_rollback", [2])

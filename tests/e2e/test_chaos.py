@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 from sqlalchemy import func, select
+from web3.types import Wei
 
 from daifa.bootstrap import TurnFailed, build
 from daifa.chain import abi
@@ -159,7 +161,7 @@ def _anvil_pid(chain: Chain) -> int:
 # ------------------------------------------------------------------------------------------ nonces
 
 
-def _send_from_operator(daifa: Daifa, nonce: int | None = None, tip: int | None = None) -> bytes:
+def _send_from_operator(daifa: Daifa, nonce: int | None = None, tip: int | None = None) -> HexBytes:
     """A transaction from the operator's key that the platform did not send (as `daifa deploy` run
     again while the platform runs would)."""
     w3 = daifa.chain.w3
@@ -177,7 +179,7 @@ def _send_from_operator(daifa: Daifa, nonce: int | None = None, tip: int | None 
         "type": 2,
     }
     signed = wallet.sign_transaction(tx)  # type: ignore[arg-type]
-    return bytes(w3.eth.send_raw_transaction(signed.raw_transaction))
+    return w3.eth.send_raw_transaction(signed.raw_transaction)
 
 
 def _alerts(daifa: Daifa) -> list[dict[str, Any]]:
@@ -196,7 +198,7 @@ def test_nonces_used_outside_the_platform_are_passed_and_a_lost_one_is_signed_ag
     assert passed["skipped"] == 2
 
     # A transaction of the platform's waits in the mempool; a foreign one takes its nonce with a higher fee.
-    rpc = daifa.chain.w3.provider.make_request  # type: ignore[attr-defined]
+    rpc = daifa.chain.rpc
     daifa.chain.account("carrier")  # funded while blocks are still mined on demand
     rpc("evm_setAutomine", [False])
     try:
@@ -234,7 +236,7 @@ def test_nonces_used_outside_the_platform_are_passed_and_a_lost_one_is_signed_ag
 def test_a_fee_ceiling_holds_a_stuck_transaction_instead_of_bumping_it_for_ever(daifa: Daifa) -> None:
     payer = daifa.onboard("employer", "payer")
     base = int(daifa.chain.w3.eth.get_block("latest")["baseFeePerGas"])
-    rpc = daifa.chain.w3.provider.make_request  # type: ignore[attr-defined]
+    rpc = daifa.chain.rpc
     rpc("evm_setAutomine", [False])
     try:
         daifa.restart(replace_after=timedelta(0), max_fee_per_gas=3 * base + 10**9)
@@ -289,7 +291,9 @@ def test_a_chain_reset_under_a_kept_database_is_refused_with_what_to_do(
         fresh = Chain(devnet.web3(), "anvil")
         operator = daifa.operator_wallet
         fresh.w3.eth.wait_for_transaction_receipt(
-            fresh.w3.eth.send_transaction({"from": fresh.w3.eth.accounts[0], "to": operator.address, "value": 10**21})
+            fresh.w3.eth.send_transaction(
+                {"from": fresh.w3.eth.accounts[0], "to": operator.address, "value": Wei(10**21)}
+            )
         )
         again = fresh.deploy("DaifaEscrow", operator.address, sender=operator)
         assert again.address == daifa.escrow.address

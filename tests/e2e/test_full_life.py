@@ -4,8 +4,12 @@ the database reconciles with the chain after every step. On both chains and both
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
-from eth_utils import keccak
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+from web3.types import TxParams
 
 from daifa.sdk.plans import instalment, plan_request
 from tests.e2e.harness import DAY, PDF, USD, Daifa
@@ -165,12 +169,12 @@ def test_the_whole_life_of_a_plan(daifa: Daifa) -> None:
     assert {"instalment.dispute_resolved", "instalment.refunded", "plan.completed"} <= types
 
 
-def _send_from_wallet(daifa: Daifa, wallet: object, tx: dict[str, str]) -> bytes:
+def _send_from_wallet(daifa: Daifa, wallet: object, tx: dict[str, str]) -> HexBytes:
     from eth_account.signers.local import LocalAccount
 
     assert isinstance(wallet, LocalAccount)
     w3 = daifa.chain.w3
-    fields = {
+    fields: dict[str, Any] = {
         "from": wallet.address,
         "to": tx["to"],
         "data": tx["data"],
@@ -179,6 +183,6 @@ def _send_from_wallet(daifa: Daifa, wallet: object, tx: dict[str, str]) -> bytes
         "maxFeePerGas": 10**11,
         "maxPriorityFeePerGas": 10**9,
     }
-    fields["gas"] = w3.eth.estimate_gas(fields)  # type: ignore[arg-type]
+    fields["gas"] = w3.eth.estimate_gas(cast(TxParams, fields))
     signed = wallet.sign_transaction(fields)
-    return bytes(w3.eth.send_raw_transaction(signed.raw_transaction))
+    return w3.eth.send_raw_transaction(signed.raw_transaction)

@@ -61,7 +61,7 @@ def test_a_stuck_transaction_is_replaced_at_its_nonce_and_mined_once(daifa: Daif
     _payer, payee, _plan = daifa.recorded_plan(instalments=2, amount=100 * USD)
     before = daifa.balance(payee)
     daifa.chain.advance(70 * DAY)
-    rpc = daifa.chain.w3.provider.make_request  # type: ignore[attr-defined]
+    rpc = daifa.chain.rpc
     rpc("evm_setAutomine", [False])
     daifa.restart(replace_after=timedelta(0))
 

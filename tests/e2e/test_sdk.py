@@ -96,7 +96,9 @@ def test_lists_are_iterated_across_pages(daifa: Daifa, api: str) -> None:
 
 def test_a_retried_post_reuses_its_idempotency_key_and_client_errors_are_not_retried() -> None:
     seen: list[httpx.Request] = []
-    answers = iter([httpx.Response(503), httpx.ConnectError("reset"), httpx.Response(200, json={"status": "ok"})])
+    answers: Iterator[httpx.Response | Exception] = iter(
+        [httpx.Response(503), httpx.ConnectError("reset"), httpx.Response(200, json={"status": "ok"})]
+    )
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
@@ -118,13 +120,13 @@ def test_a_retried_post_reuses_its_idempotency_key_and_client_errors_are_not_ret
     with pytest.raises(Conflict, match="no"):
         refused.request("POST", "/v1/x", idempotency_key="fixed")
 
-    calls = []
-    down = Client(
-        "http://daifa.test",
-        backoff=0,
-        max_retries=2,
-        transport=httpx.MockTransport(lambda r: calls.append(r) or httpx.Response(502)),
-    )
+    calls: list[httpx.Request] = []
+
+    def bad_gateway(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(502)
+
+    down = Client("http://daifa.test", backoff=0, max_retries=2, transport=httpx.MockTransport(bad_gateway))
     with pytest.raises(ApiError) as failed:
         down.get_plan("pln_1")
     assert failed.value.http_status == 502 and len(calls) == 3

@@ -36,11 +36,7 @@ def eth_account(party: Party, typed: dict[str, Any]) -> str:
 
 def anvil(daifa: Daifa) -> Signer:
     def sign(party: Party, typed: dict[str, Any]) -> str:
-        answer = daifa.chain.w3.provider.make_request(  # type: ignore[attr-defined]
-            "eth_signTypedData_v4", [party.address, json.dumps(typed)]
-        )
-        assert "error" not in answer, answer
-        return str(answer["result"])
+        return str(daifa.chain.rpc("eth_signTypedData_v4", [party.address, json.dumps(typed)]))
 
     return sign
 

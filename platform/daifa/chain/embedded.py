@@ -30,7 +30,7 @@ class LockedTesterProvider(EthereumTesterProvider):
 
 
 def embedded_web3() -> Web3:
-    from eth_tester import EthereumTester, PyEVMBackend  # type: ignore[import-untyped]
+    from eth_tester import EthereumTester, PyEVMBackend
 
     return Web3(LockedTesterProvider(EthereumTester(PyEVMBackend())))
 
