@@ -28,9 +28,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import HTTPProvider, Web3
 
-from daifa.chain.client import BATCH_BYTES, BATCH_ITEMS, ChainClient, http_web3
+from daifa.chain.client import BATCH_BYTES, BATCH_ITEMS, MAX_FEE_PER_GAS, ChainClient, http_web3
 from daifa.chain.indexer import Indexer
-from daifa.chain.relayer import MAX_FEE_PER_GAS, FaultHook, Relayer
+from daifa.chain.relayer import FaultHook, Relayer
 from daifa.services import actions, chain_identity, housekeeping, outcomes, plans, products, records
 from daifa.services.chain_identity import ChainMismatch
 from daifa.services.context import Ports

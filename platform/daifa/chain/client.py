@@ -41,6 +41,7 @@ TOKEN_ABI_SOURCE = "DaifaTestDollar"  # any ERC-20 with permit; the platform cal
 ERC1271_SELECTOR = bytes.fromhex("1626ba7e")  # isValidSignature(bytes32,bytes), also its magic answer
 BATCH_ITEMS = 100  # JSON-RPC requests per HTTP round trip
 BATCH_BYTES = 512 * 1024  # bytes of JSON per HTTP round trip
+MAX_FEE_PER_GAS = 500 * 10**9  # the relayer's default ceiling on what a transaction pays per gas: 500 gwei
 
 
 @dataclass(frozen=True)

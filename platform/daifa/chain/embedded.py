@@ -14,6 +14,8 @@ from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from daifa.errors import DaifaError
+
 FUNDED_ETHER = 10_000
 
 
@@ -30,8 +32,13 @@ class LockedTesterProvider(EthereumTesterProvider):
 
 
 def embedded_web3() -> Web3:
-    from eth_tester import EthereumTester, PyEVMBackend
-
+    try:
+        from eth_tester import EthereumTester, PyEVMBackend
+    except ModuleNotFoundError as missing:
+        raise DaifaError(
+            f"the embedded chain needs eth-tester and py-evm ({missing.name} is missing): "
+            "pip install 'daifa[devnet]', or pass --rpc-url to use a node"
+        ) from None
     return Web3(LockedTesterProvider(EthereumTester(PyEVMBackend())))
 
 

@@ -42,7 +42,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from daifa.chain.client import ChainClient, Receipt
+from daifa.chain.client import MAX_FEE_PER_GAS, ChainClient, Receipt
 from daifa.chain.reverts import decode_revert, revert_data
 from daifa.domain.outbox import OUTBOX, OutboxEvent, OutboxStatus
 from daifa.errors import DaifaError
@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 GAS_HEADROOM = 1.25  # the estimate is taken at one state; the call may run in a slightly different one
 FEE_BUMP = 1.25  # nodes accept a replacement only if it pays at least 10% more; 25% clears quickly
 MIN_REPLACEMENT_BUMP = 1.1  # what nodes require of a replacement's fees
-MAX_FEE_PER_GAS = 500 * 10**9  # the default ceiling: 500 gwei
 BATCH = 1_000  # entries a step handles at once
 FIRST_RETRY = timedelta(seconds=5)  # an entry the node answered with an error waits this, doubled each time
 LONGEST_RETRY = timedelta(minutes=5)

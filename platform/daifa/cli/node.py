@@ -11,36 +11,27 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from rich.progress import Progress
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-from web3 import Web3
 
 from daifa import logs
+from daifa.api.connection_limits import ConnectionLimits
 from daifa.api.ratelimit import RateLimit, RateLimits
-from daifa.api.server import ConnectionLimits
-from daifa.bootstrap import Platform, build
-from daifa.bootstrap import Settings as PlatformSettings
-from daifa.chain.client import BATCH_BYTES, BATCH_ITEMS, http_web3
-from daifa.chain.relayer import MAX_FEE_PER_GAS
-from daifa.cli.devnet import DeploymentsDir, OperatorKey, RpcUrl, node_web3, operator_key_for
+from daifa.chain.client import BATCH_BYTES, BATCH_ITEMS, MAX_FEE_PER_GAS
+from daifa.cli.devnet import DeploymentsDir, OperatorKey, RpcUrl, operator_key_for
 from daifa.cli.output import Settings
-from daifa.deploy import DEPLOYMENTS_DIR, Deployment, deploy
-from daifa.devnet import DEV_OPERATOR_KEY, PROJECT_ROOT
+from daifa.deploy import DEPLOYMENTS_DIR
+from daifa.devnet import PROJECT_ROOT
 from daifa.errors import DaifaError
-from daifa.private_files import private_directory, write_private
+from daifa.private_files import write_private
 from daifa.runtime import restore_recursion_limit
-from daifa.services import credentials
-from daifa.services.chain_identity import ChainMismatch
-from daifa.services.context import Role
-from daifa.services.health import Reporter
-from daifa.store import models as m
-from daifa.store.db import bookkeeping_session_factory, make_engine, migrate, session_factory
+
+if TYPE_CHECKING:  # the platform itself is imported by the commands that run it, not to list them
+    from sqlalchemy.orm import Session, sessionmaker
+    from web3 import Web3
+
+    from daifa.bootstrap import Platform
 
 VAR = PROJECT_ROOT / "var"
 OPERATOR_KEY_FILE = "operator-api-key"
@@ -215,6 +206,8 @@ def worker(
         rpc_url, database_url, confirmations, data_dir, deployments, allow_local_webhooks, max_fee_gwei,
         rpc_batch_items, rpc_batch_bytes,
     )  # fmt: skip
+    from daifa.services.chain_identity import ChainMismatch
+
     try:
         platform = _platform(out, options, _operator_key(operator_key, operator_key_file), for_api=False)
     except ChainMismatch as mismatch:
@@ -261,6 +254,9 @@ class _Options:
 
 def _report_stop(options: _Options, reason: str) -> None:
     """A worker report that says why this worker does not run, for `/v1/health`."""
+    from daifa.services.health import Reporter
+    from daifa.store.db import bookkeeping_session_factory, make_engine
+
     engine = make_engine(options.database_url or _default_database(options.state))
     try:
         reporter = Reporter(bookkeeping_session_factory(engine))
@@ -338,6 +334,17 @@ def _platform(out: Settings, options: _Options, key: str | None, *, for_api: boo
     """The platform for this process: with the operator's key where it relays, with only its address in
     the API's processes on a node (their chain client waits at most a few seconds on the node, and only a
     few requests wait at once, so a hung node holds a few threads of the API, not all)."""
+    from eth_account import Account
+    from eth_account.signers.local import LocalAccount
+
+    from daifa.bootstrap import Settings as PlatformSettings
+    from daifa.bootstrap import build
+    from daifa.chain.client import http_web3
+    from daifa.cli.devnet import node_web3
+    from daifa.deploy import Deployment, deploy
+    from daifa.devnet import DEV_OPERATOR_KEY
+    from daifa.private_files import private_directory
+
     state = options.state
     if options.rpc_url is None:
         from daifa.chain import embedded  # eth-tester: `pip install 'daifa[devnet]'`
@@ -389,6 +396,8 @@ def _ensure_reachable(w3: Web3, url: str) -> None:
 
 def _catch_up(out: Settings, platform: Platform) -> None:
     """Reads the chain's history into the database before serving, with a progress bar."""
+    from rich.progress import Progress
+
     with Progress(console=out.error_console, transient=True) as progress:
         task = progress.add_task("indexer catching up", total=None)
 
@@ -403,6 +412,12 @@ def _catch_up(out: Settings, platform: Platform) -> None:
 def _announce_operator_key(out: Settings, sessions: sessionmaker[Session], state: Path) -> None:
     """A first operator key when the database has none (a new platform), written to a file only its owner
     can read; its path is printed, never the key (service logs keep what is printed)."""
+    from sqlalchemy import select
+
+    from daifa.services import credentials
+    from daifa.services.context import Role
+    from daifa.store import models as m
+
     with sessions.begin() as session:
         if session.scalars(select(m.ApiKey.id).where(m.ApiKey.role == Role.OPERATOR.value)).first() is not None:
             return
@@ -420,6 +435,10 @@ def operator_key(
 ) -> None:
     """Issue a new operator API key straight into the platform's database (for when no operator key
     works any more); printed once, or written to --out."""
+    from daifa.services import credentials
+    from daifa.services.context import Role
+    from daifa.store.db import make_engine, migrate, session_factory
+
     out: Settings = ctx.obj
     engine = make_engine(database_url)
     migrate(engine)
