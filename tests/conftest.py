@@ -26,20 +26,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("chain_kind", kinds, scope="session")
 
 
-# Files whose every test is a unit of work of its own under `make test` (xdist, --dist loadfile): the
-# invariant run is the longest test, and its two chains should run side by side, not one after the other.
-OWN_WORKER_FILES = {"tests/contracts/test_invariants.py"}
+# The longest files, longest first. Under `make test` (xdist, --dist loadfile) each of their tests is a unit
+# of work of its own (their fixtures are per test), scheduled before every other file: the two workers
+# share them out, the invariant run's two chains side by side, and the short files fill in at the end.
+LONGEST_FILES = [
+    "tests/contracts/test_invariants.py",
+    "tests/e2e/test_chaos.py",
+    "tests/e2e/test_cli.py",
+    "tests/e2e/test_worker_faults.py",
+    "tests/e2e/test_relayer_faults.py",
+]
+
+
+def _file(nodeid: str) -> str:
+    return nodeid.partition("::")[0]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Those tests first: with `--no-loadscope-reorder` the work queue keeps this order, so each of them
-    starts at once on a worker of its own while the other files fill in around them."""
-    items.sort(key=lambda item: item.nodeid.partition("::")[0] not in OWN_WORKER_FILES)
+    """Those tests first, in that order: with `--no-loadscope-reorder` the work queue keeps it."""
+    rank = {path: position for position, path in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(_file(item.nodeid), len(rank)))
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """Under `--dist loadfile`: a file is one unit of work (its module fixtures deploy the contracts once),
-    except in OWN_WORKER_FILES, where each test is one. (xdist_group cannot do this: pytest 9 no longer lets
+    except in LONGEST_FILES, where each test is one. (xdist_group cannot do this: pytest 9 no longer lets
     xdist rename the tests it groups.)"""
     if config.getvalue("dist") != "loadfile":
         return None
@@ -47,7 +58,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
     class FileOrTestScheduling(LoadFileScheduling):  # type: ignore[misc]  # xdist has no type information
         def _split_scope(self, nodeid: str) -> str:
-            return nodeid if nodeid.partition("::")[0] in OWN_WORKER_FILES else str(super()._split_scope(nodeid))
+            return nodeid if _file(nodeid) in LONGEST_FILES else str(super()._split_scope(nodeid))
 
     return FileOrTestScheduling(config, log)
 
