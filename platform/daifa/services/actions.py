@@ -155,11 +155,7 @@ def _explain(refusal: str, token: TokenFacts) -> str:
 
 
 def approve_release(session: Session, ports: Ports, actor: Actor, plan_id: str, index: int) -> m.PlanAction:
-    plan, rows = _plan_for(session, actor, plan_id, payer_only=True)
-    [row] = _indices(rows, [index])
-    _require_open(row, rule=ReleaseRule.PAYER_APPROVAL)
-    if row.chain_status & InstalmentStatus.CONDITION_MET:
-        raise Conflict(f"instalment {index} is already approved")
+    plan = _awaiting_condition(session, actor, plan_id, index, ReleaseRule.PAYER_APPROVAL, "is already approved")
     action = _new(session, plan, ActionKind.PAYER_APPROVAL, [index], plan.payer_id, {})
     return _sign(session, ports, plan, action, plan.payer_id, td.payer_approval_message)
 
@@ -167,11 +163,7 @@ def approve_release(session: Session, ports: Ports, actor: Actor, plan_id: str, 
 def submit_materials(
     session: Session, ports: Ports, actor: Actor, plan_id: str, index: int, uploads: Sequence[Upload]
 ) -> m.PlanAction:
-    plan, rows = _plan_for(session, actor, plan_id, payee_only=True)
-    [row] = _indices(rows, [index])
-    _require_open(row, rule=ReleaseRule.MATERIALS)
-    if row.chain_status & InstalmentStatus.CONDITION_MET:
-        raise Conflict(f"instalment {index}'s materials are already attested")
+    plan = _awaiting_condition(session, actor, plan_id, index, ReleaseRule.MATERIALS, "has its materials attested")
     action = _new(session, plan, ActionKind.MATERIALS, [index], actor.party_id, {})
     stored = documents.store(
         session, ports, uploads, purpose="materials", subject=Subject.of(action), owner_party_id=plan.payee_id
@@ -373,6 +365,20 @@ def _indices(rows: Sequence[m.Instalment], indices: Sequence[int]) -> list[m.Ins
     if bad:
         raise InvalidInput([Problem("indices", f"the plan's instalments are 0 to {len(rows) - 1}; got {bad}")])
     return [rows[i] for i in indices]
+
+
+def _awaiting_condition(
+    session: Session, actor: Actor, plan_id: str, index: int, rule: ReleaseRule, met: str
+) -> m.Plan:
+    """The plan, once instalment `index` is open, released by `rule`, and its condition not yet met (`met`
+    says how it would be): the payer approves, the payee delivers."""
+    payer = rule == ReleaseRule.PAYER_APPROVAL
+    plan, rows = _plan_for(session, actor, plan_id, payer_only=payer, payee_only=not payer)
+    [row] = _indices(rows, [index])
+    _require_open(row, rule=rule)
+    if row.chain_status & InstalmentStatus.CONDITION_MET:
+        raise Conflict(f"instalment {index} {met}")
+    return plan
 
 
 def _require_open(row: m.Instalment, rule: ReleaseRule | None = None) -> None:

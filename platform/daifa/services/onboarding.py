@@ -57,20 +57,24 @@ def add_documents(session: Session, ports: Ports, actor: Actor, party_id: str, u
 
 
 def request_documents(session: Session, actor: Actor, party_id: str, comment: str) -> m.Party:
-    actor.require_operator()
-    party = records.get_party(session, actor, party_id, for_update=True)
-    party.status = ONBOARDING.next(PartyStatus(party.status), PartyEvent.REQUEST_DOCUMENTS)
-    party.review_note = check_text(comment, "comment", MAX_TEXT)
-    _emit(session, party, "party.documents_requested")
-    return party
+    return _review(
+        session, actor, party_id, PartyEvent.REQUEST_DOCUMENTS, ("comment", comment), "party.documents_requested"
+    )
 
 
 def reject(session: Session, actor: Actor, party_id: str, reason: str) -> m.Party:
+    return _review(session, actor, party_id, PartyEvent.REJECT, ("reason", reason), "party.rejected")
+
+
+def _review(
+    session: Session, actor: Actor, party_id: str, event: PartyEvent, note: tuple[str, str], kind: str
+) -> m.Party:
+    """An operator's review step with its note (`note` is the field's name and its text)."""
     actor.require_operator()
     party = records.get_party(session, actor, party_id, for_update=True)
-    party.status = ONBOARDING.next(PartyStatus(party.status), PartyEvent.REJECT)
-    party.review_note = check_text(reason, "reason", MAX_TEXT)
-    _emit(session, party, "party.rejected")
+    party.status = ONBOARDING.next(PartyStatus(party.status), event)
+    party.review_note = check_text(note[1], note[0], MAX_TEXT)
+    _emit(session, party, kind)
     return party
 
 
