@@ -137,6 +137,15 @@ class Devnet:
         return http_web3(self.url)
 
     @classmethod
+    def running(cls, elsewhere: str = "") -> Devnet:
+        """The devnet `daifa devnet up` started; refused with what to do when none runs (`elsewhere` adds
+        what to do on another chain)."""
+        devnet = cls()
+        if devnet.pid() is None:
+            raise DaifaError(f"no devnet running: `daifa devnet up` first{elsewhere}")
+        return devnet
+
+    @classmethod
     def running_url(cls) -> str:
         """The URL of the devnet `daifa devnet up` started (its port read from var/devnet), or the default."""
         devnet = cls()

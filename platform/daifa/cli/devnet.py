@@ -78,10 +78,7 @@ def devnet_advance(ctx: typer.Context, duration: Annotated[str, typer.Argument(h
     """Move the devnet's clock forward (and mine a block)."""
     out: Settings = ctx.obj
     seconds = parse_duration(duration)
-    devnet = Devnet()
-    if devnet.pid() is None:
-        raise DaifaError("no devnet running: `daifa devnet up` first")
-    now = devnet.advance(seconds)
+    now = Devnet.running().advance(seconds)
     out.say(f"devnet time is now {now}", time=now)
 
 
@@ -95,9 +92,7 @@ def devnet_fund(
 ) -> None:
     """Give a wallet on the devnet test dollars from the faucet, and ether for gas."""
     out: Settings = ctx.obj
-    devnet = Devnet()
-    if devnet.pid() is None:
-        raise DaifaError("no devnet running: `daifa devnet up` first")
+    devnet = Devnet.running()
     w3 = devnet.web3()
     deployment = Deployment.load(int(w3.eth.chain_id), deployments)
     if deployment.token is None:

@@ -39,9 +39,7 @@ def create(
 ) -> None:
     """Create a Safe on the devnet (its contracts deployed there the first time, from the npm artifacts)."""
     out: Settings = ctx.obj
-    devnet = Devnet()
-    if devnet.pid() is None:
-        raise DaifaError("no devnet running: `daifa devnet up` first (on another chain, create the Safe in its app)")
+    devnet = Devnet.running(" (on another chain, create the Safe in its app)")
     w3 = devnet.web3()
     deployer = Account.from_key(DEVNET_DEPLOYER_KEY)
     record = devnet.state_dir / "safe-factory.json"
