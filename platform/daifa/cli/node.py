@@ -14,22 +14,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from rich.progress import Progress
+from web3 import Web3
 
 from daifa import logs
 from daifa.api.connection_limits import ConnectionLimits
 from daifa.api.ratelimit import RateLimit, RateLimits
-from daifa.chain.client import BATCH_BYTES, BATCH_ITEMS, MAX_FEE_PER_GAS
-from daifa.cli.devnet import DeploymentsDir, OperatorKey, RpcUrl, operator_key_for
+from daifa.chain.client import BATCH_BYTES, BATCH_ITEMS, MAX_FEE_PER_GAS, http_web3
+from daifa.cli.devnet import DeploymentsDir, OperatorKey, RpcUrl, node_web3, operator_key_for
 from daifa.cli.output import Settings
-from daifa.deploy import DEPLOYMENTS_DIR
-from daifa.devnet import PROJECT_ROOT
+from daifa.deploy import DEPLOYMENTS_DIR, Deployment, deploy
+from daifa.devnet import DEV_OPERATOR_KEY, PROJECT_ROOT
 from daifa.errors import DaifaError
-from daifa.private_files import write_private
+from daifa.private_files import private_directory, write_private
 from daifa.runtime import restore_recursion_limit
 
 if TYPE_CHECKING:  # the platform itself is imported by the commands that run it, not to list them
     from sqlalchemy.orm import Session, sessionmaker
-    from web3 import Web3
 
     from daifa.bootstrap import Platform
 
@@ -334,16 +337,8 @@ def _platform(out: Settings, options: _Options, key: str | None, *, for_api: boo
     """The platform for this process: with the operator's key where it relays, with only its address in
     the API's processes on a node (their chain client waits at most a few seconds on the node, and only a
     few requests wait at once, so a hung node holds a few threads of the API, not all)."""
-    from eth_account import Account
-    from eth_account.signers.local import LocalAccount
-
     from daifa.bootstrap import Settings as PlatformSettings
     from daifa.bootstrap import build
-    from daifa.chain.client import http_web3
-    from daifa.cli.devnet import node_web3
-    from daifa.deploy import Deployment, deploy
-    from daifa.devnet import DEV_OPERATOR_KEY
-    from daifa.private_files import private_directory
 
     state = options.state
     if options.rpc_url is None:
@@ -396,8 +391,6 @@ def _ensure_reachable(w3: Web3, url: str) -> None:
 
 def _catch_up(out: Settings, platform: Platform) -> None:
     """Reads the chain's history into the database before serving, with a progress bar."""
-    from rich.progress import Progress
-
     with Progress(console=out.error_console, transient=True) as progress:
         task = progress.add_task("indexer catching up", total=None)
 
