@@ -38,6 +38,16 @@ def daifa_json(*args: str, env: dict[str, str] | None = None) -> Any:
     return json.loads(daifa("--json", *args, env=env))
 
 
+def request_plan(product_id: str, amount: int, folder: Path, payer: dict[str, str], node: dict[str, str]) -> Any:
+    """`daifa plan request` with a file of one instalment of `amount`, due two days after the devnet's now."""
+    now = daifa_json("devnet", "status", env=node)["time"]
+    plan_file = folder / "plan.json"
+    plan_file.write_text(
+        json.dumps(plan_request(product_id, now + 100 * DAY, [instalment(now + DAY, now + 2 * DAY, amount)]))
+    )
+    return daifa_json("plan", "request", str(plan_file), env=payer)
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -243,12 +253,7 @@ def test_an_operator_and_two_parties_work_through_the_cli(server: dict[str, str]
     assert "signed" in daifa("sign", "--yes", env=payee)
     wait_for(lambda: daifa_json("product", "show", product["id"], env=payer)["status"] == "open")
 
-    now = daifa_json("devnet", "status", env=server)["time"]
-    plan_file = tmp_path / "plan.json"
-    plan_file.write_text(
-        json.dumps(plan_request(product["id"], now + 100 * DAY, [instalment(now + DAY, now + 2 * DAY, 1000)]))
-    )
-    plan = daifa_json("plan", "request", str(plan_file), env=payer)
+    plan = request_plan(product["id"], 1000, tmp_path, payer, server)
     daifa("sign", "--yes", env=payer)
     daifa("sign", "--yes", env=payee)
     wait_for(lambda: daifa_json("plan", "show", plan["id"], env=payer)["status"] == "recorded")
@@ -388,12 +393,7 @@ def test_a_multisig_payer_and_an_external_signer_pay_a_wage_through_the_cli(
     daifa("sign", *as_signer, "--yes", env=payee)
     wait_for(lambda: daifa_json("product", "show", product["id"], env=payer)["status"] == "open")
 
-    now = daifa_json("devnet", "status", env=operator)["time"]
-    plan_file = tmp_path / "plan.json"
-    plan_file.write_text(
-        json.dumps(plan_request(product["id"], now + 100 * DAY, [instalment(now + DAY, now + 2 * DAY, 1_000_000_000)]))
-    )
-    plan = daifa_json("plan", "request", str(plan_file), env=payer)
+    plan = request_plan(product["id"], 1_000_000_000, tmp_path, payer, operator)
     # The owners sign elsewhere: the message is exported, each owner signs it, the signatures come back.
     exported = tmp_path / "message.json"
     signature_request = _pending_request(payer)
