@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request, UploadFile
-from sqlalchemy import Connection, Engine, Select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, select
 from sqlalchemy.orm import Session
 
+from daifa import wire
 from daifa.bootstrap import Platform
 from daifa.domain.limits import MAX_ID
 from daifa.errors import Forbidden, InvalidInput, NotFound, Problem, Unauthenticated
@@ -19,6 +20,7 @@ from daifa.services.documents import MAX_FILES_PER_REQUEST, Upload
 from daifa.store import models as m
 
 T = TypeVar("T", bound=m.Base)
+V = TypeVar("V")
 
 
 def platform(request: Request) -> Platform:
@@ -122,6 +124,20 @@ class Pagination:
             query = query.where(key_column < after)
         rows = list(session.scalars(query.order_by(key_column.desc()).limit(self.limit + 1)))
         return rows[: self.limit], len(rows) > self.limit
+
+    def visible(
+        self,
+        session: Session,
+        actor: Actor,
+        model: type[T],
+        show: Callable[[T], V],
+        *narrowed: ColumnElement[bool] | None,
+    ) -> wire.Page[V]:
+        """One page of the rows of `model` the actor may see, narrowed by the conditions given (a None one
+        is a filter the caller left out), each shown by `show`: every list endpoint but the operator's."""
+        conditions = [records.visible(actor, model), *(c for c in narrowed if c is not None)]
+        rows, more = self.page(session, model, select(model).where(*conditions))
+        return wire.Page(data=[show(r) for r in rows], has_more=more)
 
 
 Paginated = Annotated[Pagination, Depends()]

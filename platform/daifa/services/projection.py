@@ -173,10 +173,8 @@ class Projection:
         if product.status == ProductStatus.RECORDING:
             product.status = PRODUCT_OPENING.next(ProductStatus.RECORDING, ProductEvent.RECORD_CONFIRMED)
             if notify:
-                subject = records.public_id(m.Product, product.id)
                 data = {"agreement_set_id": product.chain_agreement_set_id}
-                parties = [product.payer_id, product.payee_id]
-                emit(session, "product.opened", subject, data, parties, key=f"product.opened:{subject}:{source}")
+                _tell_both(session, "product.opened", product, data, source)
 
     # ----------------------------------------------------------------------------------- plans
 
@@ -190,10 +188,7 @@ class Projection:
         if plan.status == PlanStatus.RECORDING:
             plan.status = PLAN_LIFECYCLE.next(PlanStatus.RECORDING, PlanEvent.RECORD_CONFIRMED)
             if notify:
-                subject = records.public_id(m.Plan, plan.id)
-                data = {"chain_plan_id": plan.chain_plan_id}
-                parties = [plan.payer_id, plan.payee_id]
-                emit(session, "plan.recorded", subject, data, parties, key=f"plan.recorded:{subject}:{source}")
+                _tell_both(session, "plan.recorded", plan, {"chain_plan_id": plan.chain_plan_id}, source)
 
     def _fold_plan(
         self,
@@ -235,7 +230,7 @@ class Projection:
         if plan.status == PlanStatus.RECORDED and all(r.chain_status & InstalmentStatus.CLOSED for r in rows):
             plan.status = PLAN_LIFECYCLE.next(PlanStatus.RECORDED, PlanEvent.ALL_INSTALMENTS_CLOSED)
             if notify:
-                emit(session, "plan.completed", subject, {}, parties, key=f"plan.completed:{subject}:{events[-1][1]}")
+                _tell_both(session, "plan.completed", plan, {}, events[-1][1])
 
     # ----------------------------------------------------------------------------------- credits
 
@@ -280,6 +275,13 @@ def _by(session: Session, column: InstrumentedAttribute[Any], values: Iterable[A
 def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _tell_both(session: Session, kind: str, row: m.Product | m.Plan, data: dict[str, Any], source: str) -> None:
+    """An event about a product or plan for its payer and payee, keyed by the log that caused it (a log
+    read again after a restart or a reorg is never a second event)."""
+    subject = records.public_id(type(row), row.id)
+    emit(session, kind, subject, data, [row.payer_id, row.payee_id], key=f"{kind}:{subject}:{source}")
 
 
 def _consents(events: list[tuple[m.ChainLog, ChainEvent]], name: str) -> set[bytes]:

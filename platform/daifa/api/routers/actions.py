@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 
 from daifa import wire as s
 from daifa.api import views
@@ -19,11 +18,8 @@ def list_actions(
     request: Request, actor: CurrentActor, page: Paginated, plan: str | None = None
 ) -> s.Page[s.ActionOut]:
     with transaction(request) as session:
-        query = select(m.PlanAction).where(records.visible(actor, m.PlanAction))
-        if plan is not None:
-            query = query.where(m.PlanAction.plan_id == records.get_plan(session, actor, plan).id)
-        rows, more = page.page(session, m.PlanAction, query)
-        return s.Page(data=[views.action(session, r) for r in rows], has_more=more)
+        of_plan = None if plan is None else m.PlanAction.plan_id == records.get_plan(session, actor, plan).id
+        return page.visible(session, actor, m.PlanAction, lambda row: views.action(session, row), of_plan)
 
 
 @router.get("/{action_id}", response_model=s.ActionOut)

@@ -18,11 +18,7 @@ router = APIRouter(prefix="/v1", tags=["events"])
 def list_events(request: Request, actor: CurrentActor, page: Paginated, type: str | None = None) -> s.Page[s.EventOut]:
     """Every state change the caller may see, newest first: the same feed the webhooks deliver."""
     with transaction(request) as session:
-        query = select(m.Event).where(records.visible(actor, m.Event))
-        if type is not None:
-            query = query.where(m.Event.type == type)
-        rows, more = page.page(session, m.Event, query)
-        return s.Page(data=[views.event(r) for r in rows], has_more=more)
+        return page.visible(session, actor, m.Event, views.event, None if type is None else m.Event.type == type)
 
 
 @router.get("/events/{event_id}", response_model=s.EventOut)

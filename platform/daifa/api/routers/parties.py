@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from sqlalchemy import select
 
 from daifa import wire as s
 from daifa.api import views
@@ -36,9 +35,7 @@ async def apply(
 @router.get("", response_model=s.Page[s.PartyOut])
 def list_parties(request: Request, actor: CurrentActor, page: Paginated) -> s.Page[s.PartyOut]:
     with transaction(request) as session:
-        query = select(m.Party).where(records.visible(actor, m.Party))
-        rows, more = page.page(session, m.Party, query)
-        return s.Page(data=[views.party(session, r) for r in rows], has_more=more)
+        return page.visible(session, actor, m.Party, lambda row: views.party(session, row))
 
 
 @router.get("/{party_id}", response_model=s.PartyOut)

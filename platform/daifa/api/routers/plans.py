@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daifa import wire as s
@@ -45,12 +44,9 @@ def request_plan(request: Request, actor: CurrentActor, body: s.PlanIn) -> s.Pla
 
 @router.get("", response_model=s.Page[s.PlanOut])
 def list_plans(request: Request, actor: CurrentActor, page: Paginated, product: str | None = None) -> s.Page[s.PlanOut]:
+    of_product = None if product is None else m.Plan.product_id == records.parse_id(m.Product, product)
     with transaction(request) as session:
-        query = select(m.Plan).where(records.visible(actor, m.Plan))
-        if product is not None:
-            query = query.where(m.Plan.product_id == records.parse_id(m.Product, product))
-        rows, more = page.page(session, m.Plan, query)
-        return s.Page(data=[views.plan(session, r) for r in rows], has_more=more)
+        return page.visible(session, actor, m.Plan, lambda row: views.plan(session, row), of_product)
 
 
 @router.get("/{plan_id}", response_model=s.PlanOut)

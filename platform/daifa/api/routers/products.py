@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from sqlalchemy import select
 
 from daifa import wire as s
 from daifa.api import views
@@ -38,9 +37,7 @@ async def apply(
 @router.get("", response_model=s.Page[s.ProductOut])
 def list_products(request: Request, actor: CurrentActor, page: Paginated) -> s.Page[s.ProductOut]:
     with transaction(request) as session:
-        query = select(m.Product).where(records.visible(actor, m.Product))
-        rows, more = page.page(session, m.Product, query)
-        return s.Page(data=[views.product(session, r) for r in rows], has_more=more)
+        return page.visible(session, actor, m.Product, lambda row: views.product(session, row))
 
 
 @router.get("/{product_id}", response_model=s.ProductOut)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 
 from daifa import wire as s
 from daifa.api import views
 from daifa.api.deps import CurrentActor, Paginated, ports, transaction
 from daifa.domain.signature_requests import SignatureStatus
-from daifa.services import records, signatures
+from daifa.services import signatures
 from daifa.store import models as m
 
 router = APIRouter(prefix="/v1/signature_requests", tags=["signatures"])
@@ -22,12 +21,9 @@ def list_requests(
     page: Paginated,
     status: SignatureStatus | None = None,
 ) -> s.Page[s.SignatureRequestOut]:
+    wanted = None if status is None else m.SignatureRequest.status == status
     with transaction(request) as session:
-        query = select(m.SignatureRequest).where(records.visible(actor, m.SignatureRequest))
-        if status is not None:
-            query = query.where(m.SignatureRequest.status == status)
-        rows, more = page.page(session, m.SignatureRequest, query)
-        return s.Page(data=[views.signature_request(r) for r in rows], has_more=more)
+        return page.visible(session, actor, m.SignatureRequest, views.signature_request, wanted)
 
 
 @router.get("/{request_id}", response_model=s.SignatureRequestOut)
