@@ -1,6 +1,10 @@
 """The local devnet: anvil from the project's node_modules, started with --prune-history (anvil otherwise
 keeps every block's state on disk: ~500 MB per 2,500 blocks), its files in a folder of ours.
 
+It keeps the last HISTORY_STATES states in memory rather than the bare flag's one: with only the newest, a
+read at "latest" that races a block being mined asks for a state already dropped and fails with
+BlockOutOfRangeError (about once in 3,000 reads while blocks are mined back to back).
+
 `daifa devnet up` keeps one running in the background under var/devnet; the tests and the demo start
 short-lived ones in temporary folders. `down` stops it and removes its folder.
 """
@@ -34,6 +38,7 @@ def default_state_dir() -> Path:
 
 DEFAULT_PORT = 8545
 DEVNET_CHAIN_ID = 31337
+HISTORY_STATES = 64  # block states anvil keeps in memory (see above)
 # anvil's first development account (mnemonic "test test ... junk"): public knowledge, for devnets only.
 DEV_OPERATOR_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
@@ -83,7 +88,7 @@ class Devnet:
                 str(find_anvil()),
                 "--port",
                 str(self.port),
-                *(["--prune-history"] if prune_history else []),
+                *(["--prune-history", str(HISTORY_STATES)] if prune_history else []),
                 "--hardfork",
                 "prague",
                 *extra_args,
