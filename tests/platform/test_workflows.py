@@ -70,6 +70,8 @@ EXPECTED_MOVES: dict[str, dict[tuple[str, str], str]] = {
         ("awaiting_signatures", "queued"): "queued",
         ("queued", "transaction_mined"): "mined",
         ("queued", "transaction_failed"): "failed",
+        ("mined", "transaction_dropped"): "queued",  # a reorg dropped its block: sent again
+        ("failed", "transaction_dropped"): "queued",
     },
     "signature request": {
         ("pending", "sign"): "signed",
@@ -82,6 +84,8 @@ EXPECTED_MOVES: dict[str, dict[tuple[str, str], str]] = {
         ("sent", "mined"): "mined",
         ("sent", "reverted"): "failed",
         ("sent", "nonce_lost"): "signed",
+        ("mined", "dropped_by_reorg"): "sent",
+        ("failed", "dropped_by_reorg"): "sent",
     },
     "webhook delivery": {
         ("pending", "delivered"): "delivered",

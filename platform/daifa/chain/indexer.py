@@ -34,7 +34,7 @@ KEEP_BLOCK_HASHES = 1_024  # far deeper than any reorg a confirmation depth is c
 class Projection(Protocol):
     def apply(self, session: Session, logs: Sequence[ChainLog]) -> None: ...
 
-    def rebuild(self, session: Session) -> None: ...
+    def rebuild(self, session: Session, after_block: int | None = None) -> None: ...
 
 
 @dataclass
@@ -152,7 +152,7 @@ class Indexer:
             assert cursor is not None
             cursor.next_block = ancestor + 1
             session.flush()
-            self.projection.rebuild(session)
+            self.projection.rebuild(session, after_block=ancestor)
         log.warning("chain reorganised after block %s: %s logs rolled back, records rebuilt", ancestor, dropped)
 
 

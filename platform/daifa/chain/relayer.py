@@ -26,6 +26,9 @@ The relayer owns its signer's nonces and notices when it does not:
   told through the events feed (`relayer.nonce_conflict`) and the log.
 Fees have a ceiling (`max_fee_per_gas`): a transaction is never signed above it, and one waiting at it is
 left as it is (`relayer.fee_ceiling_reached`), not bumped by 25% every `replace_after` for ever.
+A reorg that drops the block an entry was mined in sends it back to `sent` (`reopen_dropped`, called by
+the indexer's rebuild): `follow` sends its bytes again, as a node returns a dropped block's transactions
+to its mempool, and its nonce is still its own, so nothing after it can be mined first.
 Nothing here says whether the call did what it meant: the indexer reads that from the chain's events.
 """
 
@@ -75,6 +78,20 @@ def enqueue(session: Session, kind: str, subject: str, to: str, data: bytes) -> 
     session.add(entry)
     session.flush()
     return entry
+
+
+def reopen_dropped(session: Session, after_block: int) -> list[OutboxEntry]:
+    """The entries mined (or reverted) in blocks after `after_block`, which a reorg dropped, sent back to
+    waiting for a receipt, inside the caller's database transaction."""
+    dropped = list(
+        session.scalars(select(OutboxEntry).where(OutboxEntry.mined_block > after_block).order_by(OutboxEntry.id))
+    )
+    for entry in dropped:
+        entry.status = OUTBOX.next(OutboxStatus(entry.status), OutboxEvent.DROPPED_BY_REORG)
+        entry.mined_tx_hash, entry.mined_block, entry.gas_used, entry.error = None, None, None, None
+        entry.sent_at = utcnow()
+        log.warning("relayer: %s (%s) was mined in a block a reorg dropped: sending it again", entry.id, entry.kind)
+    return dropped
 
 
 @dataclass

@@ -20,6 +20,7 @@ class ActionKind(StrEnum):
     DISPUTE = "dispute"  # the payer or the payee freezes an instalment
     RESOLUTION = "resolution"  # the arbiter splits a disputed instalment
     CANCELLATION = "cancellation"  # both parties cancel instalments; funded ones refund to the payer
+    AMENDMENT = "amendment"  # both parties sign new instalments; touched ones stay as they are
 
 
 class ActionStatus(StrEnum):
@@ -35,6 +36,7 @@ class ActionEvent(StrEnum):
     QUEUED = "queued"
     TRANSACTION_MINED = "transaction_mined"
     TRANSACTION_FAILED = "transaction_failed"
+    TRANSACTION_DROPPED = "transaction_dropped"  # a reorg dropped the block it was mined in: it is sent again
 
 
 S, E = ActionStatus, ActionEvent
@@ -47,5 +49,7 @@ ACTION_LIFECYCLE: Workflow[ActionStatus, ActionEvent] = Workflow(
         (S.AWAITING_SIGNATURES, E.QUEUED): S.QUEUED,
         (S.QUEUED, E.TRANSACTION_MINED): S.MINED,
         (S.QUEUED, E.TRANSACTION_FAILED): S.FAILED,
+        (S.MINED, E.TRANSACTION_DROPPED): S.QUEUED,
+        (S.FAILED, E.TRANSACTION_DROPPED): S.QUEUED,
     },
 )

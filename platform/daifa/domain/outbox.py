@@ -22,6 +22,7 @@ class OutboxEvent(StrEnum):
     MINED = "mined"
     REVERTED = "reverted"
     NONCE_LOST = "nonce_lost"  # a foreign transaction took its nonce: it is signed again at a fresh one
+    DROPPED_BY_REORG = "dropped_by_reorg"  # the block it was mined in is no longer the chain's: sent again
 
 
 S, E = OutboxStatus, OutboxEvent
@@ -36,6 +37,8 @@ OUTBOX: Workflow[OutboxStatus, OutboxEvent] = Workflow(
         (S.SENT, E.MINED): S.MINED,
         (S.SENT, E.REVERTED): S.FAILED,
         (S.SENT, E.NONCE_LOST): S.SIGNED,
+        (S.MINED, E.DROPPED_BY_REORG): S.SENT,
+        (S.FAILED, E.DROPPED_BY_REORG): S.SENT,
     },
 )
 

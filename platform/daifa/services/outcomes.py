@@ -33,6 +33,17 @@ def on_transaction_settled(session: Session, entry: m.OutboxEntry) -> None:
         )
 
 
+def on_transactions_dropped(session: Session, entries: list[m.OutboxEntry]) -> None:
+    """A reorg dropped the blocks these transactions were mined in; the relayer sends them again, and the
+    actions they carry wait for them again (queued)."""
+    for entry in entries:
+        subject = Subject.parse(entry.subject)
+        action = session.get(m.PlanAction, subject.id) if subject is not None and subject.kind == Kind.ACTION else None
+        if action is not None and action.status in (ActionStatus.MINED, ActionStatus.FAILED):
+            action.status = ACTION_LIFECYCLE.next(ActionStatus(action.status), ActionEvent.TRANSACTION_DROPPED)
+            action.details = {k: v for k, v in action.details.items() if k != "error"}
+
+
 def _settle_action(session: Session, subject: Subject, entry: m.OutboxEntry) -> None:
     action = session.get(m.PlanAction, subject.id)
     if action is None:

@@ -22,12 +22,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from daifa.chain.client import ChainClient
 from daifa.chain.events import EscrowDecoder
 from daifa.chain.indexer import as_log_receipt
+from daifa.chain.relayer import reopen_dropped
 from daifa.domain.ledger import ChainEvent, InstalmentState, Ledger, PlanState
 from daifa.domain.onboarding import ONBOARDING, PartyEvent, PartyStatus
 from daifa.domain.plan_requests import PLAN_LIFECYCLE, PlanEvent, PlanStatus
 from daifa.domain.plans import InstalmentStatus
 from daifa.domain.products import PRODUCT_OPENING, ProductEvent, ProductStatus
-from daifa.services import notifications, records
+from daifa.services import notifications, outcomes, records
 from daifa.services.notifications import emit
 from daifa.store import models as m
 
@@ -102,8 +103,12 @@ class Projection:
             if plan is not None:  # else a plan recorded outside the platform
                 self._fold_plan(session, plan, rows[plan.id], plan_events, notify)
 
-    def rebuild(self, session: Session) -> None:
-        """Forgets every chain fact in the records and folds all stored logs again (after a reorg)."""
+    def rebuild(self, session: Session, after_block: int | None = None) -> None:
+        """Forgets every chain fact in the records and folds all stored logs again (after a reorg that
+        kept the blocks up to `after_block`: the platform's transactions mined after it wait for a
+        receipt again, and so do their actions)."""
+        if after_block is not None:
+            outcomes.on_transactions_dropped(session, reopen_dropped(session, after_block))
         session.execute(update(m.Party).values(chain_roles=0, chain_suspended=False))
         session.execute(
             update(m.Party)
