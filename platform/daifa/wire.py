@@ -103,6 +103,15 @@ class CancellationIn(In):
     indices: list[Index] = Field(min_length=1, max_length=MAX_INSTALMENTS)
 
 
+class AmendmentIn(In):
+    instalments: list[InstalmentIn] = Field(
+        min_length=1,
+        max_length=MAX_INSTALMENTS,
+        description="the plan's instalments as they should be, all of them: funded, approved, delivered, disputed "
+        "or closed ones unchanged at their index; others changed, removed from the end or added after it",
+    )
+
+
 class ResolutionIn(In):
     to_payee: Amount
     note: ShortText = ""

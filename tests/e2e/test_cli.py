@@ -263,6 +263,20 @@ def test_an_operator_and_two_parties_work_through_the_cli(server: dict[str, str]
     assert "database and chain agree" in daifa("reconcile", env=operator)
     assert daifa_json("events", "--type", "plan.recorded", env=payee)[0]["subject"] == plan["id"]
 
+    # The payee asks for a second instalment; both sign the amendment and the chain takes it.
+    [only] = daifa_json("plan", "show", plan["id"], env=payee)["instalments"]
+    later = instalment(only["deposit_by"] + DAY, only["release_at"] + DAY, 500)
+    kept = instalment(only["deposit_by"], only["release_at"], int(only["amount"]))
+    amendment_file = tmp_path / "amendment.json"
+    amendment_file.write_text(json.dumps({"instalments": [kept, later]}))
+    action = daifa_json("plan", "amend", plan["id"], str(amendment_file), env=payee)
+    assert (action["kind"], action["status"]) == ("amendment", "awaiting_signatures")
+    daifa("sign", "--yes", env=payee)
+    daifa("sign", "--yes", env=payer)
+    wait_for(lambda: len(daifa_json("plan", "show", plan["id"], env=payer)["instalments"]) == 2)
+    assert daifa_json("plan", "show", plan["id"], env=payer)["total"] == "1500"
+    assert "checks match the chain" in daifa("verify", "plan", plan["id"], env=payee)
+
 
 def test_errors_are_one_line_that_says_what_to_do(tmp_path: Path) -> None:
     def console(*args: str) -> subprocess.CompletedProcess[str]:

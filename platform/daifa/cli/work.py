@@ -221,6 +221,21 @@ def plan_request(
         out.record(client.request_plan(body), PLAN_COLUMNS)
 
 
+@plan_app.command("amend")
+def plan_amend(
+    ctx: typer.Context,
+    plan_id: str,
+    amendment_file: Annotated[
+        Path, typer.Argument(help='the instalments as JSON: {"instalments": [...]}, every one', exists=True)
+    ],
+) -> None:
+    """(payer or payee) Propose new instalments for a recorded plan; both sign with `daifa sign`."""
+    out: Settings = ctx.obj
+    body = s.AmendmentIn.model_validate(json.loads(amendment_file.read_text()))
+    with out.client() as client:
+        out.record(client.amend(plan_id, body.instalments), ACTION_COLUMNS)
+
+
 @plan_app.command("list")
 def plan_list(ctx: typer.Context, product: str | None = None) -> None:
     """The plans you are a party to (every plan, for the operator); --product narrows to one product."""

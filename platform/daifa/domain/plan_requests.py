@@ -112,19 +112,8 @@ def check_plan_request(product: ProductTerms, params: PlanParams, instalments: S
 
     total = 0
     for i, instalment in enumerate(instalments):
-        where = f"instalments[{i}]"
-        if not 0 < instalment.amount <= UINT128_MAX:
-            problem(f"{where}.amount", "must be a positive whole number of the token's smallest unit")
-        else:
-            total += instalment.amount
-        if instalment.deposit_by <= now:
-            problem(f"{where}.deposit_by", "must be in the future")
-        if instalment.deposit_by > instalment.release_at:
-            problem(f"{where}.deposit_by", "must not be after release_at")
-        if instalment.release_at > params.expiry:
-            problem(f"{where}.release_at", "must not be after the plan's expiry")
-        if instalment.rule == ReleaseRule.MATERIALS and instalment.materials_hash == ZERO_HASH:
-            problem(f"{where}.materials_hash", "a MATERIALS instalment needs its list of required materials")
+        problems += _instalment_problems(f"instalments[{i}]", instalment, params.expiry, now)
+        total += instalment.amount if 0 < instalment.amount <= UINT128_MAX else 0
 
     available = product.limit - product.committed
     if total > available:
@@ -132,3 +121,67 @@ def check_plan_request(product: ProductTerms, params: PlanParams, instalments: S
     if problems:
         raise InvalidInput(problems)
     return total
+
+
+@dataclass(frozen=True)
+class StandingInstalment:
+    """A recorded plan's instalment as it stands, for an amendment to be checked against."""
+
+    terms: Instalment
+    touched: bool  # funded, approved, delivered, disputed or closed: it must stay exactly as both signed it
+
+
+def check_amendment(
+    product: ProductTerms,
+    params: PlanParams,
+    standing: Sequence[StandingInstalment],
+    amended: Sequence[Instalment],
+    now: int,
+) -> int:
+    """Returns the amended plan's total, or raises InvalidInput listing every problem: the contract's rules
+    for amendPlan (touched instalments stay as they are, each new one valid, the product's limit holds:
+    `product.committed` counts the product's other plans) and the platform's (a new or changed instalment
+    is deposited in the future; an amendment changes something)."""
+    problems: list[Problem] = []
+    current = [s.terms for s in standing]
+    if list(amended) == current:
+        problems.append(Problem("instalments", "the amendment changes nothing: send the instalments as they should be"))
+    if not 1 <= len(amended) <= MAX_INSTALMENTS:
+        problems.append(Problem("instalments", f"a plan has 1 to {MAX_INSTALMENTS} instalments"))
+    for i, item in enumerate(standing):
+        if item.touched and (i >= len(amended) or amended[i] != item.terms):
+            problems.append(
+                Problem(f"instalments[{i}]", "is funded, approved, delivered, disputed or closed: send it unchanged")
+            )
+    total = 0
+    for i, instalment in enumerate(amended):
+        unchanged = i < len(current) and current[i] == instalment
+        if not unchanged:
+            problems += _instalment_problems(f"instalments[{i}]", instalment, params.expiry, now)
+        total += instalment.amount if 0 < instalment.amount <= UINT128_MAX else 0
+    available = product.limit - product.committed
+    if total > available:
+        problems.append(
+            Problem("instalments", f"the amended plan totals {total}; the product has {available} for it of its limit")
+        )
+    if problems:
+        raise InvalidInput(problems)
+    return total
+
+
+def _instalment_problems(where: str, instalment: Instalment, expiry: int, now: int) -> list[Problem]:
+    """What is wrong with one new instalment of a plan that expires at `expiry`."""
+    problems = []
+    if not 0 < instalment.amount <= UINT128_MAX:
+        problems.append(Problem(f"{where}.amount", "must be a positive whole number of the token's smallest unit"))
+    if instalment.deposit_by <= now:
+        problems.append(Problem(f"{where}.deposit_by", "must be in the future"))
+    if instalment.deposit_by > instalment.release_at:
+        problems.append(Problem(f"{where}.deposit_by", "must not be after release_at"))
+    if instalment.release_at > expiry:
+        problems.append(Problem(f"{where}.release_at", "must not be after the plan's expiry"))
+    if instalment.rule == ReleaseRule.MATERIALS and instalment.materials_hash == ZERO_HASH:
+        problems.append(
+            Problem(f"{where}.materials_hash", "a MATERIALS instalment needs its list of required materials")
+        )
+    return problems

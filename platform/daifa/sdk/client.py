@@ -275,6 +275,12 @@ class Client:
     def cancel(self, plan_id: str, indices: Sequence[int], **kw: Any) -> s.ActionOut:
         return self._post(s.ActionOut, f"/v1/plans/{plan_id}/cancellations", json={"indices": list(indices)}, **kw)
 
+    def amend(self, plan_id: str, instalments: Sequence[s.InstalmentIn | dict[str, Any]], **kw: Any) -> s.ActionOut:
+        """Proposes the plan's instalments as they should be (all of them; touched ones unchanged). Both
+        parties then sign the amendment's signature requests."""
+        body = [i.model_dump(mode="json") if isinstance(i, BaseModel) else i for i in instalments]
+        return self._post(s.ActionOut, f"/v1/plans/{plan_id}/amendments", json={"instalments": body}, **kw)
+
     # ------------------------------------------------------------------------------ actions
 
     def list_actions(self, plan: str | None = None) -> Iterator[s.ActionOut]:

@@ -42,23 +42,34 @@ def verify_plan(client: Client, w3: Web3, plan_id: str) -> list[Check]:
     for item, term in zip(plan.instalments, terms, strict=True):
         listed = materials_hash(item.required_materials, item.verification)
         check(f"instalment {item.index}: materials hash = its materials list", listed == term.materials_hash)
-    consent = "0x" + td.plan_consent_hash(params, terms, plan.payer_nonce, plan.payee_nonce, plan.deadline).hex()
-    check("terms hash to the consent hash both parties signed", consent == plan.consent_hash)
+
+    def consent_over(signed: list[Instalment]) -> None:
+        hashed = td.plan_consent_hash(params, signed, plan.payer_nonce, plan.payee_nonce, plan.deadline)
+        check("terms hash to the consent hash both parties signed", "0x" + hashed.hex() == plan.consent_hash)
+
     if plan.chain_plan_id is None:
+        consent_over(terms)
         check("plan recorded on chain", False, f"the plan is {plan.status}")
         return checks
 
-    logs = escrow.events.PlanRecorded.get_logs(argument_filters={"planId": plan.chain_plan_id}, from_block=0)
+    chain_plan = {"planId": plan.chain_plan_id}
+    logs = escrow.events.PlanRecorded.get_logs(argument_filters=chain_plan, from_block=0)
     if not logs:
+        consent_over(terms)
         check("PlanRecorded event on chain", False, "no such event")
     else:
         args = logs[0]["args"]
+        recorded = unpack_instalments(bytes(args["packedInstalments"]))
+        consent_over(recorded)  # what both signed is what was recorded, whatever was amended since
         check(
             "PlanRecorded carries the same consent hash", "0x" + bytes(args["consentHash"]).hex() == plan.consent_hash
         )
-        check(
-            "PlanRecorded carries the same instalments", unpack_instalments(bytes(args["packedInstalments"])) == terms
-        )
+        # Each amendment's signatures were checked by the contract before it logged PlanAmended.
+        amendments = escrow.events.PlanAmended.get_logs(argument_filters=chain_plan, from_block=0)
+        latest = bytes(amendments[-1]["args"]["packedInstalments"]) if amendments else None
+        on_chain = recorded if latest is None else unpack_instalments(latest)
+        since = f", amended {len(amendments)} time(s) since" if amendments else ""
+        check(f"the instalments shown are those recorded on chain{since}", on_chain == terms)
     commitment = bytes(escrow.functions.planCommitment(plan.chain_plan_id).call())
     expected = td.plan_commitment(params, td.instalments_root(terms))
     check("the chain's commitment = hash(terms, instalments)", commitment == expected)

@@ -1,5 +1,5 @@
 """What parties and the operator do on a recorded plan: deposits, payer approvals, delivered materials and
-their attestation, disputes and their resolution, cancellations.
+their attestation, disputes and their resolution, cancellations and amendments.
 
 Each is a PlanAction. It is checked against the instalments' on-chain state first, so a request the
 contract would refuse gets a clear answer here; then it waits for the signatures it needs (the party's
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daifa.chain import abi
@@ -21,10 +22,10 @@ from daifa.chain.relayer import enqueue
 from daifa.describe import units
 from daifa.domain.actions import ACTION_LIFECYCLE, ActionEvent, ActionKind, ActionStatus
 from daifa.domain.limits import MAX_TEXT
-from daifa.domain.plan_requests import PlanStatus
-from daifa.domain.plans import UINT128_MAX, InstalmentStatus, ReleaseRule
+from daifa.domain.plan_requests import PlanStatus, StandingInstalment, check_amendment
+from daifa.domain.plans import UINT128_MAX, Instalment, InstalmentStatus, ReleaseRule
 from daifa.errors import Conflict, InvalidInput, Problem
-from daifa.services import documents, nonces, records, signatures
+from daifa.services import documents, nonces, plans, records, signatures
 from daifa.services.calls import instalment_target, plan_target
 from daifa.services.checks import check_text
 from daifa.services.context import Actor, Ports
@@ -267,6 +268,90 @@ def cancel(session: Session, ports: Ports, actor: Actor, plan_id: str, indices: 
     return action
 
 
+# ------------------------------------------------------------------------------------------ amendments
+
+
+def amend(
+    session: Session, ports: Ports, actor: Actor, plan_id: str, requested: Sequence[plans.InstalmentRequest]
+) -> m.PlanAction:
+    """Either party proposes the plan's instalments as they should be from now on (the whole list); when
+    both sign, the chain takes them. Instalments funded, approved, delivered, disputed or closed must stay
+    exactly as they are; the product's limit must hold for the new total."""
+    plan, rows = _plan_for(session, actor, plan_id)
+    party_id = actor.require_party()
+    if plan.status != PlanStatus.RECORDED:
+        raise Conflict(f"the plan is {plan.status}: ask for a new plan under the product instead")
+    _require_no_amendment_in_flight(session, ports, plan)
+    amended = [plans.instalment_terms(i, item) for i, item in enumerate(requested)]
+    product = session.get(m.Product, plan.product_id)
+    payer, payee = session.get(m.Party, plan.payer_id), session.get(m.Party, plan.payee_id)
+    assert product is not None and payer is not None and payee is not None and plan.chain_plan_id is not None
+    standing = [
+        StandingInstalment(records.terms(r), bool(r.chain_status) or r.delivered_hash is not None) for r in rows
+    ]
+    terms = plans.product_terms(session, product, payer, payee, excluding=plan.id)
+    total = check_amendment(terms, records.plan_params(session, plan), standing, amended, ports.chain.now())
+    for item, instalment in zip(requested, amended, strict=True):
+        plan.keep_texts(instalment, item.required_materials, item.verification)
+    payer_nonce, payee_nonce = nonces.take(session, payer), nonces.take(session, payee)
+    deadline = ports.chain.now() + ports.signature_ttl
+    current_root = td.instalments_root([s.terms for s in standing])
+    details = {
+        "payer_nonce": payer_nonce,
+        "payee_nonce": payee_nonce,
+        "deadline": deadline,
+        "total": str(total),
+        "instalments": [_instalment_details(i) for i in amended],
+    }
+    action = _new(session, plan, ActionKind.AMENDMENT, list(range(len(amended))), party_id, details)
+    message = td.amendment_message(plan.chain_plan_id, current_root, amended, payer_nonce, payee_nonce, deadline)
+    typed = td.payload("Amendment", message, ports.chain.chain_id, ports.chain.escrow_address)
+    for party in (payer, payee):
+        signatures.request(session, ports, party.id, Subject.of(action), ActionKind.AMENDMENT, typed)
+    return action
+
+
+def _require_no_amendment_in_flight(session: Session, ports: Ports, plan: m.Plan) -> None:
+    """One amendment at a time: a second one's signatures would name instalments the first replaces."""
+    waiting = session.scalars(
+        select(m.PlanAction).where(
+            m.PlanAction.plan_id == plan.id,
+            m.PlanAction.kind == ActionKind.AMENDMENT,
+            m.PlanAction.status.in_([ActionStatus.AWAITING_SIGNATURES, ActionStatus.QUEUED]),
+        )
+    ).all()
+    now = ports.chain.now()
+    for action in waiting:
+        if action.status == ActionStatus.QUEUED or action.details["deadline"] >= now:
+            raise Conflict(
+                f"amendment {records.public_id(m.PlanAction, action.id)} of this plan is {action.status}: "
+                "wait until it is mined, or until its signatures expire"
+            )
+
+
+def _instalment_details(instalment: Instalment) -> dict[str, Any]:
+    return {
+        "deposit_by": instalment.deposit_by,
+        "release_at": instalment.release_at,
+        "amount": str(instalment.amount),
+        "rule": int(instalment.rule),
+        "materials_hash": "0x" + instalment.materials_hash.hex(),
+    }
+
+
+def _amended_instalments(action: m.PlanAction) -> list[Instalment]:
+    return [
+        Instalment(
+            deposit_by=d["deposit_by"],
+            release_at=d["release_at"],
+            amount=int(d["amount"]),
+            rule=ReleaseRule(d["rule"]),
+            materials_hash=bytes.fromhex(d["materials_hash"][2:]),
+        )
+        for d in action.details["instalments"]
+    ]
+
+
 # ------------------------------------------------------------------------------ signatures in, transactions out
 
 
@@ -300,6 +385,18 @@ def _cancellation(session: Session, plan: m.Plan, rows: list[m.Instalment], acti
     return "cancelInstalments", (*plan_target(session, plan, rows, action.indices), auth)
 
 
+def _amendment(session: Session, plan: m.Plan, rows: list[m.Instalment], action: m.PlanAction) -> SignedCall:
+    d = action.details
+    parties, taken = (plan.payer_id, plan.payee_id), (d["payer_nonce"], d["payee_nonce"])
+    auth = signatures.joint_authorization(
+        session, Subject.of(action), ActionKind.AMENDMENT, parties, taken, d["deadline"]
+    )
+    current = [abi.instalment(records.terms(r)) for r in rows]
+    amended = [abi.instalment(i) for i in _amended_instalments(action)]
+    params = abi.plan_params(records.plan_params(session, plan))
+    return "amendPlan", (plan.chain_plan_id, params, current, amended, auth)
+
+
 def _party_signature(session: Session, action: m.PlanAction) -> tuple[object, ...]:
     """The one party's signature on an approval, a materials submission or a dispute, as the contract takes it."""
     assert action.party_id is not None
@@ -327,6 +424,7 @@ def _dispute(session: Session, plan: m.Plan, rows: list[m.Instalment], action: m
 _SIGNED_CALLS = {
     ActionKind.DEPOSIT: _deposit_with_permit,
     ActionKind.CANCELLATION: _cancellation,
+    ActionKind.AMENDMENT: _amendment,
     ActionKind.PAYER_APPROVAL: _payer_approval,
     ActionKind.MATERIALS: _materials,
     ActionKind.DISPUTE: _dispute,
@@ -334,6 +432,7 @@ _SIGNED_CALLS = {
 _OUTBOX_KINDS = {  # how the relayer's outbox names each call (what the operator sees in /v1/transactions)
     "depositWithPermit": "deposit_with_permit",
     "cancelInstalments": "cancel_instalments",
+    "amendPlan": "amend_plan",
     "approveRelease": ActionKind.PAYER_APPROVAL,
     "submitMaterials": ActionKind.MATERIALS,
     "dispute": ActionKind.DISPUTE,

@@ -71,12 +71,13 @@ def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequ
     """The payer's request, checked against its open product as the contracts would check it; the payer
     is then asked to sign exactly what goes on chain."""
     product, payer, payee = _open_product_of_payer(session, actor, request.product_id)
-    instalments = [_instalment(i, item) for i, item in enumerate(request.instalments)]
+    instalments = [instalment_terms(i, item) for i, item in enumerate(request.instalments)]
     params = _params(ports, product, payer, payee, request)
     now = ports.chain.now()
-    total = check_plan_request(_product_terms(session, product, payer, payee), params, instalments, now)
+    total = check_plan_request(product_terms(session, product, payer, payee), params, instalments, now)
     plan = _new_plan(session, ports, product, (payer, payee), params, instalments, total, now)
     for index, (item, terms) in enumerate(zip(request.instalments, instalments, strict=True)):
+        plan.keep_texts(terms, item.required_materials, item.verification)
         session.add(m.Instalment.from_terms(plan.id, index, terms, list(item.required_materials), item.verification))
     typed = typed_plan(ports, params, instalments, plan)
     signatures.request(session, ports, payer.id, Subject.of(plan), PLAN, typed)
@@ -118,12 +119,16 @@ def _params(ports: Ports, product: m.Product, payer: m.Party, payee: m.Party, re
     )
 
 
-def _product_terms(session: Session, product: m.Product, payer: m.Party, payee: m.Party) -> ProductTerms:
-    """The open product as a plan is checked against it, with what its live plans already commit."""
+def product_terms(
+    session: Session, product: m.Product, payer: m.Party, payee: m.Party, excluding: int | None = None
+) -> ProductTerms:
+    """The open product as a plan is checked against it, with what its live plans (but plan `excluding`,
+    the one being amended) already commit."""
     assert product.chain_agreement_set_id is not None
-    committed = session.scalars(
-        select(m.Plan.total).where(m.Plan.product_id == product.id, m.Plan.status.in_(LIVE))
-    ).all()
+    live = select(m.Plan.total).where(m.Plan.product_id == product.id, m.Plan.status.in_(LIVE))
+    if excluding is not None:
+        live = live.where(m.Plan.id != excluding)
+    committed = session.scalars(live).all()
     return ProductTerms(
         agreement_set_id=product.chain_agreement_set_id,
         payer=payer.address,
@@ -174,7 +179,8 @@ def _new_plan(
     return plan
 
 
-def _instalment(i: int, item: InstalmentRequest) -> Instalment:
+def instalment_terms(i: int, item: InstalmentRequest) -> Instalment:
+    """Instalment `i` of a request as it goes on chain, or InvalidInput naming its problems."""
     where = f"instalments[{i}]"
     problems = []
     rule = RULES.get(item.rule)

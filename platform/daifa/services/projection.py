@@ -91,11 +91,7 @@ class Projection:
     def _fold_plans(self, session: Session, by_plan: dict[int, list[tuple[ChainEvent, str]]], notify: bool) -> None:
         """Each plan's instalment events, in order, folded into its instalments (loaded in a few queries)."""
         plans = _by(session, m.Plan.chain_plan_id, set(by_plan))
-        rows: dict[int, list[m.Instalment]] = defaultdict(list)
-        for chunk in _chunks(sorted(p.id for p in plans.values())):
-            query = select(m.Instalment).where(m.Instalment.plan_id.in_(chunk)).order_by(m.Instalment.index)
-            for instalment in session.scalars(query):
-                rows[instalment.plan_id].append(instalment)
+        rows = _instalments_of(session, plans.values())
         _by(session, m.Product.id, {p.product_id for p in plans.values()})  # into the identity map: plan_params
         _by(session, m.Party.id, {i for p in plans.values() for i in (p.payer_id, p.payee_id)})
         for chain_plan_id, plan_events in by_plan.items():
@@ -132,7 +128,19 @@ class Projection:
         )
         session.execute(update(m.Credit).values(amount=0))
         logs = list(session.scalars(select(m.ChainLog).order_by(m.ChainLog.block_number, m.ChainLog.log_index)))
+        self._restore_recorded_terms(session, [row for row in logs if row.name == "PlanRecorded"])
         self.apply(session, logs, notify=False)
+
+    def _restore_recorded_terms(self, session: Session, recorded: list[m.ChainLog]) -> None:
+        """Puts each recorded plan's instalments back as it was recorded: an amendment the reorg dropped
+        must leave no trace in the rows, and one still on chain is folded again from its log."""
+        events = [event for event in (self.decoder.decode(as_log_receipt(r)) for r in recorded) if event is not None]
+        plans = _by(session, m.Plan.consent_hash, {bytes(e.args["consentHash"]) for e in events})
+        rows = _instalments_of(session, plans.values())
+        for event in events:
+            plan = plans.get(bytes(event.args["consentHash"]))
+            if plan is not None:
+                _put_instalments(session, plan, rows[plan.id], [InstalmentState(t) for t in event.args["instalments"]])
 
     # ----------------------------------------------------------------------------------- parties
 
@@ -225,13 +233,13 @@ class Projection:
                 for kind in _changes(*before, item):
                     key = f"{kind}:{subject}:{index}:{source}"
                     emit(session, kind, subject, _instalment_data(index, item), parties, key=key)
-        for index, item in enumerate(state.instalments):
-            row = rows[index] if index < len(rows) else None
-            if row is None:  # an amendment appended it
-                row = m.Instalment.from_terms(plan.id, index, item.terms, [])
-                session.add(row)
-                rows.append(row)
-            _write(row, item)
+            if notify and event.name == "PlanAmended":
+                data = {
+                    "instalments": len(state.instalments),
+                    "total": str(sum(i.terms.amount for i in state.instalments)),
+                }
+                _tell_both(session, "plan.amended", plan, data, source)
+        _put_instalments(session, plan, rows, state.instalments)
         if plan.status == PlanStatus.RECORDED and all(r.chain_status & InstalmentStatus.CLOSED for r in rows):
             plan.status = PLAN_LIFECYCLE.next(PlanStatus.RECORDED, PlanEvent.ALL_INSTALMENTS_CLOSED)
             if notify:
@@ -277,6 +285,16 @@ def _by(session: Session, column: InstrumentedAttribute[Any], values: Iterable[A
     return found
 
 
+def _instalments_of(session: Session, plans: Iterable[m.Plan]) -> dict[int, list[m.Instalment]]:
+    """Each plan's instalment rows in index order, by plan id, read in a few queries."""
+    rows: dict[int, list[m.Instalment]] = defaultdict(list)
+    for chunk in _chunks(sorted(p.id for p in plans)):
+        query = select(m.Instalment).where(m.Instalment.plan_id.in_(chunk)).order_by(m.Instalment.index)
+        for instalment in session.scalars(query):
+            rows[instalment.plan_id].append(instalment)
+    return rows
+
+
 def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -303,6 +321,27 @@ def _state(row: m.Instalment) -> InstalmentState:
         fee=row.fee,
         to_payer=row.to_payer,
     )
+
+
+def _put_instalments(
+    session: Session, plan: m.Plan, rows: list[m.Instalment], items: Sequence[InstalmentState]
+) -> None:
+    """Writes the plan's instalments into its rows, in index order: a row an amendment appended is added
+    and one it removed deleted; a changed materials hash brings the words behind it (Plan.materials)."""
+    for index, item in enumerate(items):
+        if index == len(rows):
+            texts = plan.instalment_texts(item.terms.materials_hash)
+            rows.append(m.Instalment.from_terms(plan.id, index, item.terms, *texts))
+            session.add(rows[-1])
+        elif rows[index].materials_hash != item.terms.materials_hash:
+            rows[index].required_materials, rows[index].verification = plan.instalment_texts(item.terms.materials_hash)
+        _write(rows[index], item)
+    for removed in rows[len(items) :]:
+        session.delete(removed)
+    del rows[len(items) :]
+    total = sum(item.terms.amount for item in items)
+    if plan.total != total:
+        plan.total = total
 
 
 def _write(row: m.Instalment, item: InstalmentState) -> None:

@@ -184,6 +184,22 @@ class Plan(Timestamps, Base):
     consent_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     reject_reason: Mapped[str | None] = mapped_column(Text)
     chain_plan_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # Materials hash (hex) -> {"required_materials": [...], "verification": "..."}: the words behind every
+    # materials list the plan was signed with (the chain keeps the hashes only); see instalment_texts.
+    materials: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+
+    def keep_texts(self, terms: InstalmentTerms, required_materials: list[str], verification: str) -> None:
+        """Remembers the words behind `terms.materials_hash` (a new dict: JSON columns see only assignment)."""
+        texts = {"required_materials": list(required_materials), "verification": verification}
+        self.materials = {**(self.materials or {}), terms.materials_hash.hex(): texts}
+
+    def instalment_texts(self, materials_hash: bytes) -> tuple[list[str], str]:
+        """The required materials and verification text behind a materials hash; none if the plan was
+        amended outside the platform."""
+        texts = (self.materials or {}).get(materials_hash.hex())
+        if texts is None:
+            return [], ""
+        return list(texts["required_materials"]), str(texts["verification"])
 
 
 class Instalment(Base):

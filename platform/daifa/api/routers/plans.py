@@ -26,10 +26,7 @@ def request_plan(request: Request, actor: CurrentActor, body: s.PlanIn) -> s.Pla
     payer signs it (a signature request), then the payee confirms or rejects."""
     plan_request = PlanRequest(
         product_id=body.product,
-        instalments=[
-            InstalmentRequest(i.deposit_by, i.release_at, i.amount, i.rule, list(i.required_materials), i.verification)
-            for i in body.instalments
-        ],
+        instalments=_instalments(body.instalments),
         expiry=body.expiry,
         token=body.token,
         fee_bps=body.fee_bps,
@@ -40,6 +37,13 @@ def request_plan(request: Request, actor: CurrentActor, body: s.PlanIn) -> s.Pla
     )
     with transaction(request) as session:
         return views.plan(session, plans.request_plan(session, ports(request), actor, plan_request))
+
+
+def _instalments(body: list[s.InstalmentIn]) -> list[InstalmentRequest]:
+    return [
+        InstalmentRequest(i.deposit_by, i.release_at, i.amount, i.rule, list(i.required_materials), i.verification)
+        for i in body
+    ]
 
 
 @router.get("", response_model=s.Page[s.PlanOut])
@@ -131,3 +135,12 @@ def cancel(request: Request, actor: CurrentActor, plan_id: str, body: s.Cancella
     """Either party proposes to cancel instalments; both sign; funded ones are refunded to the payer."""
     with transaction(request) as session:
         return views.action(session, actions.cancel(session, ports(request), actor, plan_id, body.indices))
+
+
+@router.post("/{plan_id}/amendments", status_code=201, response_model=s.ActionOut)
+def amend(request: Request, actor: CurrentActor, plan_id: str, body: s.AmendmentIn) -> s.ActionOut:
+    """Either party proposes the plan's instalments as they should be from now on; both sign; the chain
+    takes them (`plan.amended`). Funded, approved, delivered, disputed and closed instalments stay as they are."""
+    with transaction(request) as session:
+        action = actions.amend(session, ports(request), actor, plan_id, _instalments(body.instalments))
+        return views.action(session, action)
