@@ -35,6 +35,7 @@ LONGEST_FILES = [
     "tests/e2e/test_cli.py",
     "tests/e2e/test_worker_faults.py",
     "tests/e2e/test_relayer_faults.py",
+    "tests/e2e/test_payroll_runs.py",
 ]
 
 

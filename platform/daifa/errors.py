@@ -29,12 +29,20 @@ class DaifaError(Exception):
         self.message = message
 
 
+SUMMARISED = 5  # problems an InvalidInput's message names; its `problems` list every one
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One wrong value: where it is (`instalments[2].amount`) and what is wrong with it."""
+    """One wrong value: where it is (`instalments[2].amount`; in a file, also its `line`) and what is wrong
+    with it."""
 
     field: str
     message: str
+    line: int | None = None
+
+    def where(self) -> str:
+        return self.field if self.line is None else f"line {self.line}: {self.field}"
 
 
 class InvalidInput(DaifaError):
@@ -44,8 +52,9 @@ class InvalidInput(DaifaError):
     def __init__(self, problems: list[Problem]) -> None:
         if not problems:
             raise ValueError("InvalidInput needs at least one problem")
-        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
-        super().__init__(f"fix these and send the request again: {summary}")
+        summary = "; ".join(f"{p.where()}: {p.message}" for p in problems[:SUMMARISED])
+        more = f" (and {len(problems) - SUMMARISED} more: see problems)" if len(problems) > SUMMARISED else ""
+        super().__init__(f"fix these and send the request again: {summary}{more}")
         self.problems = problems
 
 

@@ -362,6 +362,24 @@ class HealthOut(Out):
 T = TypeVar("T")
 
 
+class PayrollProgress(Out):
+    plans: dict[str, int] = Field(description="the run's plans by status")
+    signed_by_payer: int
+    recorded: int
+    funded: int = Field(description="recorded plans whose every instalment is funded (or already closed)")
+
+
+class PayrollRunOut(Out):
+    id: str
+    object: Literal["payroll_run"] = "payroll_run"
+    filename: str
+    rows: int
+    time_zone: str
+    file_hash: str = Field(description="keccak-256 of the file as sent")
+    progress: PayrollProgress
+    created: datetime
+
+
 class Page(Out, Generic[T]):
     object: Literal["list"] = "list"
     data: list[T]

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +277,21 @@ def test_an_operator_and_two_parties_work_through_the_cli(server: dict[str, str]
     wait_for(lambda: len(daifa_json("plan", "show", plan["id"], env=payer)["instalments"]) == 2)
     assert daifa_json("plan", "show", plan["id"], env=payer)["total"] == "1500"
     assert "checks match the chain" in daifa("verify", "plan", plan["id"], env=payee)
+
+    # A payroll run from a file: a refused row is shown with its line and nothing is kept; then it is fixed.
+    payee_id = daifa_json("plan", "show", plan["id"], env=payer)["payee"]
+    now = daifa_json("devnet", "status", env=server)["time"]
+    first = datetime.fromtimestamp(now + 40 * DAY, UTC).date().isoformat()
+    payroll_file = tmp_path / "payroll.csv"
+    payroll_file.write_text(
+        f"payee,amounts,first_release\n{payee_id},10.00;12.5,{first}\n{payee_id},1.0000001,{first}\n"
+    )
+    refused = runner.invoke(app, ["payroll", "submit", str(payroll_file), "--time-zone", "Asia/Shanghai"], env=payer)
+    assert refused.exit_code == 1 and "nothing was kept" in refused.output and "amounts" in refused.output
+    payroll_file.write_text(f"payee,amounts,first_release\n{payee_id},10.00;12.5,{first}\n")
+    run = daifa_json("payroll", "submit", str(payroll_file), "--time-zone", "Asia/Shanghai", env=payer)
+    shown = daifa_json("payroll", "show", run["id"], env=payer)
+    assert (shown["rows"], shown["progress"]["plans"]) == (1, {"awaiting_payer": 1})
 
 
 def test_errors_are_one_line_that_says_what_to_do(tmp_path: Path) -> None:

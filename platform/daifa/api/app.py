@@ -13,7 +13,18 @@ from daifa.api.idempotency import IdempotencyMiddleware
 from daifa.api.metrics import RequestMetrics
 from daifa.api.ratelimit import Buckets, RateLimits
 from daifa.api.representations import RepresentationCache
-from daifa.api.routers import actions, documents, events, keys, operations, parties, plans, products, signatures
+from daifa.api.routers import (
+    actions,
+    documents,
+    events,
+    keys,
+    operations,
+    parties,
+    payroll_runs,
+    plans,
+    products,
+    signatures,
+)
 from daifa.bootstrap import Platform
 from daifa.services.health import HealthLimits
 from daifa.store.db import bookkeeping_session_factory
@@ -57,7 +68,7 @@ def create_app(platform: Platform, settings: ApiSettings | None = None) -> FastA
     )
     app.add_middleware(RequestGuard, limits=settings.bodies)  # limits before any work
     app.add_middleware(RequestMetrics)  # the outermost: refused requests are counted too
-    for module in (parties, products, plans, actions, signatures, documents, events, keys, operations):
+    for module in (parties, products, plans, payroll_runs, actions, signatures, documents, events, keys, operations):
         app.include_router(module.router)
     app.include_router(operations.metrics_router)
     return app

@@ -35,7 +35,10 @@ def install(app: FastAPI) -> None:
     async def _daifa(request: Request, error: DaifaError) -> JSONResponse:
         extra: dict[str, Any] = {}
         if isinstance(error, InvalidInput):
-            extra["problems"] = [{"field": p.field, "message": p.message} for p in error.problems]
+            extra["problems"] = [
+                {"field": p.field, "message": p.message, **({} if p.line is None else {"line": p.line})}
+                for p in error.problems
+            ]
         response = problem(error.http_status, error.code, error.message, request.url.path, **extra)
         if isinstance(error, RateLimited | Unavailable):
             response.headers["Retry-After"] = str(error.retry_after)

@@ -10,7 +10,7 @@ from daifa import wire as s
 from daifa.chain.typed_data import payload_digest
 from daifa.domain.onboarding import PartyStatus
 from daifa.domain.plans import InstalmentStatus, ReleaseRule
-from daifa.services import credentials, documents, records, signatures, subjects
+from daifa.services import credentials, documents, payroll, records, signatures, subjects
 from daifa.services.subjects import Subject
 from daifa.store import models as m
 
@@ -158,6 +158,24 @@ def action(session: Session, row: m.PlanAction) -> s.ActionOut:
         transaction=None if row.outbox_id is None else records.public_id(m.OutboxEntry, row.outbox_id),
         signature_requests=[signature_request(r) for r in signatures.of_subject(session, subject)],
         documents=[document(d) for d in documents.of_subject(session, subject)],
+        created=row.created_at,
+    )
+
+
+def payroll_run(session: Session, row: m.PayrollRun) -> s.PayrollRunOut:
+    progress = payroll.progress(session, row)
+    return s.PayrollRunOut(
+        id=records.public_id(m.PayrollRun, row.id),
+        filename=row.filename,
+        rows=row.rows,
+        time_zone=row.time_zone,
+        file_hash="0x" + row.file_hash.hex(),
+        progress=s.PayrollProgress(
+            plans=progress.plans,
+            signed_by_payer=progress.signed_by_payer,
+            recorded=progress.recorded,
+            funded=progress.funded,
+        ),
         created=row.created_at,
     )
 

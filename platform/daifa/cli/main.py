@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 import daifa.cli.devnet as devnet
+import daifa.cli.payroll as payroll
 import daifa.cli.safe as safe
 import daifa.cli.verify as verify
 import daifa.cli.wallet as wallet
@@ -60,6 +61,7 @@ platform_commands.register(app, "daifa.cli.node")
 safe.register(app)
 wallet.register(app)
 work.register(app)
+payroll.register(app)
 verify.register(app)
 platform_commands.register(app, "daifa.cli.demo")
 

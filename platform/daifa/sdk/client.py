@@ -103,6 +103,7 @@ class Client:
         json: Any = None,
         data: dict[str, Any] | None = None,
         files: Sequence[FileArg] | None = None,
+        file_field: str = "files",
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Any:
@@ -111,7 +112,7 @@ class Client:
         headers = {}
         if method == "POST":
             headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
-        multipart = [("files", _file(f)) for f in files] if files is not None else None
+        multipart = [(file_field, _file(f)) for f in files] if files is not None else None
         for attempt in range(self.max_retries + 1):
             try:
                 response = self._http.request(
@@ -274,6 +275,22 @@ class Client:
 
     def cancel(self, plan_id: str, indices: Sequence[int], **kw: Any) -> s.ActionOut:
         return self._post(s.ActionOut, f"/v1/plans/{plan_id}/cancellations", json={"indices": list(indices)}, **kw)
+
+    # ------------------------------------------------------------------------------ payroll runs
+
+    def submit_payroll(
+        self, file: FileArg, time_zone: str = "UTC", release_time: str = "09:00", **kw: Any
+    ) -> s.PayrollRunOut:
+        """The payer's plans from one file (CSV with a header line, or JSON lines): refused whole, every
+        refused row's line, field and reason in the InvalidInput's `problems`, or asked for at once."""
+        data = {"time_zone": time_zone, "release_time": release_time}
+        return self._post(s.PayrollRunOut, "/v1/payroll_runs", data=data, files=[file], file_field="file", **kw)
+
+    def list_payroll_runs(self) -> Iterator[s.PayrollRunOut]:
+        return self._list(s.PayrollRunOut, "/v1/payroll_runs")
+
+    def get_payroll_run(self, run_id: str) -> s.PayrollRunOut:
+        return self._get(s.PayrollRunOut, f"/v1/payroll_runs/{run_id}")
 
     def amend(self, plan_id: str, instalments: Sequence[s.InstalmentIn | dict[str, Any]], **kw: Any) -> s.ActionOut:
         """Proposes the plan's instalments as they should be (all of them; touched ones unchanged). Both

@@ -36,7 +36,14 @@ def from_problem(status: int, body: Any, retry_after: float | None = None) -> Da
     detail = str(problem.get("detail") or f"the platform answered {status}")
     error: DaifaError
     if status == 422 and problem.get("problems"):
-        error = InvalidInput([Problem(str(p.get("field")), str(p.get("message"))) for p in problem["problems"]])
+        error = InvalidInput(
+            [
+                Problem(
+                    str(p.get("field")), str(p.get("message")), p["line"] if isinstance(p.get("line"), int) else None
+                )
+                for p in problem["problems"]
+            ]
+        )
         error.message = detail
     elif status == 401:
         error = Unauthenticated(detail)

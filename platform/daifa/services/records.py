@@ -32,6 +32,7 @@ PREFIXES: dict[type[m.Base], str] = {
     m.WebhookEndpoint: "we",
     m.OutboxEntry: "tx",
     m.ApiKey: "key",
+    m.PayrollRun: "run",
 }
 NAMES: dict[type[m.Base], str] = {
     m.Party: "party",
@@ -44,6 +45,7 @@ NAMES: dict[type[m.Base], str] = {
     m.WebhookEndpoint: "webhook endpoint",
     m.OutboxEntry: "transaction",
     m.ApiKey: "API key",
+    m.PayrollRun: "payroll run",
 }
 
 
@@ -86,6 +88,7 @@ def visible(actor: Actor, model: type[m.Base]) -> ColumnElement[bool]:
         m.PlanAction: m.PlanAction.plan_id.in_(plans),
         m.SignatureRequest: m.SignatureRequest.party_id == party,
         m.Event: m.Event.id.in_(select(m.EventRecipient.event_id).where(m.EventRecipient.party_id == party)),
+        m.PayrollRun: m.PayrollRun.payer_id == party,
     }
     return rules[model]
 
@@ -109,6 +112,13 @@ def get_plan(session: Session, actor: Actor, value: str | int, *, for_update: bo
     if not visible_to(actor, plan.payer_id, plan.payee_id):
         raise NotFound(f"no plan {public_id(m.Plan, plan.id)}: check the id")
     return plan
+
+
+def get_payroll_run(session: Session, actor: Actor, value: str | int) -> m.PayrollRun:
+    run = get(session, m.PayrollRun, value)
+    if not visible_to(actor, run.payer_id):
+        raise NotFound(f"no payroll run {public_id(m.PayrollRun, run.id)}: check the id")
+    return run
 
 
 def get_action(session: Session, actor: Actor, value: str | int) -> m.PlanAction:

@@ -184,6 +184,7 @@ class Plan(Timestamps, Base):
     consent_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     reject_reason: Mapped[str | None] = mapped_column(Text)
     chain_plan_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    payroll_run_id: Mapped[int | None] = mapped_column(ForeignKey("payroll_runs.id"), index=True)
     # Materials hash (hex) -> {"required_materials": [...], "verification": "..."}: the words behind every
     # materials list the plan was signed with (the chain keeps the hashes only); see instalment_texts.
     materials: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
@@ -200,6 +201,19 @@ class Plan(Timestamps, Base):
         if texts is None:
             return [], ""
         return list(texts["required_materials"]), str(texts["verification"])
+
+
+class PayrollRun(Timestamps, Base):
+    """A payer's file of plans, submitted at once: its plans name it (Plan.payroll_run_id)."""
+
+    __tablename__ = "payroll_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payer_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    rows: Mapped[int] = mapped_column(Integer)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    file_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # keccak of the file as sent
 
 
 class Instalment(Base):

@@ -1,0 +1,142 @@
+"""Payroll runs through the API: a payer's file of plans (CSV or JSON lines), refused whole with every
+refused row's line, field and reason, or asked for at once; amounts in the token's units and dates in a
+named time zone converted exactly; the run's progress through signing, recording and funding."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from daifa.store import models as m
+from tests.e2e.harness import DAY, USD, Daifa, Party
+
+HEADER = "payee,amounts,first_release,deposit_days,rule,required_materials,verification"
+
+
+def first_january_31_ahead(daifa: Daifa) -> int:
+    """The year of the first 31 January at least 30 days after the chain's now."""
+    soon = datetime.fromtimestamp(daifa.chain.now(), UTC).date() + timedelta(days=30)
+    return soon.year if soon <= date(soon.year, 1, 31) else soon.year + 1
+
+
+def submit(daifa: Daifa, payer: Party, name: str, text: str, expect: int, **form: str) -> Any:
+    files = [("file", (name, text.encode(), "text/csv"))]
+    return daifa.post("/v1/payroll_runs", payer.key, data=form, files=files, expect=expect)
+
+
+def world(daifa: Daifa, payees: int) -> tuple[Party, list[Party]]:
+    payer = daifa.onboard("employer", "payer")
+    others = [daifa.onboard(f"labour-firm-{n}", "payee") for n in range(payees)]
+    daifa.fund(payer, 1_000_000 * USD)
+    for payee in others:
+        daifa.open_product(payer, payee)
+    return payer, others
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_run_of_a_thousand_rows_is_refused_whole_then_asked_for_at_once(daifa: Daifa) -> None:
+    payer, payees = world(daifa, 3)
+    year = first_january_31_ahead(daifa)
+    rows = [f"{payees[n % 3].id},100.00;100.00;100.50,{year}-01-31,10,time,," for n in range(1_000)]
+    wrong = list(rows)
+    wrong[4] = f"{payees[1].id},100.0000001,{year}-01-31,10,time,,"  # line 6: finer than tUSD's 6 decimals
+    wrong[199] = f"pty_999,100.00,{year}-01-31,10,time,,"  # line 201: no such payee
+    wrong[699] = f"{payees[0].id},100.00,{year}-02-30,10,time,,"  # line 701: no such date
+    wrong[899] = f"{payees[2].id},100.00,{year}-01-31,10,materials,,"  # line 901: what is delivered?
+    refused = submit(daifa, payer, "payroll.csv", "\n".join([HEADER, *wrong]), 422)
+    found = sorted((p["line"], p["field"]) for p in refused["problems"])
+    assert found == [(6, "amounts"), (201, "payee"), (701, "first_release"), (901, "required_materials")]
+    assert "line 6: amounts" in refused["detail"] and "see problems" not in refused["detail"]  # four: all named
+    assert (
+        daifa.count(m.PayrollRun),
+        daifa.count(m.Plan),
+        daifa.count(m.SignatureRequest, m.SignatureRequest.subject.like("plan:%")),
+    ) == (0, 0, 0)
+
+    run = submit(daifa, payer, "payroll.csv", "\n".join([HEADER, *rows]), 201, time_zone="Asia/Shanghai")
+    assert (run["rows"], run["progress"]["plans"], run["progress"]["signed_by_payer"]) == (
+        1_000,
+        {"awaiting_payer": 1_000},
+        0,
+    )
+    assert daifa.count(m.Plan, m.Plan.payroll_run_id.is_not(None)) == 1_000
+    plan = daifa.get("/v1/plans?limit=1", payer.key)["data"][0]
+    shanghai_nine = datetime(year, 1, 31, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai (UTC+8, no daylight saving)
+    february = 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28
+    assert [(i["release_at"], i["amount"]) for i in plan["instalments"]] == [
+        (int(shanghai_nine.timestamp()), str(100 * USD)),
+        (int(shanghai_nine.replace(day=february, month=2).timestamp()), str(100 * USD)),
+        (int(shanghai_nine.replace(month=3).timestamp()), str(100_500_000)),  # 100.50 tUSD, exactly
+    ]
+    assert all(i["deposit_by"] == i["release_at"] - 10 * DAY for i in plan["instalments"])
+    assert daifa.get(f"/v1/payroll_runs/{run['id']}", payer.key)["rows"] == 1_000
+    assert daifa.get(f"/v1/payroll_runs/{run['id']}", payees[0].key, expect=404)
+
+
+@pytest.mark.chains("eth-tester", "anvil")
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_run_is_signed_recorded_and_funded_and_says_how_far_it_got(daifa: Daifa) -> None:
+    payer, payees = world(daifa, 2)
+    year = first_january_31_ahead(daifa)
+    lines = [
+        {"payee": payees[0].id, "amounts": "250.00;250.00", "first_release": f"{year}-03-15"},
+        {"payee": payees[1].id, "amounts": "80.25", "first_release": f"{year}-03-15", "rule": "materials",
+         "required_materials": "timesheet;delivery note", "verification": "signed by the site manager"},
+    ]  # fmt: skip
+    text = "\n".join(json.dumps(line) for line in lines)
+    run = submit(daifa, payer, "march.jsonl", text, 201, time_zone="Europe/Berlin", release_time="09:00")
+    path = f"/v1/payroll_runs/{run['id']}"
+
+    daifa.sign_pending(payer)
+    assert daifa.get(path, payer.key)["progress"]["signed_by_payer"] == 2
+    for payee in payees:
+        daifa.sign_pending(payee)
+    daifa.settle()
+    progress = daifa.get(path, payer.key)["progress"]
+    assert (progress["plans"], progress["recorded"], progress["funded"]) == ({"recorded": 2}, 2, 0)
+
+    plans = {p["payee"]: p for p in daifa.get("/v1/plans", payer.key)["data"]}
+    wages = plans[payees[0].id]
+    # 09:00 in Berlin: 08:00 UTC in winter time (15 March), 07:00 UTC in summer time (15 April).
+    assert [i["release_at"] for i in wages["instalments"]] == [
+        int(datetime(year, 3, 15, 8, 0, tzinfo=UTC).timestamp()),
+        int(datetime(year, 4, 15, 7, 0, tzinfo=UTC).timestamp()),
+    ]
+    [delivery] = plans[payees[1].id]["instalments"]
+    assert (delivery["amount"], delivery["rule"]) == (str(80_250_000), "materials")
+    assert (delivery["required_materials"], delivery["verification"]) == (
+        ["timesheet", "delivery note"],
+        "signed by the site manager",
+    )
+
+    for plan in plans.values():  # one at a time: each permit takes the token's next permit nonce
+        indices = list(range(len(plan["instalments"])))
+        daifa.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": indices}, expect=201)
+        daifa.sign_pending(payer)
+        daifa.settle()
+    assert daifa.get(path, payer.key)["progress"]["funded"] == 2
+    assert [e["subject"] for e in daifa.get("/v1/events?type=payroll_run.created", payer.key)["data"]] == [run["id"]]
+    assert daifa.reconcile()["ok"]
+
+
+def test_a_file_that_cannot_be_read_is_refused_with_what_to_do(daifa: Daifa) -> None:
+    payer, [payee] = world(daifa, 1)
+
+    def problems(name: str, text: str, **form: str) -> list[tuple[Any, str]]:
+        body = submit(daifa, payer, name, text, 422, **form)
+        return [(p.get("line"), p["field"]) for p in body["problems"]]
+
+    assert problems("payroll.csv", "payee,wages\nx,1") == [(None, "header")]
+    assert problems("payroll.csv", HEADER) == [(None, "file")]  # no rows
+    assert problems("payroll.jsonl", '{"payee": "x"}\n[1, 2]') == [(2, "file")]
+    assert problems("payroll.csv", f"{HEADER}\n{payee.id},1e3,2030-01-01,,,,") == [(2, "amounts")]
+    assert problems("payroll.csv", f"{HEADER}\n{payee.id},-5,2030-01-01,,,,") == [(2, "amounts")]
+    assert problems("payroll.csv", f"{HEADER}\n{payee.id},5,2030-01-01,,,,", time_zone="Mars/Olympus") == [
+        (None, "time_zone")
+    ]
+    too_many = "\n".join([HEADER, *[f"{payee.id},1,2030-01-01,,,," for _ in range(10_001)]])
+    assert problems("payroll.csv", too_many) == [(None, "file")]
+    assert daifa.count(m.PayrollRun) == 0
