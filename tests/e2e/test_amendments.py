@@ -38,14 +38,19 @@ def read(daifa: Daifa, party: Party, plan: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-@pytest.mark.chains("eth-tester", "anvil")
-@pytest.mark.databases("sqlite", "postgresql")
-def test_an_amendment_both_sign_changes_adds_and_removes_instalments(daifa: Daifa) -> None:
-    payer, payee, plan = daifa.recorded_plan(instalments=3, amount=100 * USD, fund=False)
+def first_one_funded(daifa: Daifa, instalments: int) -> tuple[Party, Party, dict[str, Any]]:
+    """A recorded plan of `instalments` of 100 USD whose first the payer funded, as it reads now."""
+    payer, payee, plan = daifa.recorded_plan(instalments=instalments, amount=100 * USD, fund=False)
     daifa.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": [0]}, expect=201)
     daifa.sign_pending(payer)
     daifa.settle()
-    plan = read(daifa, payer, plan)
+    return payer, payee, read(daifa, payer, plan)
+
+
+@pytest.mark.chains("eth-tester", "anvil")
+@pytest.mark.databases("sqlite", "postgresql")
+def test_an_amendment_both_sign_changes_adds_and_removes_instalments(daifa: Daifa) -> None:
+    payer, payee, plan = first_one_funded(daifa, 3)
     first, second = plan["instalments"][0], plan["instalments"][1]
     assert first["status"] == "funded"
 
@@ -107,11 +112,7 @@ def test_a_shortened_plan_is_read_without_its_removed_instalments(daifa: Daifa) 
 
 
 def test_an_amendment_the_contract_would_refuse_is_refused_first_and_changes_nothing(daifa: Daifa) -> None:
-    payer, payee, plan = daifa.recorded_plan(instalments=2, amount=100 * USD, fund=False)
-    daifa.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": [0]}, expect=201)
-    daifa.sign_pending(payer)
-    daifa.settle()
-    plan = read(daifa, payer, plan)
+    payer, payee, plan = first_one_funded(daifa, 2)
     first, second = (as_sent(i) for i in plan["instalments"])
     actions, requests = daifa.count(m.PlanAction), daifa.count(m.SignatureRequest)
     path = f"/v1/plans/{plan['id']}/amendments"
