@@ -52,6 +52,7 @@ from daifa.bootstrap import Settings, build
 from daifa.chain.artifacts import load_artifact
 from daifa.deploy import deploy
 from daifa.devnet import DEV_OPERATOR_KEY, Devnet, free_port
+from daifa.errors import DaifaError
 from daifa.sdk.plans import monthly_plan
 from daifa.services import credentials
 from daifa.services.context import Role
@@ -110,19 +111,25 @@ class Bench:
         self.api_processes = api_processes
         self.kills = kills
         self.requests = 0
-        self.devnet = Devnet(state_dir=folder / "anvil", port=free_port())
-        self.devnet.up(extra_args=("--silent",))
-        self.w3 = self.devnet.web3()
-        self.rpc_url = self.devnet.url
-        self.operator = Account.from_key(DEV_OPERATOR_KEY)
-        self.deployment = deploy(self.w3, self.operator)
-        self.deployment.save(folder / "deployments")
+        # The database first: one the role may not write is refused (DatabaseNotWritable says what to
+        # grant) before anything is started that would need stopping.
         self.database_url = database_url or f"sqlite:///{folder / 'daifa.db'}"
         self.engine = make_engine(self.database_url)
         migrate(self.engine)
         with session_factory(self.engine).begin() as session:
             self.operator_key = credentials.issue(session, Role.OPERATOR)
         self.readers = read_session_factory(self.engine)
+        self.devnet = Devnet(state_dir=folder / "anvil", port=free_port())
+        self.devnet.up(extra_args=("--silent",))
+        try:
+            self.w3 = self.devnet.web3()
+            self.rpc_url = self.devnet.url
+            self.operator = Account.from_key(DEV_OPERATOR_KEY)
+            self.deployment = deploy(self.w3, self.operator)
+            self.deployment.save(folder / "deployments")
+        except BaseException:
+            self.devnet.down()
+            raise
         self.payer_wallet: LocalAccount = Account.from_key(keccak(text="bench:payer"))
         self.payee_wallets = [Account.from_key(keccak(text=f"bench:payee:{i}")) for i in range(payees)]
         self.token = self.w3.eth.contract(
@@ -591,9 +598,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="for the moments the worker is killed")
     parser.add_argument("--out", type=Path, default=RESULTS / "payroll.json")
     args = parser.parse_args()
+    # SIGTERM ends the benchmark as Ctrl-C does: through every `finally`, so the API, the worker and
+    # anvil it started are stopped (Python's default would leave them running).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     with tempfile.TemporaryDirectory(prefix="daifa-bench-") as folder:
-        bench = Bench(args.payees, args.database_url, args.workers, Path(folder), args.api_processes, args.kill_worker)
+        try:
+            bench = Bench(
+                args.payees, args.database_url, args.workers, Path(folder), args.api_processes, args.kill_worker
+            )
+        except DaifaError as error:  # a database it cannot use: what to do, not a traceback
+            raise SystemExit(f"bench: {error.message}") from None
         result = bench.run(seed)
     report(result, Console(width=150))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
 from daifa.store import models as m
-from daifa.store.db import make_engine, migrate, session_factory
+from daifa.store.db import DatabaseNotWritable, make_engine, migrate, session_factory
 from tests.needs import missing
 from tests.postgres import fresh_database
 
@@ -67,3 +67,17 @@ def test_negative_amounts_and_naive_times_are_refused_before_the_database() -> N
         m.TokenAmount().process_bind_param(-1, None)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         m.UtcDateTime().process_bind_param(datetime(2027, 1, 1), None)  # type: ignore[arg-type]
+
+
+def test_a_database_the_role_may_not_write_is_refused_with_what_to_grant() -> None:
+    if not POSTGRES:
+        missing("PostgreSQL", "set DAIFA_TEST_POSTGRES_URL (make test does, through scripts/postgres.sh)")
+    with fresh_database(POSTGRES, "daifa_store") as url:
+        # Tables would go into information_schema, which the role does not own: the server says 42501.
+        engine = make_engine(url + "?options=-csearch_path%3Dinformation_schema")
+        try:
+            with pytest.raises(DatabaseNotWritable, match="GRANT CREATE ON SCHEMA public TO daifa") as refused:
+                migrate(engine)
+            assert "permission denied" in refused.value.message
+        finally:
+            engine.dispose()

@@ -18,11 +18,14 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from daifa.errors import DaifaError
 from daifa.private_files import private_file
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for "permission denied"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -83,9 +86,27 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+class DatabaseNotWritable(DaifaError):
+    """The database's role may not create the platform's tables."""
+
+    code = "database_not_writable"
+
+
 def migrate(engine: Engine) -> None:
-    """Brings the schema to the newest migration (creating it on an empty database)."""
+    """Brings the schema to the newest migration (creating it on an empty database). A role that may not
+    create tables there gets DatabaseNotWritable saying what to grant, not the driver's traceback."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        role, database = engine.url.username, engine.url.database
+        said = str(error.orig).strip().splitlines()[0]
+        raise DatabaseNotWritable(
+            f"the role {role} may not create tables in database {database} ({said}): as the "
+            f"database's owner run GRANT CREATE ON SCHEMA public TO {role}, or give the platform a database its "
+            f"role owns (CREATE DATABASE daifa OWNER {role})"
+        ) from None
