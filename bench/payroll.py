@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,7 +54,6 @@ from daifa.chain.artifacts import load_artifact
 from daifa.deploy import deploy
 from daifa.devnet import DEV_OPERATOR_KEY, Devnet, free_port
 from daifa.errors import DaifaError
-from daifa.sdk.plans import monthly_plan
 from daifa.services import credentials
 from daifa.services.context import Role
 from daifa.store import models as m
@@ -356,18 +356,26 @@ class Bench:
         self.phase("products", self.n, run)
 
     def plans(self) -> None:
-        start = _now(self.w3)
-        self.start = start
-
-        def request(i: int) -> str:
-            return self.payer.request_plan(monthly_plan(self.product_ids[i], start, WAGE, MONTHS)).id
+        """The payroll firm's way: the month's plans in one payroll run (a CSV of a row a payee), then
+        every signature."""
+        first = datetime.fromtimestamp(_now(self.w3) + 31 * DAY, UTC).date().isoformat()
+        wages = ";".join([str(WAGE / USD)] * MONTHS)  # in tUSD, as a payroll file has it: 3000.0
+        rows = [f"{party_id},{wages},{first},10" for party_id, _ in self.parties[1:]]
+        payroll = ("month.csv", "\n".join(["payee,amounts,first_release,deposit_days", *rows]).encode(), "text/csv")
 
         def run() -> None:
-            self.plan_ids = self.parallel(request, range(self.n))
+            submitted = self.payer.submit_payroll(payroll, time_zone="UTC", release_time="09:00")
+            with self.readers() as session:
+                keys = session.scalars(select(m.Plan.id).where(m.Plan.payroll_run_id == int(submitted.id[4:])))
+                self.plan_ids = [f"pln_{key}" for key in keys]
             self.both_sign()
             self.wait(lambda: self.count(m.Plan.status == "recorded", model=m.Plan) == self.n, "plans")
 
-        self.phase("plans", self.n, run)
+        self.phase("plans (one payroll run)", self.n, run)
+        with self.readers() as session:
+            self.release_times = sorted(
+                set(session.scalars(select(m.Instalment.release_at).where(m.Instalment.index < FUNDED)))
+            )
 
     def funding(self) -> None:
         faucet_limit = 10_000_000 * USD
@@ -401,8 +409,7 @@ class Bench:
         closed = (m.Instalment.chain_status.op("&")(8)) == 8
 
         def run() -> None:
-            for month in range(FUNDED):
-                target = self.start + 30 * (month + 1) * DAY
+            for month, target in enumerate(self.release_times):
                 self.devnet.advance(max(1, target - _now(self.w3)))
 
                 def released(month: int = month) -> bool:
