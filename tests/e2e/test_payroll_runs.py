@@ -118,7 +118,11 @@ def test_a_run_is_signed_recorded_and_funded_and_says_how_far_it_got(daifa: Daif
         daifa.sign_pending(payer)
         daifa.settle()
     assert daifa.get(path, payer.key)["progress"]["funded"] == 2
-    assert [e["subject"] for e in daifa.get("/v1/events?type=payroll_run.created", payer.key)["data"]] == [run["id"]]
+    # The run's milestones reach the payer's events feed (and its webhooks), each once.
+    for milestone in ("created", "signed", "recorded", "funded"):
+        told = daifa.get(f"/v1/events?type=payroll_run.{milestone}", payer.key)["data"]
+        assert [e["subject"] for e in told] == [run["id"]], milestone
+    assert daifa.get("/v1/events?type=payroll_run.signed", payees[0].key)["data"] == []
     assert daifa.reconcile()["ok"]
 
 

@@ -10,7 +10,7 @@ from daifa import wire as s
 from daifa.chain.typed_data import payload_digest
 from daifa.domain.onboarding import PartyStatus
 from daifa.domain.plans import InstalmentStatus, ReleaseRule
-from daifa.services import credentials, documents, payroll, records, signatures, subjects
+from daifa.services import credentials, documents, payroll_progress, records, signatures, subjects
 from daifa.services.subjects import Subject
 from daifa.store import models as m
 
@@ -163,7 +163,7 @@ def action(session: Session, row: m.PlanAction) -> s.ActionOut:
 
 
 def payroll_run(session: Session, row: m.PayrollRun) -> s.PayrollRunOut:
-    progress = payroll.progress(session, row)
+    progress = payroll_progress.progress(session, row)
     return s.PayrollRunOut(
         id=records.public_id(m.PayrollRun, row.id),
         filename=row.filename,

@@ -6,18 +6,15 @@ and the run's progress counts them through signing, recording and funding."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from eth_utils.crypto import keccak
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daifa.domain import payroll
 from daifa.domain.onboarding import PartyStatus
 from daifa.domain.payroll import DAY, PayrollRow, RunSchedule, to_units
-from daifa.domain.plan_requests import PlanStatus
-from daifa.domain.plans import InstalmentStatus
 from daifa.domain.products import ProductStatus
 from daifa.errors import DaifaError, InvalidInput, Problem
 from daifa.services import plans, records
@@ -27,13 +24,6 @@ from daifa.services.notifications import emit
 from daifa.services.plans import InstalmentRequest, PlanRequest
 from daifa.store import models as m
 
-SIGNED_BY_PAYER = (
-    PlanStatus.AWAITING_PAYEE,
-    PlanStatus.REJECTED,
-    PlanStatus.RECORDING,
-    PlanStatus.RECORDED,
-    PlanStatus.COMPLETED,
-)
 SPARE_DAYS = 60  # a run's plan expires this long after its last release, or with its product if sooner
 
 
@@ -128,41 +118,3 @@ def _located(line: int, error: DaifaError) -> list[Problem]:
     if isinstance(error, InvalidInput):
         return [Problem(p.field, p.message, line) for p in error.problems]
     return [Problem("row", error.message, line)]
-
-
-@dataclass(frozen=True)
-class Progress:
-    rows: int
-    plans: dict[str, int]  # by status
-    signed_by_payer: int
-    recorded: int
-    funded: int  # recorded plans whose every instalment is funded (or already closed)
-
-
-def progress(session: Session, run: m.PayrollRun) -> Progress:
-    """Where the run's plans stand, counted in two queries however many there are."""
-    statuses = Counter(
-        dict(
-            session.execute(
-                select(m.Plan.status, func.count()).where(m.Plan.payroll_run_id == run.id).group_by(m.Plan.status)
-            )
-            .tuples()
-            .all()  # a list of pairs: a Result has keys(), which dict() would take it by
-        )
-    )
-    unfunded = (
-        select(m.Instalment.plan_id)
-        .join(m.Plan, m.Plan.id == m.Instalment.plan_id)
-        .where(m.Plan.payroll_run_id == run.id)
-        .where(m.Instalment.chain_status.op("&")(int(InstalmentStatus.FUNDED | InstalmentStatus.CLOSED)) == 0)
-    )
-    recorded = statuses[PlanStatus.RECORDED] + statuses[PlanStatus.COMPLETED]
-    funded_query = (
-        select(func.count())
-        .select_from(m.Plan)
-        .where(m.Plan.payroll_run_id == run.id, m.Plan.status.in_([PlanStatus.RECORDED, PlanStatus.COMPLETED]))
-        .where(m.Plan.id.not_in(unfunded))
-    )
-    funded = session.scalar(funded_query) or 0
-    signed = sum(statuses[status] for status in SIGNED_BY_PAYER)
-    return Progress(run.rows, {str(k): v for k, v in statuses.items()}, signed, recorded, funded)

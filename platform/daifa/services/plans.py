@@ -26,7 +26,7 @@ from daifa.domain.plan_requests import (
 from daifa.domain.plans import UINT32_MAX, Instalment, PartyRole, PlanParams, ReleaseRule, materials_hash
 from daifa.domain.products import ProductStatus
 from daifa.errors import Conflict, InvalidInput, Problem
-from daifa.services import nonces, records, signatures
+from daifa.services import nonces, payroll_progress, records, signatures
 from daifa.services.checks import check_address, check_text, require_active
 from daifa.services.context import DAY, Actor, Ports
 from daifa.services.notifications import emit
@@ -231,6 +231,7 @@ def _send_to_payee(session: Session, ports: Ports, plan: m.Plan) -> None:
     typed = typed_plan(ports, params, instalments, plan)
     signatures.request(session, ports, plan.payee_id, Subject.of(plan), PLAN, typed)
     _emit(session, plan, "plan.awaiting_payee")
+    payroll_progress.announce(session, [plan.payroll_run_id])
 
 
 def _send_to_chain(session: Session, ports: Ports, plan: m.Plan) -> None:

@@ -28,7 +28,7 @@ from daifa.domain.onboarding import ONBOARDING, PartyEvent, PartyStatus
 from daifa.domain.plan_requests import PLAN_LIFECYCLE, PlanEvent, PlanStatus
 from daifa.domain.plans import InstalmentStatus
 from daifa.domain.products import PRODUCT_OPENING, ProductEvent, ProductStatus
-from daifa.services import notifications, outcomes, records
+from daifa.services import notifications, outcomes, payroll_progress, records
 from daifa.services.notifications import emit
 from daifa.store import models as m
 
@@ -70,7 +70,10 @@ class Projection:
                 by_plan[row.chain_plan_id].append((event, source))
             else:
                 self._record(session, row, event, known, notify, source)
-        self._fold_plans(session, by_plan, notify)
+        folded = self._fold_plans(session, by_plan, notify)
+        if notify:
+            runs = [p.payroll_run_id for p in (*known.recorded.values(), *folded) if p.payroll_run_id is not None]
+            payroll_progress.announce(session, runs)
 
     def _record(
         self, session: Session, row: m.ChainLog, event: ChainEvent, known: _Known, notify: bool, source: str
@@ -88,8 +91,11 @@ class Projection:
         elif event.name in CREDIT_EVENTS:
             self._credit(session, event)
 
-    def _fold_plans(self, session: Session, by_plan: dict[int, list[tuple[ChainEvent, str]]], notify: bool) -> None:
-        """Each plan's instalment events, in order, folded into its instalments (loaded in a few queries)."""
+    def _fold_plans(
+        self, session: Session, by_plan: dict[int, list[tuple[ChainEvent, str]]], notify: bool
+    ) -> list[m.Plan]:
+        """Each plan's instalment events, in order, folded into its instalments (loaded in a few queries);
+        the plans folded."""
         plans = _by(session, m.Plan.chain_plan_id, set(by_plan))
         rows = _instalments_of(session, plans.values())
         _by(session, m.Product.id, {p.product_id for p in plans.values()})  # into the identity map: plan_params
@@ -98,6 +104,7 @@ class Projection:
             plan = plans.get(chain_plan_id)
             if plan is not None:  # else a plan recorded outside the platform
                 self._fold_plan(session, plan, rows[plan.id], plan_events, notify)
+        return list(plans.values())
 
     def rebuild(self, session: Session, after_block: int | None = None) -> None:
         """Forgets every chain fact in the records and folds all stored logs again (after a reorg that

@@ -1,0 +1,78 @@
+"""How far a payroll run got: its plans counted by status, signed by the payer, recorded and funded;
+and the run's milestones in the events feed (payroll_run.signed, .recorded, .funded), each told once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from daifa.domain.plan_requests import PlanStatus
+from daifa.domain.plans import InstalmentStatus
+from daifa.services import records
+from daifa.services.notifications import emit
+from daifa.store import models as m
+
+SIGNED_BY_PAYER = (
+    PlanStatus.AWAITING_PAYEE,
+    PlanStatus.REJECTED,
+    PlanStatus.RECORDING,
+    PlanStatus.RECORDED,
+    PlanStatus.COMPLETED,
+)
+
+
+@dataclass(frozen=True)
+class Progress:
+    rows: int
+    plans: dict[str, int]  # by status
+    signed_by_payer: int
+    recorded: int
+    funded: int  # recorded plans whose every instalment is funded (or already closed)
+
+
+def progress(session: Session, run: m.PayrollRun) -> Progress:
+    """Where the run's plans stand, counted in two queries however many there are."""
+    statuses = Counter(
+        dict(
+            session.execute(
+                select(m.Plan.status, func.count()).where(m.Plan.payroll_run_id == run.id).group_by(m.Plan.status)
+            )
+            .tuples()
+            .all()  # a list of pairs: a Result has keys(), which dict() would take it by
+        )
+    )
+    unfunded = (
+        select(m.Instalment.plan_id)
+        .join(m.Plan, m.Plan.id == m.Instalment.plan_id)
+        .where(m.Plan.payroll_run_id == run.id)
+        .where(m.Instalment.chain_status.op("&")(int(InstalmentStatus.FUNDED | InstalmentStatus.CLOSED)) == 0)
+    )
+    recorded = statuses[PlanStatus.RECORDED] + statuses[PlanStatus.COMPLETED]
+    funded_query = (
+        select(func.count())
+        .select_from(m.Plan)
+        .where(m.Plan.payroll_run_id == run.id, m.Plan.status.in_([PlanStatus.RECORDED, PlanStatus.COMPLETED]))
+        .where(m.Plan.id.not_in(unfunded))
+    )
+    funded = session.scalar(funded_query) or 0
+    signed = sum(statuses[status] for status in SIGNED_BY_PAYER)
+    return Progress(run.rows, {str(k): v for k, v in statuses.items()}, signed, recorded, funded)
+
+
+def announce(session: Session, run_ids: Iterable[int | None]) -> None:
+    """Tells each run's payer when all its plans are signed, recorded, funded: once each (the event's key
+    names the run and the milestone), however often this is called."""
+    for run_id in {r for r in run_ids if r is not None}:
+        run = session.get(m.PayrollRun, run_id)
+        assert run is not None
+        reached = progress(session, run)
+        subject = records.public_id(m.PayrollRun, run.id)
+        milestones = {"signed": reached.signed_by_payer, "recorded": reached.recorded, "funded": reached.funded}
+        for milestone, plans in milestones.items():
+            if plans == run.rows:
+                kind = f"payroll_run.{milestone}"
+                emit(session, kind, subject, {"plans": plans}, [run.payer_id], key=f"{kind}:{subject}")
