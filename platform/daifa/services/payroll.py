@@ -44,9 +44,10 @@ def submit(
     session.add(run)
     session.flush()
     products = _open_products(session, payer_id)
+    now = ports.chain.now()
     for row in rows:  # the rows that read well are checked too: one answer lists every refused row
         try:
-            plan = plans.request_plan(session, ports, actor, _plan_request(ports, row, products))
+            plan = plans.request_plan(session, ports, actor, _plan_request(ports, row, products), now)
         except DaifaError as error:
             problems += _located(row.line, error)
             continue

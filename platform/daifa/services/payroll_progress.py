@@ -4,10 +4,10 @@ and the run's milestones in the events feed (payroll_run.signed, .recorded, .fun
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from daifa.domain.plan_requests import PlanStatus
@@ -16,6 +16,8 @@ from daifa.services import records
 from daifa.services.notifications import emit
 from daifa.store import models as m
 
+MILESTONES = ("signed", "recorded", "funded")
+RECORDED = (PlanStatus.RECORDED, PlanStatus.COMPLETED)
 SIGNED_BY_PAYER = (
     PlanStatus.AWAITING_PAYEE,
     PlanStatus.REJECTED,
@@ -63,16 +65,31 @@ def progress(session: Session, run: m.PayrollRun) -> Progress:
     return Progress(run.rows, {str(k): v for k, v in statuses.items()}, signed, recorded, funded)
 
 
-def announce(session: Session, run_ids: Iterable[int | None]) -> None:
-    """Tells each run's payer when all its plans are signed, recorded, funded: once each (the event's key
-    names the run and the milestone), however often this is called."""
+def announce(session: Session, run_ids: Iterable[int | None], milestones: Sequence[str] = MILESTONES) -> None:
+    """Tells each run's payer when all its plans reach a milestone (signed, recorded, funded): once each
+    (the event's key names the run and the milestone), however often this is called. Each is one EXISTS
+    query for a plan still short of it, not a count: this runs on every signature and every indexed batch."""
     for run_id in {r for r in run_ids if r is not None}:
         run = session.get(m.PayrollRun, run_id)
         assert run is not None
-        reached = progress(session, run)
         subject = records.public_id(m.PayrollRun, run.id)
-        milestones = {"signed": reached.signed_by_payer, "recorded": reached.recorded, "funded": reached.funded}
-        for milestone, plans in milestones.items():
-            if plans == run.rows:
+        for milestone in milestones:
+            if not any(session.scalar(select(short.exists())) for short in _short_of(milestone, run.id)):
                 kind = f"payroll_run.{milestone}"
-                emit(session, kind, subject, {"plans": plans}, [run.payer_id], key=f"{kind}:{subject}")
+                emit(session, kind, subject, {"plans": run.rows}, [run.payer_id], key=f"{kind}:{subject}")
+
+
+def _short_of(milestone: str, run_id: int) -> list[Select[tuple[int]]]:
+    """What of the run has not reached `milestone`: plans not signed or not recorded; for funded, those
+    and the plans' instalments not funded."""
+    plans = select(m.Plan.id).where(m.Plan.payroll_run_id == run_id)
+    if milestone == "signed":
+        return [plans.where(m.Plan.status.not_in(SIGNED_BY_PAYER))]
+    unrecorded = plans.where(m.Plan.status.not_in(RECORDED))
+    if milestone == "recorded":
+        return [unrecorded]
+    unfunded = select(m.Instalment.id).where(
+        m.Instalment.plan_id.in_(plans),
+        m.Instalment.chain_status.op("&")(int(InstalmentStatus.FUNDED | InstalmentStatus.CLOSED)) == 0,
+    )
+    return [unrecorded, unfunded]

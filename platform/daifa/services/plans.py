@@ -67,13 +67,14 @@ class PlanRequest:
     arbiter: str | None = None  # the operator unless the parties agree on another
 
 
-def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequest) -> m.Plan:
+def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequest, now: int | None = None) -> m.Plan:
     """The payer's request, checked against its open product as the contracts would check it; the payer
-    is then asked to sign exactly what goes on chain."""
+    is then asked to sign exactly what goes on chain. `now`, the chain's time, is read unless given (a
+    payroll run reads it once for all its plans)."""
     product, payer, payee = _open_product_of_payer(session, actor, request.product_id)
     instalments = [instalment_terms(i, item) for i, item in enumerate(request.instalments)]
     params = _params(ports, product, payer, payee, request)
-    now = ports.chain.now()
+    now = ports.chain.now() if now is None else now
     total = check_plan_request(product_terms(session, product, payer, payee), params, instalments, now)
     plan = _new_plan(session, ports, product, (payer, payee), params, instalments, total, now)
     for index, (item, terms) in enumerate(zip(request.instalments, instalments, strict=True)):
@@ -231,7 +232,7 @@ def _send_to_payee(session: Session, ports: Ports, plan: m.Plan) -> None:
     typed = typed_plan(ports, params, instalments, plan)
     signatures.request(session, ports, plan.payee_id, Subject.of(plan), PLAN, typed)
     _emit(session, plan, "plan.awaiting_payee")
-    payroll_progress.announce(session, [plan.payroll_run_id])
+    payroll_progress.announce(session, [plan.payroll_run_id], milestones=["signed"])
 
 
 def _send_to_chain(session: Session, ports: Ports, plan: m.Plan) -> None:

@@ -73,7 +73,7 @@ class Projection:
         folded = self._fold_plans(session, by_plan, notify)
         if notify:
             runs = [p.payroll_run_id for p in (*known.recorded.values(), *folded) if p.payroll_run_id is not None]
-            payroll_progress.announce(session, runs)
+            payroll_progress.announce(session, runs, milestones=["recorded", "funded"])
 
     def _record(
         self, session: Session, row: m.ChainLog, event: ChainEvent, known: _Known, notify: bool, source: str

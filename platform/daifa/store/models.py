@@ -161,6 +161,7 @@ class Product(Timestamps, Base):
 
 class Plan(Timestamps, Base):
     __tablename__ = "plans"
+    __table_args__ = (Index("ix_plans_payroll_run_status", "payroll_run_id", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
@@ -184,7 +185,8 @@ class Plan(Timestamps, Base):
     consent_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     reject_reason: Mapped[str | None] = mapped_column(Text)
     chain_plan_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    payroll_run_id: Mapped[int | None] = mapped_column(ForeignKey("payroll_runs.id"), index=True)
+    # With its status in one index: a run's progress asks "is any of its plans still short of ..." often.
+    payroll_run_id: Mapped[int | None] = mapped_column(ForeignKey("payroll_runs.id"))
     # Materials hash (hex) -> {"required_materials": [...], "verification": "..."}: the words behind every
     # materials list the plan was signed with (the chain keeps the hashes only); see instalment_texts.
     materials: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")

@@ -38,11 +38,11 @@ def upgrade() -> None:
     else:
         column = sa.Column("payroll_run_id", sa.Integer(), sa.ForeignKey("payroll_runs.id"), nullable=True)
         op.add_column("plans", column)
-    op.create_index("ix_plans_payroll_run_id", "plans", ["payroll_run_id"])
+    op.create_index("ix_plans_payroll_run_status", "plans", ["payroll_run_id", "status"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_plans_payroll_run_id", "plans")
+    op.drop_index("ix_plans_payroll_run_status", "plans")
     with op.batch_alter_table("plans") as batch:
         batch.drop_column("payroll_run_id")
     op.drop_index("ix_payroll_runs_payer_id", "payroll_runs")
