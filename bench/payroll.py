@@ -365,6 +365,7 @@ class Bench:
 
         def run() -> None:
             submitted = self.payer.submit_payroll(payroll, time_zone="UTC", release_time="09:00")
+            self.wait(lambda: self.payer.get_payroll_run(submitted.id).status == "created", "payroll run")
             with self.readers() as session:
                 keys = session.scalars(select(m.Plan.id).where(m.Plan.payroll_run_id == int(submitted.id[4:])))
                 self.plan_ids = [f"pln_{key}" for key in keys]

@@ -363,6 +363,7 @@ T = TypeVar("T")
 
 
 class PayrollProgress(Out):
+    asked: int = Field(description="rows made plans so far (the worker makes them a few hundred at a time)")
     plans: dict[str, int] = Field(description="the run's plans by status")
     signed_by_payer: int
     recorded: int
@@ -372,6 +373,8 @@ class PayrollProgress(Out):
 class PayrollRunOut(Out):
     id: str
     object: Literal["payroll_run"] = "payroll_run"
+    status: str = Field(description="creating (rows becoming plans), created, or stopped (see error)")
+    error: str | None = Field(description="why a stopped run stopped: the row and the reason")
     filename: str
     rows: int
     time_zone: str

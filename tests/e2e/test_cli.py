@@ -290,8 +290,9 @@ def test_an_operator_and_two_parties_work_through_the_cli(server: dict[str, str]
     assert refused.exit_code == 1 and "nothing was kept" in refused.output and "amounts" in refused.output
     payroll_file.write_text(f"payee,amounts,first_release\n{payee_id},10.00;12.5,{first}\n")
     run = daifa_json("payroll", "submit", str(payroll_file), "--time-zone", "Asia/Shanghai", env=payer)
-    shown = daifa_json("payroll", "show", run["id"], env=payer)
-    assert (shown["rows"], shown["progress"]["plans"]) == (1, {"awaiting_payer": 1})
+    assert (run["status"], run["rows"]) == ("creating", 1)
+    wait_for(lambda: daifa_json("payroll", "show", run["id"], env=payer)["status"] == "created")
+    assert daifa_json("payroll", "show", run["id"], env=payer)["progress"]["plans"] == {"awaiting_payer": 1}
 
 
 def test_errors_are_one_line_that_says_what_to_do(tmp_path: Path) -> None:

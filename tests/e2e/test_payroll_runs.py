@@ -57,10 +57,15 @@ def test_a_run_of_a_thousand_rows_is_refused_whole_then_asked_for_at_once(daifa:
     ) == (0, 0, 0)
 
     run = submit(daifa, payer, "payroll.csv", "\n".join([HEADER, *rows]), 201, time_zone="Asia/Shanghai")
-    assert (run["rows"], run["progress"]["plans"], run["progress"]["signed_by_payer"]) == (
+    assert (run["status"], run["rows"], run["progress"]["asked"], daifa.count(m.Plan)) == ("creating", 1_000, 0, 0)
+    daifa.platform.run_once()  # the worker makes plans of the rows a chunk a transaction
+    assert daifa.get(f"/v1/payroll_runs/{run['id']}", payer.key)["progress"]["asked"] == 100
+    daifa.settle()
+    run = daifa.get(f"/v1/payroll_runs/{run['id']}", payer.key)
+    assert (run["status"], run["progress"]["asked"], run["progress"]["plans"]) == (
+        "created",
         1_000,
         {"awaiting_payer": 1_000},
-        0,
     )
     assert daifa.count(m.Plan, m.Plan.payroll_run_id.is_not(None)) == 1_000
     plan = daifa.get("/v1/plans?limit=1", payer.key)["data"][0]
@@ -89,6 +94,7 @@ def test_a_run_is_signed_recorded_and_funded_and_says_how_far_it_got(daifa: Daif
     text = "\n".join(json.dumps(line) for line in lines)
     run = submit(daifa, payer, "march.jsonl", text, 201, time_zone="Europe/Berlin", release_time="09:00")
     path = f"/v1/payroll_runs/{run['id']}"
+    daifa.settle()
 
     daifa.sign_pending(payer)
     assert daifa.get(path, payer.key)["progress"]["signed_by_payer"] == 2
@@ -144,3 +150,27 @@ def test_a_file_that_cannot_be_read_is_refused_with_what_to_do(daifa: Daifa) -> 
     too_many = "\n".join([HEADER, *[f"{payee.id},1,2030-01-01,,,," for _ in range(10_001)]])
     assert problems("payroll.csv", too_many) == [(None, "file")]
     assert daifa.count(m.PayrollRun) == 0
+
+
+def test_a_row_that_no_longer_passes_when_its_turn_comes_stops_the_run_with_the_reason(daifa: Daifa) -> None:
+    payer, payees = world(daifa, 2)
+    year = first_january_31_ahead(daifa)
+    rows = [f"{payees[0].id},100.00,{year}-01-31,10,time,,", f"{payees[1].id},100.00,{year}-01-31,10,time,,"]
+    run = submit(daifa, payer, "payroll.csv", "\n".join([HEADER, *rows]), 201)
+
+    # Before the worker gets to it, a plan asked for on its own takes all but 50 USD of the second
+    # payee's product (1,000,000 USD).
+    product = daifa.get("/v1/products", payees[1].key)["data"][0]["id"]
+    due = int(datetime(year, 1, 31, tzinfo=UTC).timestamp())
+    body = {"product": product, "expiry": due + 30 * DAY, "instalments": [
+        {"deposit_by": due - DAY, "release_at": due, "amount": str(999_950 * USD), "rule": "time"}
+    ]}  # fmt: skip
+    daifa.post("/v1/plans", payer.key, json=body, expect=201)
+    daifa.settle()
+
+    stopped = daifa.get(f"/v1/payroll_runs/{run['id']}", payer.key)
+    assert (stopped["status"], stopped["progress"]["asked"]) == ("stopped", 0)  # the chunk is kept whole or not
+    assert stopped["error"].startswith("line 3: ") and "left of its limit" in stopped["error"]
+    assert daifa.count(m.Plan, m.Plan.payroll_run_id.is_not(None)) == 0
+    [told] = daifa.get("/v1/events?type=payroll_run.stopped", payer.key)["data"]
+    assert (told["subject"], told["data"]["line"]) == (run["id"], 3)

@@ -40,6 +40,14 @@ def transaction(request: Request) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def reading(request: Request) -> Iterator[Session]:
+    """One read-only transaction whatever the method: a check that writes nothing (a payroll file's
+    thousands of rows) then holds no write lock while it runs."""
+    with platform(request).readers.begin() as session:
+        yield session
+
+
 async def read_connection(request: Request) -> AsyncIterator[Connection]:
     """One read-only database connection per request, shared by authentication and the read it serves
     (on SQLite it never waits for the writer's lock)."""

@@ -166,11 +166,14 @@ def payroll_run(session: Session, row: m.PayrollRun) -> s.PayrollRunOut:
     progress = payroll_progress.progress(session, row)
     return s.PayrollRunOut(
         id=records.public_id(m.PayrollRun, row.id),
+        status=row.status,
+        error=row.error,
         filename=row.filename,
         rows=row.rows,
         time_zone=row.time_zone,
         file_hash="0x" + row.file_hash.hex(),
         progress=s.PayrollProgress(
+            asked=row.created_plans,
             plans=progress.plans,
             signed_by_payer=progress.signed_by_payer,
             recorded=progress.recorded,

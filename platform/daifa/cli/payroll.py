@@ -14,8 +14,8 @@ from daifa.cli.output import Settings
 from daifa.errors import InvalidInput
 
 payroll_app = typer.Typer(help="Payroll runs: a file of plans at once, and how far they got.", no_args_is_help=True)
-RUN_COLUMNS = ["id", "filename", "rows", "time_zone", "created"]
-STAGES = ("signed_by_payer", "recorded", "funded")
+RUN_COLUMNS = ["id", "status", "filename", "rows", "time_zone", "error", "created"]
+STAGES = ("asked", "signed_by_payer", "recorded", "funded")
 
 
 def register(app: typer.Typer) -> None:

@@ -28,6 +28,7 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,6 +44,12 @@ FIELDS = ("payee", "product", "amounts", "first_release", "deposit_days", "rule"
 REQUIRED = ("payee", "amounts", "first_release")
 RULES = ("time", "payer_approval", "materials")
 _AMOUNT = re.compile(r"^\d{1,30}(\.\d{1,30})?$")  # plain decimals: no signs, exponents or separators
+
+
+class RunStatus(StrEnum):
+    CREATING = "creating"  # checked whole and kept; the worker makes its rows plans, a chunk at a time
+    CREATED = "created"  # every row is a plan
+    STOPPED = "stopped"  # a row no longer passed when its turn came (its product closed, say): see the error
 
 
 @dataclass(frozen=True)

@@ -1,61 +1,139 @@
-"""Payroll runs: a payer submits a file of plans at once (daifa.domain.payroll says its format). Every row
-is checked against its product as a single plan request is; a run with any refused row is refused whole,
-naming each row's line, field and reason, and nothing of it is kept (correct the file and send it
-again). An accepted run's plans are asked for at once: the payer signs each, the payee confirms its own,
-and the run's progress counts them through signing, recording and funding."""
+"""Payroll runs: a payer submits a file of plans at once (daifa.domain.payroll says its format).
+
+Every row is checked against its product as a single plan request is, reading only, so a large file holds
+no write lock while it is checked; a run with any refused row is refused whole, naming each row's line,
+field and reason, and nothing of it is kept (correct the file and send it again). An accepted run is
+kept with its file, and the worker asks for its plans CHUNK rows a transaction (`create_plans`), so no
+transaction of a 10,000-row run holds the database for long and a crash loses nothing: the run says how
+many rows became plans. A row that no longer passes when its turn comes (its product closed, its limit
+taken meanwhile) stops the run there, with the reason (`payroll_run.stopped`): its first `created_plans`
+rows are plans (earlier chunks'), the others are not. The payer signs each plan, each payee confirms its
+own; daifa.services.payroll_progress counts them through signing, recording and funding."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 from eth_utils.crypto import keccak
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from daifa.domain import payroll
 from daifa.domain.onboarding import PartyStatus
-from daifa.domain.payroll import DAY, PayrollRow, RunSchedule, to_units
+from daifa.domain.payroll import DAY, PayrollRow, RunSchedule, RunStatus, to_units
 from daifa.domain.products import ProductStatus
 from daifa.errors import DaifaError, InvalidInput, Problem
 from daifa.services import plans, records
-from daifa.services.context import Actor, Ports
+from daifa.services.context import Actor, Ports, Role
 from daifa.services.documents import Upload
 from daifa.services.notifications import emit
 from daifa.services.plans import InstalmentRequest, PlanRequest
 from daifa.store import models as m
 
+# Rows a worker turn makes plans of, in one transaction: measured at 10,000 rows, at most 1.2 s on SQLite
+# and 2.6 s on PostgreSQL (the write lock SQLite's relayer and indexer wait for).
+CHUNK = 100
 SPARE_DAYS = 60  # a run's plan expires this long after its last release, or with its product if sooner
 
 
-def submit(
-    session: Session, ports: Ports, actor: Actor, upload: Upload, time_zone: str, release_time: str
-) -> m.PayrollRun:
-    """The run and its plans, each asked for as `plans.request_plan` asks; or InvalidInput listing every
-    refused row (the caller's transaction then keeps nothing)."""
-    payer_id = actor.require_party()
+def check(session: Session, ports: Ports, actor: Actor, upload: Upload, time_zone: str, release_time: str) -> int:
+    """The number of rows, once every row passed the checks a plan request gets (writing nothing); else
+    InvalidInput listing every refused row's line, field and reason."""
+    actor.require_party()
     rows, problems = payroll.parse(upload.filename, upload.data, RunSchedule.parse(time_zone, release_time))
+    products = _open_products(session, actor)
+    now = ports.chain.now()
+    taken: dict[int, int] = defaultdict(int)  # per product: what the rows before take of its limit
+    for row in rows:  # the rows that read well are checked too: one answer lists every refused row
+        try:
+            product = products.of(row)
+            request = _plan_request(ports, row, product)
+            checked = plans.check_request(session, ports, actor, request, now, committed=taken[product.id])
+        except DaifaError as error:
+            problems += _located(row.line, error)
+            continue
+        taken[product.id] += checked.total
+    if problems:
+        raise InvalidInput(sorted(problems, key=lambda p: p.line or 0))
+    return len(rows)
+
+
+def accept(
+    session: Session, actor: Actor, upload: Upload, time_zone: str, release_time: str, rows: int
+) -> m.PayrollRun:
+    """Keeps a checked run for the worker to make plans of."""
+    payer_id = actor.require_party()
     run = m.PayrollRun(
         payer_id=payer_id,
+        status=RunStatus.CREATING,
         filename=upload.filename[:200],
-        rows=len(rows) + len({p.line for p in problems}),
+        rows=rows,
+        created_plans=0,
         time_zone=time_zone,
+        release_time=release_time,
+        file=upload.data,
         file_hash=keccak(upload.data),
     )
     session.add(run)
     session.flush()
-    products = _open_products(session, payer_id)
-    now = ports.chain.now()
-    for row in rows:  # the rows that read well are checked too: one answer lists every refused row
-        try:
-            plan = plans.request_plan(session, ports, actor, _plan_request(ports, row, products), now)
-        except DaifaError as error:
-            problems += _located(row.line, error)
-            continue
-        plan.payroll_run_id = run.id
-    if problems:
-        raise InvalidInput(sorted(problems, key=lambda p: p.line or 0))
-    emit(session, "payroll_run.created", records.public_id(m.PayrollRun, run.id), {"rows": run.rows}, [payer_id])
+    emit(session, "payroll_run.created", records.public_id(m.PayrollRun, run.id), {"rows": rows}, [payer_id])
     return run
+
+
+def create_plans(sessions: sessionmaker[Session], ports: Ports, chunk: int = CHUNK) -> int:
+    """Asks for the plans of the next `chunk` rows of the oldest run still being created, in one
+    transaction; how many it asked for. A row refused now stops the run (in a transaction of its own)."""
+    try:
+        with sessions.begin() as session:
+            query = (
+                select(m.PayrollRun).where(m.PayrollRun.status == RunStatus.CREATING).order_by(m.PayrollRun.id).limit(1)
+            )
+            run = session.scalars(query.with_for_update(skip_locked=True)).first()
+            if run is None:
+                return 0
+            actor = Actor(Role.PARTY, party_id=run.payer_id)
+            rows = _rows(run.filename, run.file, run.time_zone, run.release_time)
+            todo = rows[run.created_plans : run.created_plans + chunk]
+            products, now = _open_products(session, actor), ports.chain.now()
+            for row in todo:
+                try:
+                    request = _plan_request(ports, row, products.of(row))
+                    plans.request_plan(session, ports, actor, request, now).payroll_run_id = run.id
+                except DaifaError as error:  # the chunk's transaction rolls back; the run stops at this row
+                    raise _RowRefused(run.id, row, error) from error
+            run.created_plans += len(todo)
+            if run.created_plans >= run.rows:
+                run.status = RunStatus.CREATED
+            return len(todo)
+    except _RowRefused as refused:
+        _stop(sessions, refused.run_id, refused.row, refused.error)
+        return 1
+
+
+class _RowRefused(Exception):
+    def __init__(self, run_id: int, row: PayrollRow, error: DaifaError) -> None:
+        super().__init__(error.message)
+        self.run_id, self.row, self.error = run_id, row, error
+
+
+def _stop(sessions: sessionmaker[Session], run_id: int, row: PayrollRow, error: DaifaError) -> None:
+    with sessions.begin() as session:
+        run = session.get(m.PayrollRun, run_id, with_for_update=True)
+        assert run is not None
+        run.status = RunStatus.STOPPED
+        run.error = f"line {row.line}: {error.message}"
+        subject = records.public_id(m.PayrollRun, run.id)
+        data = {"line": row.line, "error": error.message, "created_plans": run.created_plans}
+        emit(session, "payroll_run.stopped", subject, data, [run.payer_id])
+
+
+@lru_cache(maxsize=2)  # the run being created: its file is read once, not once a chunk
+def _rows(filename: str, data: bytes, time_zone: str, release_time: str) -> tuple[PayrollRow, ...]:
+    rows, problems = payroll.parse(filename, data, RunSchedule.parse(time_zone, release_time))
+    assert not problems, "a kept run's file was checked whole when it came"
+    return tuple(rows)
 
 
 @dataclass(frozen=True)
@@ -80,7 +158,8 @@ class _OpenProducts:
         return found[0]
 
 
-def _open_products(session: Session, payer_id: int) -> _OpenProducts:
+def _open_products(session: Session, actor: Actor) -> _OpenProducts:
+    payer_id = actor.require_party()
     query = (
         select(m.Product, m.Party)
         .join(m.Party, m.Party.id == m.Product.payee_id)
@@ -94,8 +173,7 @@ def _open_products(session: Session, payer_id: int) -> _OpenProducts:
     return _OpenProducts(by_payee)
 
 
-def _plan_request(ports: Ports, row: PayrollRow, products: _OpenProducts) -> PlanRequest:
-    product = products.of(row)
+def _plan_request(ports: Ports, row: PayrollRow, product: m.Product) -> PlanRequest:
     token = ports.chain.token_facts(product.tokens[0])
     amounts = [to_units(amount, token.decimals) for amount in row.amounts]
     instalments = [

@@ -5,7 +5,7 @@ with both signatures the relayer records it. It is RECORDED when the indexer see
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Select, String, cast, literal, select
 from sqlalchemy.orm import Session
@@ -67,16 +67,40 @@ class PlanRequest:
     arbiter: str | None = None  # the operator unless the parties agree on another
 
 
-def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequest, now: int | None = None) -> m.Plan:
-    """The payer's request, checked against its open product as the contracts would check it; the payer
-    is then asked to sign exactly what goes on chain. `now`, the chain's time, is read unless given (a
-    payroll run reads it once for all its plans)."""
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A plan request that passed every check, with what creating it needs."""
+
+    product: m.Product
+    payer: m.Party
+    payee: m.Party
+    params: PlanParams
+    instalments: list[Instalment]
+    total: int
+    now: int
+
+
+def check_request(
+    session: Session, ports: Ports, actor: Actor, request: PlanRequest, now: int | None = None, committed: int = 0
+) -> CheckedRequest:
+    """The payer's request checked against its open product as the contracts would check it, writing
+    nothing. `now`, the chain's time, is read unless given; `committed` is what plans not yet in the
+    database (a payroll run's earlier rows) take of the product's limit."""
     product, payer, payee = _open_product_of_payer(session, actor, request.product_id)
     instalments = [instalment_terms(i, item) for i, item in enumerate(request.instalments)]
     params = _params(ports, product, payer, payee, request)
     now = ports.chain.now() if now is None else now
-    total = check_plan_request(product_terms(session, product, payer, payee), params, instalments, now)
-    plan = _new_plan(session, ports, product, (payer, payee), params, instalments, total, now)
+    terms = product_terms(session, product, payer, payee)
+    total = check_plan_request(replace(terms, committed=terms.committed + committed), params, instalments, now)
+    return CheckedRequest(product, payer, payee, params, instalments, total, now)
+
+
+def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequest, now: int | None = None) -> m.Plan:
+    """The payer's request, checked (`check_request`); the payer is then asked to sign exactly what goes
+    on chain."""
+    checked = check_request(session, ports, actor, request, now)
+    payer, payee, params, instalments = checked.payer, checked.payee, checked.params, checked.instalments
+    plan = _new_plan(session, ports, checked.product, (payer, payee), params, instalments, checked.total, checked.now)
     for index, (item, terms) in enumerate(zip(request.instalments, instalments, strict=True)):
         plan.keep_texts(terms, item.required_materials, item.verification)
         session.add(m.Instalment.from_terms(plan.id, index, terms, list(item.required_materials), item.verification))

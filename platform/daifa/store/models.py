@@ -206,16 +206,22 @@ class Plan(Timestamps, Base):
 
 
 class PayrollRun(Timestamps, Base):
-    """A payer's file of plans, submitted at once: its plans name it (Plan.payroll_run_id)."""
+    """A payer's file of plans, checked whole when it came; the worker then asks for its plans a chunk of
+    rows at a time (created_plans says how far it got). Its plans name it (Plan.payroll_run_id)."""
 
     __tablename__ = "payroll_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     payer_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # creating, created, stopped
     filename: Mapped[str] = mapped_column(String(200))
     rows: Mapped[int] = mapped_column(Integer)
+    created_plans: Mapped[int] = mapped_column(Integer, default=0)
     time_zone: Mapped[str] = mapped_column(String(64))
-    file_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # keccak of the file as sent
+    release_time: Mapped[str] = mapped_column(String(8))
+    file: Mapped[bytes] = mapped_column(LargeBinary)  # as sent: the worker reads its rows from it
+    file_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # keccak of the file
+    error: Mapped[str | None] = mapped_column(Text)  # why creating stopped
 
 
 class Instalment(Base):

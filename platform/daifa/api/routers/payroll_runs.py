@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from daifa import wire as s
 from daifa.api import views
-from daifa.api.deps import CurrentActor, Paginated, ports, read_uploads, transaction
+from daifa.api.deps import CurrentActor, Paginated, ports, read_uploads, reading, transaction
 from daifa.domain.payroll import MAX_FILE_BYTES
 from daifa.errors import InvalidInput, Problem
 from daifa.services import payroll, records
@@ -27,13 +28,19 @@ async def submit(
 ) -> s.PayrollRunOut:
     """The payer's plans from one file: every row is checked against its product as a single plan is; a
     file with any refused row is refused whole, each row's line, field and reason listed, and nothing is
-    kept. Then the payer signs each plan (signature requests) and each payee confirms its own."""
+    kept. An accepted run (`creating`) becomes plans a few hundred rows at a time (`progress.asked`);
+    the payer signs each plan (signature requests) and each payee confirms its own."""
     [upload] = await read_uploads([file], MAX_FILE_BYTES)
     if len(upload.data) > MAX_FILE_BYTES:
         raise InvalidInput([Problem("file", f"at most {MAX_FILE_BYTES // (1024 * 1024)} MiB: split the run")])
-    with transaction(request) as session:
-        run = payroll.submit(session, ports(request), actor, upload, time_zone, release_time)
-        return views.payroll_run(session, run)
+
+    def check_then_accept() -> s.PayrollRunOut:
+        with reading(request) as session:  # seconds for a large file: off the event loop, no write lock
+            rows = payroll.check(session, ports(request), actor, upload, time_zone, release_time)
+        with transaction(request) as session:
+            return views.payroll_run(session, payroll.accept(session, actor, upload, time_zone, release_time, rows))
+
+    return await run_in_threadpool(check_then_accept)
 
 
 @router.get("", response_model=s.Page[s.PayrollRunOut])

@@ -23,14 +23,20 @@ def upgrade() -> None:
         "payroll_runs",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("payer_id", sa.Integer(), sa.ForeignKey("parties.id"), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
         sa.Column("filename", sa.String(200), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("created_plans", sa.Integer(), nullable=False),
         sa.Column("time_zone", sa.String(64), nullable=False),
+        sa.Column("release_time", sa.String(8), nullable=False),
+        sa.Column("file", sa.LargeBinary(), nullable=False),
         sa.Column("file_hash", sa.LargeBinary(32), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", UtcDateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_payroll_runs_payer_id", "payroll_runs", ["payer_id"])
+    op.create_index("ix_payroll_runs_status", "payroll_runs", ["status"])
     if op.get_context().dialect.name == "sqlite":
         # ADD COLUMN with its reference, not a batch: a batch copies the plans table, which the version
         # triggers of migration 0002 name, and Alembic adds no reference to SQLite otherwise.
@@ -45,5 +51,6 @@ def downgrade() -> None:
     op.drop_index("ix_plans_payroll_run_status", "plans")
     with op.batch_alter_table("plans") as batch:
         batch.drop_column("payroll_run_id")
+    op.drop_index("ix_payroll_runs_status", "payroll_runs")
     op.drop_index("ix_payroll_runs_payer_id", "payroll_runs")
     op.drop_table("payroll_runs")
