@@ -46,7 +46,9 @@ def submit(
 def show(
     ctx: typer.Context,
     run_id: str,
-    wait: Annotated[bool, typer.Option(help="show progress bars until every plan is funded")] = False,
+    wait: Annotated[
+        bool, typer.Option(help="show progress bars until every plan is funded (or the run stopped)")
+    ] = False,
     every: Annotated[float, typer.Option(help="seconds between looks, with --wait")] = 2.0,
 ) -> None:
     """A run and how many of its plans the payer signed, the chain recorded and the payer funded."""
@@ -59,7 +61,7 @@ def show(
                 while True:
                     for stage, task in tasks.items():
                         bars.update(task, completed=getattr(run.progress, stage))
-                    if run.progress.funded >= run.rows:
+                    if run.progress.funded >= run.rows or run.status == "stopped":
                         break
                     time.sleep(every)
                     run = client.get_payroll_run(run_id)
