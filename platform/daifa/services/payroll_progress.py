@@ -47,18 +47,12 @@ def progress(session: Session, run: m.PayrollRun) -> Progress:
             .all()  # a list of pairs: a Result has keys(), which dict() would take it by
         )
     )
-    unfunded = (
-        select(m.Instalment.plan_id)
-        .join(m.Plan, m.Plan.id == m.Instalment.plan_id)
-        .where(m.Plan.payroll_run_id == run.id)
-        .where(m.Instalment.chain_status.op("&")(int(InstalmentStatus.FUNDED | InstalmentStatus.CLOSED)) == 0)
-    )
-    recorded = statuses[PlanStatus.RECORDED] + statuses[PlanStatus.COMPLETED]
+    recorded = sum(statuses[status] for status in RECORDED)
     funded_query = (
         select(func.count())
         .select_from(m.Plan)
-        .where(m.Plan.payroll_run_id == run.id, m.Plan.status.in_([PlanStatus.RECORDED, PlanStatus.COMPLETED]))
-        .where(m.Plan.id.not_in(unfunded))
+        .where(m.Plan.payroll_run_id == run.id, m.Plan.status.in_(RECORDED))
+        .where(m.Plan.id.not_in(_unfunded(run.id).with_only_columns(m.Instalment.plan_id)))
     )
     funded = session.scalar(funded_query) or 0
     signed = sum(statuses[status] for status in SIGNED_BY_PAYER)
@@ -88,8 +82,12 @@ def _short_of(milestone: str, run_id: int) -> list[Select[tuple[int]]]:
     unrecorded = plans.where(m.Plan.status.not_in(RECORDED))
     if milestone == "recorded":
         return [unrecorded]
-    unfunded = select(m.Instalment.id).where(
-        m.Instalment.plan_id.in_(plans),
+    return [unrecorded, _unfunded(run_id)]
+
+
+def _unfunded(run_id: int) -> Select[tuple[int]]:
+    """The run's instalments neither funded nor closed (their ids)."""
+    return select(m.Instalment.id).where(
+        m.Instalment.plan_id.in_(select(m.Plan.id).where(m.Plan.payroll_run_id == run_id)),
         m.Instalment.chain_status.op("&")(int(InstalmentStatus.FUNDED | InstalmentStatus.CLOSED)) == 0,
     )
-    return [unrecorded, unfunded]
