@@ -281,7 +281,8 @@ def amend(
     party_id = actor.require_party()
     if plan.status != PlanStatus.RECORDED:
         raise Conflict(f"the plan is {plan.status}: ask for a new plan under the product instead")
-    _require_no_amendment_in_flight(session, ports, plan)
+    now = ports.chain.now()
+    _require_no_amendment_in_flight(session, plan, now)
     amended = [plans.instalment_terms(i, item) for i, item in enumerate(requested)]
     product = session.get(m.Product, plan.product_id)
     payer, payee = session.get(m.Party, plan.payer_id), session.get(m.Party, plan.payee_id)
@@ -290,11 +291,11 @@ def amend(
         StandingInstalment(records.terms(r), bool(r.chain_status) or r.delivered_hash is not None) for r in rows
     ]
     terms = plans.product_terms(session, product, payer, payee, excluding=plan.id)
-    total = check_amendment(terms, records.plan_params(session, plan), standing, amended, ports.chain.now())
+    total = check_amendment(terms, records.plan_params(session, plan), standing, amended, now)
     for item, instalment in zip(requested, amended, strict=True):
         plan.keep_texts(instalment, item.required_materials, item.verification)
     payer_nonce, payee_nonce = nonces.take(session, payer), nonces.take(session, payee)
-    deadline = ports.chain.now() + ports.signature_ttl
+    deadline = now + ports.signature_ttl
     current_root = td.instalments_root([s.terms for s in standing])
     details = {
         "payer_nonce": payer_nonce,
@@ -311,7 +312,7 @@ def amend(
     return action
 
 
-def _require_no_amendment_in_flight(session: Session, ports: Ports, plan: m.Plan) -> None:
+def _require_no_amendment_in_flight(session: Session, plan: m.Plan, now: int) -> None:
     """One amendment at a time: a second one's signatures would name instalments the first replaces."""
     waiting = session.scalars(
         select(m.PlanAction).where(
@@ -320,7 +321,6 @@ def _require_no_amendment_in_flight(session: Session, ports: Ports, plan: m.Plan
             m.PlanAction.status.in_([ActionStatus.AWAITING_SIGNATURES, ActionStatus.QUEUED]),
         )
     ).all()
-    now = ports.chain.now()
     for action in waiting:
         if action.status == ActionStatus.QUEUED or action.details["deadline"] >= now:
             raise Conflict(
