@@ -29,7 +29,6 @@ SIGNED_BY_PAYER = (
 
 @dataclass(frozen=True)
 class Progress:
-    rows: int
     plans: dict[str, int]  # by status
     signed_by_payer: int
     recorded: int
@@ -56,7 +55,7 @@ def progress(session: Session, run: m.PayrollRun) -> Progress:
     )
     funded = session.scalar(funded_query) or 0
     signed = sum(statuses[status] for status in SIGNED_BY_PAYER)
-    return Progress(run.rows, {str(k): v for k, v in statuses.items()}, signed, recorded, funded)
+    return Progress({str(k): v for k, v in statuses.items()}, signed, recorded, funded)
 
 
 def announce(session: Session, run_ids: Iterable[int | None], milestones: Sequence[str] = MILESTONES) -> None:

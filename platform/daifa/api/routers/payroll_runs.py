@@ -11,7 +11,6 @@ from daifa import wire as s
 from daifa.api import views
 from daifa.api.deps import CurrentActor, Paginated, ports, read_uploads, reading, transaction
 from daifa.domain.payroll import MAX_FILE_BYTES
-from daifa.errors import InvalidInput, Problem
 from daifa.services import payroll, records
 from daifa.store import models as m
 
@@ -28,11 +27,9 @@ async def submit(
 ) -> s.PayrollRunOut:
     """The payer's plans from one file: every row is checked against its product as a single plan is; a
     file with any refused row is refused whole, each row's line, field and reason listed, and nothing is
-    kept. An accepted run (`creating`) becomes plans a few hundred rows at a time (`progress.asked`);
+    kept. An accepted run (`creating`) becomes plans 100 rows at a time (`progress.asked`);
     the payer signs each plan (signature requests) and each payee confirms its own."""
-    [upload] = await read_uploads([file], MAX_FILE_BYTES)
-    if len(upload.data) > MAX_FILE_BYTES:
-        raise InvalidInput([Problem("file", f"at most {MAX_FILE_BYTES // (1024 * 1024)} MiB: split the run")])
+    [upload] = await read_uploads([file], MAX_FILE_BYTES)  # one byte past the limit: the check refuses it
 
     def check_then_accept() -> s.PayrollRunOut:
         with reading(request) as session:  # seconds for a large file: off the event loop, no write lock
