@@ -15,13 +15,13 @@ from tests.gas_record import NOTES, SNAPSHOT, TARGETS, check, measure
 
 
 def table(gas: dict[str, int], recorded: dict[str, int] | None = None) -> str:
-    lines = [f"{'operation':<28} {'gas':>9} {'target':>9} {'recorded':>9}  what"]
+    lines = [f"{'operation':<36} {'gas':>9} {'target':>9} {'recorded':>9}  what"]
     for name, value in gas.items():
         target = TARGETS.get(name)
         mark = "" if target is None else ("ok" if value <= target else f"MISSED by {value - target:,}")
         was = "" if recorded is None or name not in recorded else f"{recorded[name]:,}"
         shown_target = "" if target is None else f"{target:,}"
-        lines.append(f"{name:<28} {value:>9,} {shown_target:>9} {was:>9}  {NOTES.get(name, '')} {mark}")
+        lines.append(f"{name:<36} {value:>9,} {shown_target:>9} {was:>9}  {NOTES.get(name, '')} {mark}")
     return "\n".join(lines)
 
 

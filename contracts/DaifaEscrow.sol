@@ -48,6 +48,64 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IEscrow
+    function depositInstalments(
+        uint64 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.Instalment[] calldata instalments,
+        uint16[] calldata indices
+    ) external nonReentrant whenNotPaused {
+        // Checks: the whole list rebuilds the plan's commitment, so each instalment is the recorded one.
+        if (indices.length == 0) revert Escrow_NoInstalments();
+        _requireNotExpired(planId, params);
+        (DaifaTypes.PlanState storage plan,,) = _requireTerms(planId, params, instalments);
+
+        // Effects
+        uint256 total = 0;
+        for (uint256 i; i < indices.length; ++i) {
+            uint16 index = indices[i];
+            if (index >= instalments.length) revert Registry_InstalmentNotInPlan(planId, index);
+            total += _fund(plan, planId, index, instalments[index].amount);
+        }
+
+        // Interactions
+        _pull(params.token, msg.sender, total);
+    }
+
+    /// @inheritdoc IEscrow
+    function recordPlanAndDeposit(
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.Instalment[] calldata instalments,
+        DaifaTypes.JointAuthorization calldata auth
+    ) external nonReentrant whenNotPaused returns (uint64 planId) {
+        uint256 total;
+        (planId, total) = _recordFundedPlan(params, instalments, auth);
+        _pull(params.token, msg.sender, total);
+    }
+
+    /// @inheritdoc IEscrow
+    function recordPlansAndDeposit(DaifaTypes.NewPlan[] calldata plans)
+        external
+        nonReentrant
+        whenNotPaused
+        returns (uint64 firstPlanId)
+    {
+        // Checks and effects, per plan
+        if (plans.length == 0) revert Registry_NoPlans();
+        address token = plans[0].params.token;
+        uint256 total = 0;
+        for (uint256 i; i < plans.length; ++i) {
+            DaifaTypes.NewPlan calldata p = plans[i];
+            if (p.params.token != token) revert Escrow_MixedTokens(token, p.params.token);
+            (uint64 planId, uint256 planTotal) = _recordFundedPlan(p.params, p.instalments, p.auth);
+            if (i == 0) firstPlanId = planId;
+            total += planTotal;
+        }
+
+        // Interactions: one transfer for the whole batch
+        _pull(token, msg.sender, total);
+    }
+
+    /// @inheritdoc IEscrow
     function depositWithPermit(
         uint64 planId,
         DaifaTypes.PlanParams calldata params,
@@ -238,22 +296,43 @@ contract DaifaEscrow is IEscrow, PlanRegistry, ReentrancyGuardTransient {
         DaifaTypes.InstalmentRef[] calldata refs
     ) private returns (uint256 total) {
         if (refs.length == 0) revert Escrow_NoInstalments();
-        // slither-disable-next-line timestamp (expiry is set in days; seconds of drift cannot open or close funding)
-        if (block.timestamp > params.expiry) {
-            revert Escrow_PlanExpired(planId, params.expiry, block.timestamp);
-        }
+        _requireNotExpired(planId, params);
         total = 0;
         for (uint256 i = 0; i < refs.length; ++i) {
             DaifaTypes.InstalmentRef calldata ref = refs[i];
             DaifaTypes.PlanState storage plan = _requireInstalment(planId, params, ref);
-            uint16 index = ref.index;
-            uint128 amount = ref.instalment.amount;
-            uint8 previous = plan.getAndSet(index, DaifaTypes.FUNDED);
-            if (previous & DaifaTypes.CLOSED != 0) revert Registry_InstalmentClosed(planId, index);
-            if (previous & DaifaTypes.FUNDED != 0) revert Escrow_InstalmentAlreadyFunded(planId, index);
-            emit Deposited(planId, index, amount);
-            total += amount;
+            total += _fund(plan, planId, ref.index, ref.instalment.amount);
         }
+    }
+
+    /// @dev Marks instalment `index` funded if it is open and unfunded; returns its amount.
+    function _fund(DaifaTypes.PlanState storage plan, uint64 planId, uint16 index, uint128 amount)
+        private
+        returns (uint256)
+    {
+        uint8 previous = plan.getAndSet(index, DaifaTypes.FUNDED);
+        if (previous & DaifaTypes.CLOSED != 0) revert Registry_InstalmentClosed(planId, index);
+        if (previous & DaifaTypes.FUNDED != 0) revert Escrow_InstalmentAlreadyFunded(planId, index);
+        emit Deposited(planId, index, amount);
+        return amount;
+    }
+
+    /// @dev Records a plan with every instalment funded and tells each {Deposited}; returns its id and the
+    /// total the caller must pull in the same call.
+    function _recordFundedPlan(
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.Instalment[] calldata instalments,
+        DaifaTypes.JointAuthorization calldata auth
+    ) private returns (uint64 planId, uint256 total) {
+        (planId, total) = _recordPlan(params, instalments, auth, DaifaTypes.FUNDED);
+        for (uint256 i; i < instalments.length; ++i) {
+            emit Deposited(planId, uint16(i), instalments[i].amount);
+        }
+    }
+
+    function _requireNotExpired(uint64 planId, DaifaTypes.PlanParams calldata params) private view {
+        // slither-disable-next-line timestamp (expiry is set in days; seconds of drift cannot open or close funding)
+        if (block.timestamp > params.expiry) revert Escrow_PlanExpired(planId, params.expiry, block.timestamp);
     }
 
     /// @dev Pulls `total` of `token` from `from` and measures what arrived, so fee-on-transfer and

@@ -124,22 +124,17 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Consent {
         DaifaTypes.Instalment[] calldata instalments,
         DaifaTypes.JointAuthorization calldata auth
     ) external whenNotPaused returns (uint64 planId) {
-        // Checks; the agreement set's budget is taken here, and a failed check below reverts it with the rest.
-        _requirePlanParams(params);
-        uint256 total = _requireValidInstalments(instalments, params.expiry);
-        _commitToAgreementSet(params, total, 0);
-        (bytes32 arrayHash, bytes32 root) = PlanHashing.hashInstalments(instalments);
-        bytes32 consentHash = PlanHashing.hashPlan(params, arrayHash, auth.payerNonce, auth.payeeNonce, auth.deadline);
-        _requireJointConsent(consentHash, params.payer, params.payee, auth);
+        (planId,) = _recordPlan(params, instalments, auth, 0);
+    }
 
-        // Effects: the nonces the signatures used are spent, so the same consent cannot record twice.
-        planId = ++_counters.planCount;
-        DaifaTypes.PlanState storage plan = _plans[planId];
-        plan.head = InstalmentStatus.commitment(PlanHashing.hashTerms(params, root));
-        plan.allocate(0, instalments.length);
-        emit PlanRecorded(
-            planId, params.agreementSetId, consentHash, params, PlanHashing.packInstalments(instalments), root
-        );
+    /// @inheritdoc IPlanRegistry
+    function recordPlans(DaifaTypes.NewPlan[] calldata plans) external whenNotPaused returns (uint64 firstPlanId) {
+        if (plans.length == 0) revert Registry_NoPlans();
+        for (uint256 i; i < plans.length; ++i) {
+            DaifaTypes.NewPlan calldata p = plans[i];
+            (uint64 planId,) = _recordPlan(p.params, p.instalments, p.auth, 0);
+            if (i == 0) firstPlanId = planId;
+        }
     }
 
     /// @inheritdoc IPlanRegistry
@@ -151,13 +146,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Consent {
         DaifaTypes.JointAuthorization calldata auth
     ) external whenNotPaused returns (bytes32 amendedRoot) {
         // Checks
-        DaifaTypes.PlanState storage plan = _plans[planId];
-        uint256 head = plan.head;
-        if (head == 0) revert Registry_UnknownPlan(planId);
-        bytes32 currentRoot = PlanHashing.instalmentsRoot(current);
-        if (!InstalmentStatus.commitsTo(head, PlanHashing.hashTerms(params, currentRoot))) {
-            revert Registry_TermsMismatch(planId);
-        }
+        (DaifaTypes.PlanState storage plan, uint256 head, bytes32 currentRoot) = _requireTerms(planId, params, current);
         uint256 newTotal = _requireValidInstalments(amended, params.expiry);
         uint256 oldTotal = 0;
         for (uint256 i = 0; i < current.length; ++i) {
@@ -181,7 +170,7 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Consent {
 
         // Effects
         plan.head = InstalmentStatus.recommit(head, PlanHashing.hashTerms(params, amendedRoot));
-        plan.allocate(current.length, amended.length);
+        plan.allocate(current.length, amended.length, 0);
         emit PlanAmended(planId, PlanHashing.packInstalments(amended), amendedRoot);
     }
 
@@ -336,6 +325,38 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Consent {
     }
 
     /*//////////////////////////////////////////////////////////////
+                            INTERNAL: RECORDING
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Records a plan both parties signed, each instalment's status starting as `status` (FUNDED when
+    /// the caller pulls the returned total in the same call), and returns its id and total.
+    function _recordPlan(
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.Instalment[] calldata instalments,
+        DaifaTypes.JointAuthorization calldata auth,
+        uint8 status
+    ) internal returns (uint64 planId, uint256 total) {
+        // Checks; the agreement set's budget is taken here, and a failed check below reverts it with the rest.
+        _requirePlanParams(params);
+        total = _requireValidInstalments(instalments, params.expiry);
+        _commitToAgreementSet(params, total, 0);
+        (bytes32 arrayHash, bytes32 root) = PlanHashing.hashInstalments(instalments);
+        bytes32 consentHash = PlanHashing.hashPlan(params, arrayHash, auth.payerNonce, auth.payeeNonce, auth.deadline);
+        _requireJointConsent(consentHash, params.payer, params.payee, auth);
+
+        // Effects: the nonces the signatures used are spent, so the same consent cannot record twice.
+        planId = ++_counters.planCount;
+        DaifaTypes.PlanState storage plan = _plans[planId];
+        uint256 count = instalments.length;
+        plan.head =
+            InstalmentStatus.commitment(PlanHashing.hashTerms(params, root)) | InstalmentStatus.headStatuses(count, status);
+        plan.allocate(0, count, status);
+        emit PlanRecorded(
+            planId, params.agreementSetId, consentHash, params, PlanHashing.packInstalments(instalments), root
+        );
+    }
+
+    /*//////////////////////////////////////////////////////////////
                           INTERNAL: VALIDATION
     //////////////////////////////////////////////////////////////*/
 
@@ -416,6 +437,22 @@ abstract contract PlanRegistry is IPlanRegistry, Ownable2Step, Consent {
             mstore(add(m, 0x20), and(payer, 0xffffffffffffffffffffffffffffffffffffffff))
             mstore(add(m, 0x40), and(payee, 0xffffffffffffffffffffffffffffffffffffffff))
             key := keccak256(m, 0x60)
+        }
+    }
+
+    /// @dev Reverts unless `instalments` are all of the recorded plan's instalments, in order, and `params`
+    /// its params: they rebuild its commitment. Returns the plan's state, its head word and the root.
+    function _requireTerms(
+        uint64 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.Instalment[] calldata instalments
+    ) internal view returns (DaifaTypes.PlanState storage plan, uint256 head, bytes32 root) {
+        plan = _plans[planId];
+        head = plan.head;
+        if (head == 0) revert Registry_UnknownPlan(planId);
+        root = PlanHashing.instalmentsRoot(instalments);
+        if (!InstalmentStatus.commitsTo(head, PlanHashing.hashTerms(params, root))) {
+            revert Registry_TermsMismatch(planId);
         }
     }
 

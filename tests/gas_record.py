@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eth_account.signers.local import LocalAccount
+
 from daifa.chain import abi
 from daifa.chain import typed_data as td
 from daifa.domain.plans import ReleaseRule
@@ -19,12 +21,17 @@ FIXED_START = 2_000_000_000  # 2033-05-18: far from any wall clock, the same on 
 # Targets, next to what users would pick instead: Sablier Lockup Tranched create with 10
 # tranches 389,206 and withdraw 30-35k; Coinbase Commerce authorize 155,657 + capture 69,915; Disperse ~26k
 # per new recipient.
+# Sablier Lockup 4.0.1 measured on the same anvil with the same token: a 12-tranche create (recorded and
+# funded) 516,733, 478,415 a plan in a batch of 100; withdrawMax 125,477; withdrawMultiple 69,459 an item.
 TARGETS = {
     "record_plan_12": 150_000,
+    "record_and_fund_12": 180_000,
+    "record_and_fund_batch_100_per_plan": 150_000,
     "deposit_1": 60_000,
+    "deposit_12": 75_000,
     "permit_deposit_1": 90_000,
-    "release_1": 55_000,
-    "release_batch_100_per_item": 30_000,
+    "release_1": 50_000,
+    "release_batch_100_per_item": 21_000,
 }
 
 NOTES = {
@@ -32,7 +39,11 @@ NOTES = {
     "record_plan_120": "120 instalments (ten years of monthly pay)",
     "record_agreement_set": "product opening, both signatures, one token",
     "deposit_1": "one instalment from the payer's wallet, escrow already holds the token",
-    "deposit_12": "twelve instalments in one deposit",
+    "record_plans_batch_100_per_plan": "recordPlans: 100 plans of 12 to 100 payees, both signatures relayed, per plan",
+    "record_and_fund_12": "12 instalments recorded and all funded by the payer's own transaction, payee's signature",
+    "record_and_fund_batch_100_per_plan": "recordPlansAndDeposit: 100 plans of 12, 100 payees, one transfer, per plan",
+    "deposit_12": "twelve instalments by depositInstalments (the plan's instalments, no proofs)",
+    "deposit_12_with_proofs": "twelve instalments by deposit, one Merkle proof each",
     "permit_deposit_1": "EIP-2612 permit + the payer's deposit authorisation, relayed by the platform",
     "release_1": "TIME instalment, no fee, payee already holds the token",
     "release_1_fee": "as release_1, with a 0.5% fee to a recipient that holds the token",
@@ -69,7 +80,19 @@ def measure(chain: Chain | None = None) -> dict[str, int]:
     world.deposit(plan, [0])  # the escrow's first balance of the token is a one-off cost
     gas["deposit_1"] = world.deposit(plan, [1])["gasUsed"]
     bulk = world.record_plan(world.instalments(12))
-    gas["deposit_12"] = world.deposit(bulk, list(range(12)))["gasUsed"]
+    gas["deposit_12"] = world.deposit_instalments(bulk, range(12))["gasUsed"]
+    with_proofs = world.record_plan(world.instalments(12))
+    gas["deposit_12_with_proofs"] = world.deposit(with_proofs, list(range(12)))["gasUsed"]
+
+    params = world.plan_params()
+    instalments = world.instalments(12)
+    auth = world.plan_auth(params, instalments, payer_sends=True)
+    (funded,) = world.record_and_fund([world.new_plan(instalments, params, auth)])
+    gas["record_and_fund_12"] = funded.receipt["gasUsed"]
+
+    payees = _batch_payees(world, 100)
+    gas["record_plans_batch_100_per_plan"] = _record_batch_per_plan(world, payees, fund=False)
+    gas["record_and_fund_batch_100_per_plan"] = _record_batch_per_plan(world, payees, fund=True)
 
     gas["permit_deposit_1"] = _permit_deposits(world, plan)
 
@@ -107,7 +130,7 @@ def measure(chain: Chain | None = None) -> dict[str, int]:
         world.escrow.functions.refundExpired(expiring.id, expiring.params_abi, expiring.refs([0])), world.outsider
     )["gasUsed"]
 
-    gas["release_batch_100_per_item"] = _batch_per_item(world, 100)
+    gas["release_batch_100_per_item"] = _release_batch_per_item(world, payees)
     return gas
 
 
@@ -126,18 +149,42 @@ def _permit_deposits(world: World, plan: Plan) -> int:
     return measured
 
 
-def _batch_per_item(world: World, count: int) -> int:
-    items = []
+def _batch_payees(world: World, count: int) -> list[tuple[LocalAccount, int]]:
+    """`count` approved payees that hold the token, each with its own open agreement set with the payer."""
+    payees = []
     for n in range(count):
         payee = world.chain.account(f"batch-payee-{n}", eth=1)
         world.approve_party(payee, 2)
         world.fund(payee, 1)
-        set_params = world.agreement_set_params(payee=payee.address)
+        set_params = world.agreement_set_params(payee=payee.address, limit=10**9 * USD)
         auth = world.agreement_set_auth(set_params, payee=payee)
         receipt = world.send(
             world.escrow.functions.recordAgreementSet(abi.agreement_set(set_params), auth), world.outsider
         )
-        set_id = int(world.events(receipt, "AgreementSetRecorded")[0]["agreementSetId"])
+        payees.append((payee, int(world.events(receipt, "AgreementSetRecorded")[0]["agreementSetId"])))
+    return payees
+
+
+def _record_batch_per_plan(world: World, payees: list[tuple[LocalAccount, int]], fund: bool) -> int:
+    """A plan of 12 monthly wages to each payee in one transaction: relayed recordPlans with both
+    signatures, or the payer's own recordPlansAndDeposit (payees' signatures only). Gas per plan."""
+    plans = []
+    for payee, set_id in payees:
+        params = world.plan_params(agreement_set_id=set_id, payee=payee.address)
+        instalments = world.instalments(12)
+        plans.append(
+            world.new_plan(instalments, params, world.plan_auth(params, instalments, payee=payee, payer_sends=fund))
+        )
+    if fund:
+        world.fund(world.payer, sum(i.amount for _, instalments, _ in plans for i in instalments))
+    recorded = world.record_and_fund(plans) if fund else world.record_plans(plans)
+    assert len(recorded) == len(payees)
+    return int(recorded[0].receipt["gasUsed"]) // len(payees)
+
+
+def _release_batch_per_item(world: World, payees: list[tuple[LocalAccount, int]]) -> int:
+    items = []
+    for n, (payee, set_id) in enumerate(payees):
         params = world.plan_params(agreement_set_id=set_id, payee=payee.address)
         instalments = world.instalments(1, amount=(1_000 + n) * USD, first_release_in=DAY)
         plan = world.record_plan(instalments, params, world.plan_auth(params, instalments, payee=payee))
@@ -145,8 +192,8 @@ def _batch_per_item(world: World, count: int) -> int:
         items.append((plan.id, plan.params_abi, plan.ref(0)))
     world.chain.advance(2 * DAY)
     receipt = world.send(world.escrow.functions.releaseBatch(items), world.outsider, gas=10_000_000)
-    assert len(world.events(receipt, "Released")) == count
-    return int(receipt["gasUsed"]) // count
+    assert len(world.events(receipt, "Released")) == len(payees)
+    return int(receipt["gasUsed"]) // len(payees)
 
 
 def check(gas: dict[str, int], recorded: dict[str, int]) -> list[str]:

@@ -24,6 +24,14 @@ MAX_UINT = 2**256 - 1
 USD = 10**6  # the test dollar has 6 decimals
 
 
+NewPlan = tuple[PlanParams, tuple[Instalment, ...], tuple[object, ...]]
+"""A plan's params, instalments and both parties' consent, not yet recorded (`DaifaTypes.NewPlan`)."""
+
+
+def encode_plans(plans: Sequence[NewPlan]) -> list[tuple[object, ...]]:
+    return [(abi.plan_params(p), [abi.instalment(i) for i in ins], auth) for p, ins, auth in plans]
+
+
 @dataclass(frozen=True)
 class Plan:
     id: int
@@ -225,7 +233,9 @@ class World:
         payee: LocalAccount | None = None,
         deadline: int | None = None,
         nonces: tuple[int, int] | None = None,
+        payer_sends: bool = False,
     ) -> tuple[object, ...]:
+        """Both parties' consent; with `payer_sends`, only the payee signs (the payer sends the transaction)."""
         payer_nonce, payee_nonce = nonces or (self.nonce(), self.nonce())
         deadline = deadline if deadline is not None else self.chain.now() + DAY
         message = td.plan_message(params, instalments, payer_nonce, payee_nonce, deadline)
@@ -233,7 +243,7 @@ class World:
             payer_nonce,
             payee_nonce,
             deadline,
-            self.sign(payer or self.payer, "Plan", message),
+            b"" if payer_sends else self.sign(payer or self.payer, "Plan", message),
             self.sign(payee or self.payee, "Plan", message),
         )
 
@@ -253,6 +263,44 @@ class World:
         )
         plan_id = int(self.events(receipt, "PlanRecorded")[0]["planId"])
         return Plan(plan_id, params, tuple(instalments), receipt)
+
+    def new_plan(
+        self,
+        instalments: Sequence[Instalment],
+        params: PlanParams | None = None,
+        auth: tuple[object, ...] | None = None,
+    ) -> NewPlan:
+        """A plan signed by both parties (by default) and not yet recorded."""
+        params = params or self.plan_params()
+        return params, tuple(instalments), auth or self.plan_auth(params, instalments)
+
+    def record_plans(self, plans: Sequence[NewPlan], sender: LocalAccount | None = None) -> list[Plan]:
+        """Records `plans` (from {new_plan}) in one relayed recordPlans transaction."""
+        return self._recorded(
+            plans, self.send(self.escrow.functions.recordPlans(encode_plans(plans)), sender or self.outsider)
+        )
+
+    def record_and_fund(self, plans: Sequence[NewPlan], sender: LocalAccount | None = None) -> list[Plan]:
+        """Records `plans` (from {new_plan}) and funds every instalment from `sender`'s tokens in one
+        transaction: recordPlanAndDeposit for one plan, recordPlansAndDeposit for more."""
+        encoded = encode_plans(plans)
+        call = (
+            self.escrow.functions.recordPlanAndDeposit(*encoded[0])
+            if len(encoded) == 1
+            else self.escrow.functions.recordPlansAndDeposit(encoded)
+        )
+        return self._recorded(plans, self.send(call, sender or self.payer))
+
+    def _recorded(self, plans: Sequence[NewPlan], receipt: TxReceipt) -> list[Plan]:
+        ids = [int(e["planId"]) for e in self.events(receipt, "PlanRecorded")]
+        return [Plan(i, p, ins, receipt) for i, (p, ins, _) in zip(ids, plans, strict=True)]
+
+    def deposit_instalments(self, plan: Plan, indices: Sequence[int], sender: LocalAccount | None = None) -> TxReceipt:
+        """Funds `indices` given the plan's whole instalment list instead of one proof each."""
+        call = self.escrow.functions.depositInstalments(
+            plan.id, plan.params_abi, [abi.instalment(i) for i in plan.instalments], list(indices)
+        )
+        return self.send(call, sender or self.payer)
 
     def deposit(self, plan: Plan, indices: Sequence[int], sender: LocalAccount | None = None) -> TxReceipt:
         return self.send(

@@ -69,6 +69,8 @@ interface IEscrow is IPlanRegistry {
     error Escrow_TransferShortfall(address token, uint256 expected, uint256 received);
     /// @notice Thrown when `account` has no credit of `token` to withdraw.
     error Escrow_NothingToWithdraw(address token, address account);
+    /// @notice Thrown when a batch recorded and funded in one call names more than one token.
+    error Escrow_MixedTokens(address token, address other);
     /// @notice Thrown when a withdrawal names the zero address as recipient.
     error Escrow_ZeroRecipient();
 
@@ -85,6 +87,42 @@ interface IEscrow is IPlanRegistry {
     /// @param refs The instalments to fund, each with its Merkle proof.
     function deposit(uint64 planId, DaifaTypes.PlanParams calldata params, DaifaTypes.InstalmentRef[] calldata refs)
         external;
+
+    /// @notice Like {deposit}, given all of the plan's instalments instead of one Merkle proof per funded
+    /// instalment: cheaper when a deposit funds several.
+    /// @dev Requirements: as {deposit}; `instalments` are the plan's recorded instalments, all of them in
+    /// order (they rebuild its commitment); each index is below their count.
+    /// @param planId The recorded plan.
+    /// @param params The plan's params, as recorded.
+    /// @param instalments All of the plan's instalments, as recorded.
+    /// @param indices The instalments to fund.
+    function depositInstalments(
+        uint64 planId,
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.Instalment[] calldata instalments,
+        uint16[] calldata indices
+    ) external;
+
+    /// @notice Records a plan both parties signed and funds all its instalments from the sender's tokens, in
+    /// one transaction: {IPlanRegistry.recordPlan} and a {deposit} of every instalment.
+    /// @dev Requirements: as {IPlanRegistry.recordPlan}, and the escrow's balance must rise by exactly the
+    /// plan's total. Emits {IPlanRegistry.PlanRecorded}, then {Deposited} for each instalment.
+    /// @param params Everything but the instalments.
+    /// @param instalments The instalments, in order.
+    /// @param auth The parties' consent over the plan.
+    /// @return planId The plan's id.
+    function recordPlanAndDeposit(
+        DaifaTypes.PlanParams calldata params,
+        DaifaTypes.Instalment[] calldata instalments,
+        DaifaTypes.JointAuthorization calldata auth
+    ) external returns (uint64 planId);
+
+    /// @notice {recordPlanAndDeposit} for several plans in one token, with one transfer for all: a payroll
+    /// run recorded and funded at once. All or none.
+    /// @dev Requirements: at least one plan; every plan in the same token; each as {recordPlanAndDeposit}.
+    /// @param plans The plans, each with its params, instalments and both parties' consent.
+    /// @return firstPlanId The first plan's id; plan `i` of the batch is `firstPlanId + i`.
+    function recordPlansAndDeposit(DaifaTypes.NewPlan[] calldata plans) external returns (uint64 firstPlanId);
 
     /// @notice Like {deposit}, paid from the payer's tokens with its EIP-2612 permit, relayed by anyone.
     /// @dev Requirements: as {deposit}, and the payer's EIP-712 `DepositAuthorization` over the plan and

@@ -123,6 +123,8 @@ interface IPlanRegistry is IConsent {
 
     /// @notice Thrown when no plan `planId` was recorded.
     error Registry_UnknownPlan(uint64 planId);
+    /// @notice Thrown when a batch of plans to record is empty.
+    error Registry_NoPlans();
     /// @notice Thrown when the params and instalments passed are not the terms recorded for `planId`.
     error Registry_TermsMismatch(uint64 planId);
     /// @notice Thrown when the instalment and proof passed are not instalment `index` of the recorded plan.
@@ -196,6 +198,12 @@ interface IPlanRegistry is IConsent {
         DaifaTypes.Instalment[] calldata instalments,
         DaifaTypes.JointAuthorization calldata auth
     ) external returns (uint64 planId);
+
+    /// @notice Records several plans, each as {recordPlan} would, in one transaction: all or none.
+    /// @dev Requirements: at least one plan; each as {recordPlan}. The plans take consecutive ids.
+    /// @param plans The plans, each with its params, instalments and both parties' consent.
+    /// @return firstPlanId The first plan's id; plan `i` of the batch is `firstPlanId + i`.
+    function recordPlans(DaifaTypes.NewPlan[] calldata plans) external returns (uint64 firstPlanId);
 
     /// @notice Replaces a plan's instalments with both parties' consent.
     /// @dev Requirements: not paused; `current` are the plan's instalments; any instalment already funded,

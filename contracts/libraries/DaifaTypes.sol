@@ -124,6 +124,14 @@ library DaifaTypes {
         bytes32 s;
     }
 
+    /// @notice One plan of {IPlanRegistry.recordPlans} and {IEscrow.recordPlansAndDeposit}: what
+    /// {IPlanRegistry.recordPlan} takes.
+    struct NewPlan {
+        PlanParams params;
+        Instalment[] instalments;
+        JointAuthorization auth;
+    }
+
     /// @notice One item of {IEscrow.releaseBatch}: an instalment of a recorded plan.
     struct ReleaseItem {
         uint64 planId;

@@ -15,6 +15,7 @@ library InstalmentStatus {
     uint256 internal constant HEAD_STATUS_MASK = type(uint64).max;
     uint256 internal constant STATUSES_PER_WORD = 63;
     uint256 internal constant WORD_MARKER = 1 << 255;
+    uint256 private constant NIBBLE_ONES = 0x1111111111111111111111111111111111111111111111111111111111111111;
 
     /// @dev The status of instalment `index`.
     function get(DaifaTypes.PlanState storage plan, uint256 index) internal view returns (uint8) {
@@ -50,14 +51,28 @@ library InstalmentStatus {
         return uint8(word >> shift) & 0xf;
     }
 
-    /// @dev Marks the further status words that instalments [from, to) need and [0, from) did not.
-    function allocate(DaifaTypes.PlanState storage plan, uint256 from, uint256 to) internal {
+    /// @dev Marks the further status words that instalments [from, to) need and [0, from) did not, with
+    /// `bits` set on the statuses they hold (all of them in [from, to): a new word starts past `from`).
+    function allocate(DaifaTypes.PlanState storage plan, uint256 from, uint256 to, uint8 bits) internal {
         if (to <= HEAD_STATUSES) return;
         uint256 first = from <= HEAD_STATUSES ? 0 : 1 + (from - HEAD_STATUSES - 1) / STATUSES_PER_WORD;
         uint256 last = (to - HEAD_STATUSES - 1) / STATUSES_PER_WORD;
         for (uint256 w = first; w <= last; ++w) {
-            plan.statusWords[w] = WORD_MARKER;
+            uint256 held = to - HEAD_STATUSES - w * STATUSES_PER_WORD;
+            plan.statusWords[w] = WORD_MARKER | repeat(bits, held < STATUSES_PER_WORD ? held : STATUSES_PER_WORD);
         }
+    }
+
+    /// @dev The head's statuses for a plan of `count` instalments recorded with `bits` set on each.
+    function headStatuses(uint256 count, uint8 bits) internal pure returns (uint256) {
+        if (bits == 0) return 0;
+        return repeat(bits, count < HEAD_STATUSES ? count : HEAD_STATUSES);
+    }
+
+    /// @dev `bits` in each of the `count` (at most 63) lowest four-bit statuses: the mask keeps a 1 in the
+    /// lowest bit of each of them.
+    function repeat(uint8 bits, uint256 count) internal pure returns (uint256) {
+        return uint256(bits) * (NIBBLE_ONES >> (256 - count * 4));
     }
 
     /// @dev The high 192 bits of `termsHash`. A 192-bit commitment leaves 2^96 work for a collision and

@@ -54,12 +54,16 @@ STATE_CHANGING = {
     "attestMaterials": "operator",
     "cancelInstalments": "anyone, with both parties' consent",
     "deposit": "anyone, with its own tokens",
+    "depositInstalments": "anyone, with its own tokens",
     "depositWithPermit": "anyone, with the payer's permit and deposit authorisation",
     "dispute": "payer or payee, or its signature",
     "invalidateNonce": "anyone, for itself",
     "pause": "operator",
     "recordAgreementSet": "anyone, with both parties' consent",
     "recordPlan": "anyone, with both parties' consent",
+    "recordPlanAndDeposit": "anyone, with both parties' consent and its own tokens",
+    "recordPlans": "anyone, with both parties' consent",
+    "recordPlansAndDeposit": "anyone, with both parties' consent and its own tokens",
     "refundExpired": "anyone",
     "reinstateParty": "operator",
     "release": "anyone",
@@ -120,6 +124,26 @@ def test_operator_using_every_power_moves_no_funds_to_itself_or_anyone_else(worl
     forged = abi.plan_params(world.plan_params(payee=op.address, expiry=plan.params.expiry))
     with expect_revert("Registry_InstalmentNotInPlan", plan.id, 0):
         world.send(world.escrow.functions.release(plan.id, forged, plan.ref(0)), op)
+    with expect_revert("Registry_TermsMismatch", plan.id):
+        world.send(
+            world.escrow.functions.depositInstalments(plan.id, forged, [abi.instalment(i) for i in instalments], [0]),
+            op,
+        )
+    # It cannot record a plan paying itself, in one call or a batch, funded or not: the payer never opened
+    # business with it (and the payer's signature would be missing next).
+    own = world.plan_params(payee=op.address)
+    own_plan = (
+        abi.plan_params(own),
+        [abi.instalment(i) for i in world.instalments(1)],
+        world.plan_auth(own, world.instalments(1), payer=op, payee=op),
+    )
+    for call in (
+        world.escrow.functions.recordPlanAndDeposit(*own_plan),
+        world.escrow.functions.recordPlans([own_plan]),
+        world.escrow.functions.recordPlansAndDeposit([own_plan]),
+    ):
+        with expect_revert("Registry_NoAgreementSet", own.agreement_set_id, world.payer.address, op.address):
+            world.send(call, op)
     # It cannot approve for the payer.
     with expect_revert("Registry_InvalidSignature", world.payer.address):
         world.send(world.escrow.functions.approveRelease(plan.id, plan.params_abi, plan.ref(1), abi.NO_SIGNATURE), op)

@@ -133,8 +133,11 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
             fee_bps=st.sampled_from([0, 0, 25, 300]),
             fee_cap=st.integers(0, 10**7),
             life=st.integers(20, 200),
+            funded=st.booleans(),
         )
-        def record_plan(self, rules: list[ReleaseRule], amount: int, fee_bps: int, fee_cap: int, life: int) -> None:
+        def record_plan(
+            self, rules: list[ReleaseRule], amount: int, fee_bps: int, fee_cap: int, life: int, funded: bool
+        ) -> None:
             if self.paused or len(self.plans) >= 12:
                 return
             counter[0] += 1
@@ -150,10 +153,12 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
                 )
                 for i, r in enumerate(rules)
             ]
+            params = world.plan_params(fee_bps=fee_bps, fee_cap=fee_cap, expiry=expiry)
             try:
-                plan = world.record_plan(
-                    instalments, world.plan_params(fee_bps=fee_bps, fee_cap=fee_cap, expiry=expiry)
-                )
+                if funded:  # recordPlanAndDeposit: recorded with every instalment funded
+                    (plan,) = world.record_and_fund([world.new_plan(instalments, params)])
+                else:
+                    plan = world.record_plan(instalments, params)
             except Reverted as error:
                 assert error.name in ("Registry_AgreementSetExpired", "Registry_PlanOutlivesAgreementSet"), error
                 return
@@ -161,13 +166,24 @@ def build_machine(world: World, counter: list[int]) -> type[RuleBasedStateMachin
             self.apply(plan.receipt, int(chain.w3.eth.get_block(plan.receipt["blockNumber"])["timestamp"]))
 
         @precondition(lambda self: self.plans)
-        @rule(choice=st.integers(0, 99), indices=st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True))
-        def deposit(self, choice: int, indices: list[int]) -> None:
+        @rule(
+            choice=st.integers(0, 99),
+            indices=st.lists(st.integers(0, 3), min_size=1, max_size=3, unique=True),
+            without_proofs=st.booleans(),
+        )
+        def deposit(self, choice: int, indices: list[int], without_proofs: bool) -> None:
             plan = self.pick(choice)
             indices = [i % len(plan.instalments) for i in indices]
             indices = list(dict.fromkeys(indices))
             expected_ok = not self.paused and all(self.item(plan, i).status & (FUNDED | CLOSED) == 0 for i in indices)
-            result = self.attempt(escrow.functions.deposit(plan.id, plan.params_abi, plan.refs(indices)), world.payer)
+            call = (
+                escrow.functions.depositInstalments(
+                    plan.id, plan.params_abi, [abi.instalment(i) for i in plan.instalments], indices
+                )
+                if without_proofs
+                else escrow.functions.deposit(plan.id, plan.params_abi, plan.refs(indices))
+            )
+            result = self.attempt(call, world.payer)
             if result is not None:
                 assert expected_ok and result["time"] <= plan.params.expiry
             elif expected_ok:
