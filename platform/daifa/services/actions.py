@@ -57,13 +57,29 @@ def deposit(
     value = sum(r.amount for r in chosen)
     token = ports.chain.token_facts(plan.token)
     method = _deposit_method(ports, payer, token, method)
-    _require_balance(ports, token, payer.address, value)
+    require_balance(ports, token, payer.address, value)
     details = {"method": method, "value": str(value)}
     action = _new(session, plan, ActionKind.DEPOSIT, [r.index for r in chosen], actor.party_id, details)
-    call = ports.chain.encode("deposit", *plan_target(session, plan, rows, action.indices))
     if method == "wallet":
-        return _from_wallet(ports, payer, token, value, call, action)
+        function, args = _wallet_deposit(session, plan, rows, action.indices)
+        call = ports.chain.encode(function, *args)
+        transactions = wallet_transactions(ports, payer.address, token, value, [(call, "the deposit")])
+        action.status = ACTION_LIFECYCLE.next(ActionStatus(action.status), ActionEvent.LEFT_TO_WALLET)
+        action.details = {**action.details, "transactions": transactions}
+        return action
     return _by_permit(session, ports, plan, payer, token, value, action)
+
+
+def _wallet_deposit(
+    session: Session, plan: m.Plan, rows: Sequence[m.Instalment], indices: Sequence[int]
+) -> tuple[str, tuple[object, ...]]:
+    """The escrow call a wallet deposit sends: one instalment with its Merkle proof (`deposit`), several
+    with the plan's whole list instead of a proof each (`depositInstalments`: 114k gas for twelve, not
+    149k)."""
+    if len(indices) == 1:
+        return "deposit", plan_target(session, plan, rows, indices)
+    params = abi.plan_params(records.plan_params(session, plan))
+    return "depositInstalments", (plan.chain_plan_id, params, [abi.instalment(records.terms(r)) for r in rows], indices)
 
 
 def _deposit_method(ports: Ports, payer: m.Party, token: TokenFacts, asked: str) -> str:
@@ -81,7 +97,7 @@ def _deposit_method(ports: Ports, payer: m.Party, token: TokenFacts, asked: str)
     return asked
 
 
-def _require_balance(ports: Ports, token: TokenFacts, payer: str, value: int) -> None:
+def require_balance(ports: Ports, token: TokenFacts, payer: str, value: int) -> None:
     balance = ports.chain.token_balance(token.address, payer)
     if balance < value:
         raise Conflict(
@@ -90,15 +106,16 @@ def _require_balance(ports: Ports, token: TokenFacts, payer: str, value: int) ->
         )
 
 
-def _from_wallet(
-    ports: Ports, payer: m.Party, token: TokenFacts, value: int, call: bytes, action: m.PlanAction
-) -> m.PlanAction:
+def wallet_transactions(
+    ports: Ports, payer: str, token: TokenFacts, value: int, calls: Sequence[tuple[bytes, str]]
+) -> list[dict[str, str]]:
     """The transactions the payer sends: an approval of exactly what is missing (from zero, as tokens
-    such as USDT require: an allowance left over is reset first), then the deposit. When the allowance
-    already covers it, the deposit is tried against the chain now, so a token the escrow cannot hold (one
-    that takes a fee on transfer) is refused here."""
+    such as USDT require: an allowance left over is reset first), then the escrow `calls` (data,
+    description) that take `value` in all. When the allowance already covers it, the first call is tried
+    against the chain now, so a token the escrow cannot hold (one that takes a fee on transfer) is refused
+    here."""
     escrow = ports.chain.escrow_address
-    allowance = ports.chain.allowance(token.address, payer.address, escrow)
+    allowance = ports.chain.allowance(token.address, payer, escrow)
     erc20 = ports.chain.token(token.address)
     transactions = []
     if allowance < value:
@@ -108,13 +125,11 @@ def _from_wallet(
         approve = erc20.encode_abi("approve", args=[escrow, value])
         transactions.append({"to": token.address, "data": approve, "description": "let the escrow take the deposit"})
     else:
-        refusal = ports.chain.refusal(payer.address, escrow, call)
+        refusal = ports.chain.refusal(payer, escrow, calls[0][0])
         if refusal is not None:
             raise Conflict(f"the deposit would be refused on chain: {_explain(refusal, token)}")
-    transactions.append({"to": escrow, "data": "0x" + call.hex(), "description": "the deposit"})
-    action.status = ACTION_LIFECYCLE.next(ActionStatus(action.status), ActionEvent.LEFT_TO_WALLET)
-    action.details = {**action.details, "transactions": transactions}
-    return action
+    transactions += [{"to": escrow, "data": "0x" + data.hex(), "description": what} for data, what in calls]
+    return transactions
 
 
 def _by_permit(
