@@ -21,6 +21,7 @@ import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
+from web3 import Web3
 
 from daifa.chain.typed_data import recover_signer
 from daifa.errors import DaifaError
@@ -123,6 +124,27 @@ class Wallet:
     def sign_transaction(self, transaction: dict[str, Any]) -> bytes:
         """A raw signed transaction, for the deposits a payer sends from its own wallet."""
         return bytes(self._account.sign_transaction(transaction).raw_transaction)
+
+    def send(self, w3: Web3, to: str, data: str, timeout: float = 120.0) -> str:
+        """Sends a call from this wallet through the node (the node's gas estimate and fees, the next nonce
+        counting its mempool) and waits for it to be mined; its 0x hash. Raises WalletError if it reverted."""
+        transaction: dict[str, Any] = {
+            "from": self.address,
+            "to": to_checksum_address(to),
+            "data": data,
+            "nonce": w3.eth.get_transaction_count(self.address, "pending"),  # type: ignore[arg-type]
+            "chainId": w3.eth.chain_id,
+            "maxPriorityFeePerGas": w3.eth.max_priority_fee,
+        }
+        transaction["maxFeePerGas"] = 2 * int(w3.eth.get_block("latest").get("baseFeePerGas", 0)) + int(
+            transaction["maxPriorityFeePerGas"]
+        )
+        transaction["gas"] = w3.eth.estimate_gas(transaction)  # type: ignore[arg-type]
+        tx_hash = w3.eth.send_raw_transaction(self.sign_transaction(transaction))
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)
+        if receipt["status"] != 1:
+            raise WalletError(f"transaction 0x{bytes(tx_hash).hex()} reverted")
+        return "0x" + bytes(tx_hash).hex()
 
 
 class RemoteWallet:

@@ -378,9 +378,33 @@ class PayrollRunOut(Out):
     filename: str
     rows: int
     time_zone: str
+    funding: str = Field(
+        description="after_recording (the platform records each plan, the payer deposits later) or at_recording "
+        "(the payer's wallet records the signed plans and funds them in full: GET /v1/payroll_runs/{id}/funding)"
+    )
     file_hash: str = Field(description="keccak-256 of the file as sent")
     progress: PayrollProgress
     created: datetime
+
+
+class WalletTransaction(Out):
+    to: str
+    data: str = Field(description="0x calldata")
+    description: str
+
+
+class RunFundingOut(Out):
+    object: Literal["payroll_run.funding"] = "payroll_run.funding"
+    run: str
+    plans: list[str] = Field(description="the plans these transactions record and fund, oldest first")
+    token: str
+    value: str = Field(description="what the transactions take from the payer's wallet, in the token's base units")
+    deadline: int = Field(description="unix time: the plans' signatures expire then; send the transactions before")
+    transactions: list[WalletTransaction] = Field(
+        description="for the payer's wallet to send in order: the token approval if the allowance is short, "
+        "then each batch (recordPlansAndDeposit)"
+    )
+    has_more: bool = Field(description="more plans wait: ask again once these are mined")
 
 
 class Page(Out, Generic[T]):

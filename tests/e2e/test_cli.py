@@ -294,6 +294,23 @@ def test_an_operator_and_two_parties_work_through_the_cli(server: dict[str, str]
     wait_for(lambda: daifa_json("payroll", "show", run["id"], env=payer)["status"] == "created")
     assert daifa_json("payroll", "show", run["id"], env=payer)["progress"]["plans"] == {"awaiting_payer": 1}
 
+    # A run the payer's own wallet records and funds: both sign, then `payroll fund --send` pays from it.
+    payer_address = daifa_json("wallet", "address", payer["DAIFA_WALLET"], env=PASSWORD)["address"]
+    deployments = str(tmp_path / "deployments")
+    daifa("devnet", "fund", payer_address, "100", "--eth", "1", "--deployments", deployments, env=operator)
+    at_recording = ["--time-zone", "Asia/Shanghai", "--funding", "at_recording"]
+    funded_run = daifa_json("payroll", "submit", str(payroll_file), *at_recording, env=payer)["id"]
+    wait_for(lambda: daifa_json("payroll", "show", funded_run, env=payer)["status"] == "created")
+    daifa("sign", "--yes", env=payer)
+    daifa("sign", "--yes", env=payee)
+    wait_for(
+        lambda: daifa_json("payroll", "show", funded_run, env=payer)["progress"]["plans"] == {"awaiting_funding": 1}
+    )
+    shown = daifa("payroll", "fund", funded_run, env=payer)
+    assert "send in order" in shown and "record and fund 1 plan" in shown
+    assert "sent record and fund 1 plan" in daifa("payroll", "fund", funded_run, "--send", env=payer)
+    wait_for(lambda: daifa_json("payroll", "show", funded_run, env=payer)["progress"]["funded"] == 1)
+
 
 def test_errors_are_one_line_that_says_what_to_do(tmp_path: Path) -> None:
     def console(*args: str) -> subprocess.CompletedProcess[str]:

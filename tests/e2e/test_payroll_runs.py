@@ -12,6 +12,7 @@ import pytest
 
 from daifa.store import models as m
 from tests.e2e.harness import DAY, USD, Daifa, Party
+from tests.e2e.test_full_life import _send_from_wallet
 
 HEADER = "payee,amounts,first_release,deposit_days,rule,required_materials,verification"
 
@@ -130,6 +131,94 @@ def test_a_run_is_signed_recorded_and_funded_and_says_how_far_it_got(daifa: Daif
         assert [e["subject"] for e in told] == [run["id"]], milestone
     assert daifa.get("/v1/events?type=payroll_run.signed", payees[0].key)["data"] == []
     assert daifa.reconcile()["ok"]
+
+
+def send_all(daifa: Daifa, payer: Party, transactions: list[dict[str, str]]) -> None:
+    for tx in transactions:
+        receipt = daifa.chain.w3.eth.wait_for_transaction_receipt(_send_from_wallet(daifa, payer.wallet, tx))
+        assert receipt["status"] == 1, tx["description"]
+
+
+@pytest.mark.chains("eth-tester", "anvil")
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_run_funded_at_recording_is_recorded_and_funded_by_the_payers_own_transactions(daifa: Daifa) -> None:
+    payer, payees = world(daifa, 3)
+    year = first_january_31_ahead(daifa)
+    rows = [f"{payees[n % 3].id},100.00;200.00,{year}-03-15,10,time,," for n in range(5)]
+    run = submit(daifa, payer, "march.csv", "\n".join([HEADER, *rows]), 201, funding="at_recording")
+    path = f"/v1/payroll_runs/{run['id']}"
+    assert run["funding"] == "at_recording"
+    daifa.settle()
+    early = daifa.get(f"{path}/funding", payer.key, expect=409)
+    assert "a plan waits once the payer and its payee have both signed it" in early["detail"]
+
+    daifa.sign_pending(payer)
+    for payee in payees[:2]:  # the third payee (its one row) has not signed yet
+        daifa.sign_pending(payee)
+    daifa.settle()
+    progress = daifa.get(path, payer.key)["progress"]
+    assert (progress["plans"], progress["recorded"]) == ({"awaiting_funding": 4, "awaiting_payee": 1}, 0)
+    assert daifa.count(m.OutboxEntry, m.OutboxEntry.kind == "record_plan") == 0  # the platform sends nothing
+
+    funding = daifa.get(f"{path}/funding", payer.key)
+    assert (len(funding["plans"]), funding["value"], funding["has_more"]) == (4, str(1_200 * USD), False)
+    assert funding["transactions"][-1]["description"].startswith("record and fund 4 plans: ")
+    assert daifa.get(f"{path}/funding", payer.key)["plans"] == funding["plans"]  # nothing changes until sent
+    payer_before, escrow_before = daifa.balance(payer), daifa.balance(daifa.escrow.address)
+    send_all(daifa, payer, funding["transactions"])
+    daifa.settle()
+    progress = daifa.get(path, payer.key)["progress"]
+    assert (progress["plans"], progress["recorded"], progress["funded"]) == (
+        {"recorded": 4, "awaiting_payee": 1},
+        4,
+        4,
+    )
+    assert daifa.balance(payer) == payer_before - 1_200 * USD
+    assert daifa.balance(daifa.escrow.address) == escrow_before + 1_200 * USD
+    plan = daifa.get(f"/v1/plans/{funding['plans'][0]}", payees[0].key)
+    assert [i["status"] for i in plan["instalments"]] == ["funded", "funded"]
+
+    for payee in payees[2:]:
+        daifa.sign_pending(payee)
+    daifa.settle()
+    rest = daifa.get(f"{path}/funding", payer.key)
+    assert len(rest["plans"]) == 1 and rest["plans"][0] not in funding["plans"]
+    assert rest["transactions"][-1]["description"] == f"record and fund 1 plan: {rest['plans'][0]}"
+    send_all(daifa, payer, rest["transactions"])
+    daifa.settle()
+    assert daifa.get(path, payer.key)["progress"]["funded"] == 5
+    assert [e["subject"] for e in daifa.get("/v1/events?type=payroll_run.funded", payer.key)["data"]] == [run["id"]]
+    assert "no plan of" in daifa.get(f"{path}/funding", payer.key, expect=409)["detail"]
+    assert daifa.reconcile()["ok"]
+
+
+def test_funding_at_recording_is_the_runs_payers_and_only_for_such_runs(daifa: Daifa) -> None:
+    payer, payees = world(daifa, 1)
+    year = first_january_31_ahead(daifa)
+    text = "\n".join([HEADER, f"{payees[0].id},100.00,{year}-03-15,10,time,,"])
+    run = submit(daifa, payer, "march.csv", text, 201)
+    assert run["funding"] == "after_recording"
+    refused = daifa.get(f"/v1/payroll_runs/{run['id']}/funding", payer.key, expect=409)
+    assert "POST /v1/plans/{id}/deposits" in refused["detail"]
+    own = submit(daifa, payer, "april.csv", text, 201, funding="at_recording")
+    daifa.get(f"/v1/payroll_runs/{own['id']}/funding", payees[0].key, expect=404)
+    assert (
+        "only the run's payer"
+        in daifa.get(f"/v1/payroll_runs/{own['id']}/funding", daifa.operator_key, expect=409)["detail"]
+    )
+    wrong = submit(daifa, payer, "may.csv", text, 422, funding="on_payday")
+    assert wrong["problems"][0]["field"] == "funding"
+
+    # Signed by both but never sent: the signatures' deadline passes and the plan expires, funding nothing.
+    daifa.settle()
+    daifa.sign_pending(payer)
+    daifa.sign_pending(payees[0])
+    daifa.settle()
+    assert daifa.get(f"/v1/payroll_runs/{own['id']}", payer.key)["progress"]["plans"]["awaiting_funding"] == 1
+    daifa.chain.advance(15 * DAY)
+    daifa.settle()
+    assert daifa.get(f"/v1/payroll_runs/{own['id']}", payer.key)["progress"]["plans"] == {"expired": 1}
+    daifa.get(f"/v1/payroll_runs/{own['id']}/funding", payer.key, expect=409)
 
 
 def test_a_file_that_cannot_be_read_is_refused_with_what_to_do(daifa: Daifa) -> None:

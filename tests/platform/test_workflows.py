@@ -58,11 +58,14 @@ EXPECTED_MOVES: dict[str, dict[tuple[str, str], str]] = {
         ("awaiting_payer", "payer_withdraw"): "withdrawn",
         ("awaiting_payer", "signatures_expired"): "expired",
         ("awaiting_payee", "payee_confirm"): "recording",
+        ("awaiting_payee", "payee_confirm_payer_funds"): "awaiting_funding",  # the payer's wallet records it
         ("awaiting_payee", "payee_reject"): "rejected",
         ("awaiting_payee", "payer_withdraw"): "withdrawn",
         ("awaiting_payee", "signatures_expired"): "expired",
         ("recording", "record_confirmed"): "recorded",
         ("recording", "signatures_expired"): "expired",
+        ("awaiting_funding", "record_confirmed"): "recorded",
+        ("awaiting_funding", "signatures_expired"): "expired",
         ("recorded", "all_instalments_closed"): "completed",
     },
     "action": {

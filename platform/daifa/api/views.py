@@ -10,7 +10,7 @@ from daifa import wire as s
 from daifa.chain.typed_data import payload_digest
 from daifa.domain.onboarding import PartyStatus
 from daifa.domain.plans import InstalmentStatus, ReleaseRule
-from daifa.services import credentials, documents, payroll_progress, records, signatures, subjects
+from daifa.services import credentials, documents, payroll_funding, payroll_progress, records, signatures, subjects
 from daifa.services.subjects import Subject
 from daifa.store import models as m
 
@@ -171,6 +171,7 @@ def payroll_run(session: Session, row: m.PayrollRun) -> s.PayrollRunOut:
         filename=row.filename,
         rows=row.rows,
         time_zone=row.time_zone,
+        funding=row.funding,
         file_hash="0x" + row.file_hash.hex(),
         progress=s.PayrollProgress(
             asked=row.created_plans,
@@ -180,6 +181,18 @@ def payroll_run(session: Session, row: m.PayrollRun) -> s.PayrollRunOut:
             funded=progress.funded,
         ),
         created=row.created_at,
+    )
+
+
+def run_funding(funding: payroll_funding.RunFunding) -> s.RunFundingOut:
+    return s.RunFundingOut(
+        run=records.public_id(m.PayrollRun, funding.run.id),
+        plans=[records.public_id(m.Plan, plan.id) for plan in funding.plans],
+        token=funding.token.address,
+        value=str(funding.value),
+        deadline=funding.deadline,
+        transactions=[s.WalletTransaction(**tx) for tx in funding.transactions],
+        has_more=funding.has_more,
     )
 
 

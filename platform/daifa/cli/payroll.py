@@ -10,11 +10,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from daifa import wire as s
+from daifa.chain.client import http_web3
 from daifa.cli.output import Settings
-from daifa.errors import InvalidInput
+from daifa.cli.wallet import open_wallet
+from daifa.devnet import Devnet
+from daifa.errors import DaifaError, InvalidInput
 
 payroll_app = typer.Typer(help="Payroll runs: a file of plans at once, and how far they got.", no_args_is_help=True)
-RUN_COLUMNS = ["id", "status", "filename", "rows", "time_zone", "error", "created"]
+RUN_COLUMNS = ["id", "status", "filename", "rows", "time_zone", "funding", "error", "created"]
 STAGES = ("asked", "signed_by_payer", "recorded", "funded")
 
 
@@ -28,13 +31,20 @@ def submit(
     file: Annotated[Path, typer.Argument(help="payroll.csv (a header line) or payroll.jsonl", exists=True)],
     time_zone: Annotated[str, typer.Option(help="the IANA time zone of the file's dates")] = "UTC",
     release_time: Annotated[str, typer.Option(help="the time of day releases fall at")] = "09:00",
+    funding: Annotated[
+        str,
+        typer.Option(
+            help="after_recording (the platform records each plan; deposit later) or at_recording (your wallet "
+            "records and funds the signed plans: `daifa payroll fund`)"
+        ),
+    ] = "after_recording",
 ) -> None:
     """(payer) Ask for every plan in FILE at once; a file with any refused row is refused whole, and each
     refused row is listed with its line, field and reason. Then sign them with `daifa sign`."""
     out: Settings = ctx.obj
     with out.client() as client:
         try:
-            run = client.submit_payroll(file, time_zone, release_time)
+            run = client.submit_payroll(file, time_zone, release_time, funding)
         except InvalidInput as refused:
             rows = [{"line": p.line, "field": p.field, "reason": p.message} for p in refused.problems]
             out.rows(rows, ["line", "field", "reason"], title=f"{len(rows)} problems: nothing was kept")
@@ -66,6 +76,40 @@ def show(
                     time.sleep(every)
                     run = client.get_payroll_run(run_id)
     _show(out, run)
+
+
+@payroll_app.command("fund")
+def fund(
+    ctx: typer.Context,
+    run_id: str,
+    send: Annotated[bool, typer.Option(help="send them from --wallet through the node, in order")] = False,
+    wallet: Annotated[
+        Path | None, typer.Option(envvar="DAIFA_WALLET", exists=True, help="your keystore, with --send")
+    ] = None,
+    rpc_url: Annotated[
+        str | None, typer.Option(envvar="DAIFA_RPC_URL", help="the chain's node, with --send; the devnet's by default")
+    ] = None,
+) -> None:
+    """(payer, a run submitted with --funding at_recording) The transactions your wallet sends to record
+    and fund the run's plans both sides signed: shown, or sent with --send. Send them in order before the
+    deadline; then ask again for the rest (has_more)."""
+    out: Settings = ctx.obj
+    with out.client() as client:
+        funding = client.payroll_funding(run_id)
+    if send:
+        if wallet is None:
+            raise DaifaError("--send signs with your keystore: give --wallet (or set DAIFA_WALLET)")
+        payer = open_wallet(wallet)
+        w3 = http_web3(rpc_url or Devnet.running_url())
+        for tx in funding.transactions:
+            sent = payer.send(w3, tx.to, tx.data)
+            out.say(f"sent {tx.description}: {sent}", transaction=sent)
+        return
+    if out.json:
+        out.record(funding)
+        return
+    out.record(funding, ["run", "token", "value", "deadline", "has_more"])
+    out.rows([tx.model_dump() for tx in funding.transactions], ["description", "to", "data"], title="send in order")
 
 
 @payroll_app.command("list")

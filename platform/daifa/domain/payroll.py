@@ -46,6 +46,13 @@ RULES = ("time", "payer_approval", "materials")
 _AMOUNT = re.compile(r"^\d{1,30}(\.\d{1,30})?$")  # plain decimals: no signs, exponents or separators
 
 
+class Funding(StrEnum):
+    """How a run's plans reach the chain and are funded."""
+
+    AFTER_RECORDING = "after_recording"  # the platform records each plan; the payer deposits later
+    AT_RECORDING = "at_recording"  # the payer's wallet records signed plans in batches, funding them in full
+
+
 class RunStatus(StrEnum):
     CREATING = "creating"  # checked whole and kept; the worker makes its rows plans, a chunk at a time
     CREATED = "created"  # every row is a plan

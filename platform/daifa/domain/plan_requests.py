@@ -33,6 +33,7 @@ class PlanStatus(StrEnum):
     REJECTED = "rejected"  # the payee refused, with a reason
     WITHDRAWN = "withdrawn"  # the payer took it back before the payee answered
     RECORDING = "recording"  # both signed; the plan is in the relayer's outbox
+    AWAITING_FUNDING = "awaiting_funding"  # both signed; the payer's wallet records it and funds it at once
     RECORDED = "recorded"  # the indexer saw PlanRecorded
     COMPLETED = "completed"  # every instalment is closed on chain
     EXPIRED = "expired"  # the signatures' deadline passed before the plan was recorded
@@ -41,6 +42,7 @@ class PlanStatus(StrEnum):
 class PlanEvent(StrEnum):
     PAYER_SIGN = "payer_sign"
     PAYEE_CONFIRM = "payee_confirm"
+    PAYEE_CONFIRM_PAYER_FUNDS = "payee_confirm_payer_funds"  # a run the payer records and funds itself
     PAYEE_REJECT = "payee_reject"
     PAYER_WITHDRAW = "payer_withdraw"
     RECORD_CONFIRMED = "record_confirmed"
@@ -58,11 +60,14 @@ PLAN_LIFECYCLE: Workflow[PlanStatus, PlanEvent] = Workflow(
         (S.AWAITING_PAYER, E.PAYER_WITHDRAW): S.WITHDRAWN,
         (S.AWAITING_PAYER, E.SIGNATURES_EXPIRED): S.EXPIRED,
         (S.AWAITING_PAYEE, E.PAYEE_CONFIRM): S.RECORDING,
+        (S.AWAITING_PAYEE, E.PAYEE_CONFIRM_PAYER_FUNDS): S.AWAITING_FUNDING,
         (S.AWAITING_PAYEE, E.PAYEE_REJECT): S.REJECTED,
         (S.AWAITING_PAYEE, E.PAYER_WITHDRAW): S.WITHDRAWN,
         (S.AWAITING_PAYEE, E.SIGNATURES_EXPIRED): S.EXPIRED,
         (S.RECORDING, E.RECORD_CONFIRMED): S.RECORDED,
         (S.RECORDING, E.SIGNATURES_EXPIRED): S.EXPIRED,
+        (S.AWAITING_FUNDING, E.RECORD_CONFIRMED): S.RECORDED,
+        (S.AWAITING_FUNDING, E.SIGNATURES_EXPIRED): S.EXPIRED,
         (S.RECORDED, E.ALL_INSTALMENTS_CLOSED): S.COMPLETED,
     },
 )

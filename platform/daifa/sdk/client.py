@@ -279,11 +279,18 @@ class Client:
     # ------------------------------------------------------------------------------ payroll runs
 
     def submit_payroll(
-        self, file: FileArg, time_zone: str = "UTC", release_time: str = "09:00", **kw: Any
+        self,
+        file: FileArg,
+        time_zone: str = "UTC",
+        release_time: str = "09:00",
+        funding: str = "after_recording",
+        **kw: Any,
     ) -> s.PayrollRunOut:
         """The payer's plans from one file (CSV with a header line, or JSON lines): refused whole, every
-        refused row's line, field and reason in the InvalidInput's `problems`, or asked for at once."""
-        data = {"time_zone": time_zone, "release_time": release_time}
+        refused row's line, field and reason in the InvalidInput's `problems`, or asked for at once. With
+        `funding="at_recording"` the payer's wallet records and funds the signed plans
+        (`payroll_funding`)."""
+        data = {"time_zone": time_zone, "release_time": release_time, "funding": funding}
         return self._post(s.PayrollRunOut, "/v1/payroll_runs", data=data, files=[file], file_field="file", **kw)
 
     def list_payroll_runs(self) -> Iterator[s.PayrollRunOut]:
@@ -291,6 +298,10 @@ class Client:
 
     def get_payroll_run(self, run_id: str) -> s.PayrollRunOut:
         return self._get(s.PayrollRunOut, f"/v1/payroll_runs/{run_id}")
+
+    def payroll_funding(self, run_id: str) -> s.RunFundingOut:
+        """The transactions the payer's wallet sends to record and fund the run's signed plans."""
+        return self._get(s.RunFundingOut, f"/v1/payroll_runs/{run_id}/funding")
 
     def amend(self, plan_id: str, instalments: Sequence[s.InstalmentIn | dict[str, Any]], **kw: Any) -> s.ActionOut:
         """Proposes the plan's instalments as they should be (all of them; touched ones unchanged). Both

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from daifa.domain import payroll
 from daifa.domain.onboarding import PartyStatus
-from daifa.domain.payroll import DAY, PayrollRow, RunSchedule, RunStatus, to_units
+from daifa.domain.payroll import DAY, Funding, PayrollRow, RunSchedule, RunStatus, to_units
 from daifa.domain.products import ProductStatus
 from daifa.errors import DaifaError, InvalidInput, Problem
 from daifa.services import plans, records
@@ -61,7 +61,7 @@ def check(session: Session, ports: Ports, actor: Actor, upload: Upload, time_zon
 
 
 def accept(
-    session: Session, actor: Actor, upload: Upload, time_zone: str, release_time: str, rows: int
+    session: Session, actor: Actor, upload: Upload, time_zone: str, release_time: str, funding: Funding, rows: int
 ) -> m.PayrollRun:
     """Keeps a checked run for the worker to make plans of."""
     payer_id = actor.require_party()
@@ -73,6 +73,7 @@ def accept(
         created_plans=0,
         time_zone=time_zone,
         release_time=release_time,
+        funding=funding,
         file=upload.data,
         file_hash=keccak(upload.data),
     )

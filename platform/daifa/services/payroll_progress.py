@@ -22,6 +22,7 @@ SIGNED_BY_PAYER = (
     PlanStatus.AWAITING_PAYEE,
     PlanStatus.REJECTED,
     PlanStatus.RECORDING,
+    PlanStatus.AWAITING_FUNDING,
     PlanStatus.RECORDED,
     PlanStatus.COMPLETED,
 )

@@ -15,6 +15,7 @@ from daifa.chain import typed_data as td
 from daifa.chain.relayer import enqueue
 from daifa.domain.limits import MAX_MATERIALS, MAX_TEXT
 from daifa.domain.outbox import OutboxStatus
+from daifa.domain.payroll import Funding
 from daifa.domain.plan_requests import (
     PLAN_LIFECYCLE,
     ZERO_ADDRESS,
@@ -39,6 +40,7 @@ LIVE = [
     PlanStatus.AWAITING_PAYER,
     PlanStatus.AWAITING_PAYEE,
     PlanStatus.RECORDING,
+    PlanStatus.AWAITING_FUNDING,
     PlanStatus.RECORDED,
     PlanStatus.COMPLETED,
 ]
@@ -260,15 +262,27 @@ def _send_to_payee(session: Session, ports: Ports, plan: m.Plan) -> None:
 
 
 def _send_to_chain(session: Session, ports: Ports, plan: m.Plan) -> None:
+    """Both signed: the relayer records the plan, or, in a run the payer funds at recording, the plan waits
+    for the payer's wallet to record and fund it (payroll_funding)."""
+    run = None if plan.payroll_run_id is None else session.get(m.PayrollRun, plan.payroll_run_id)
+    if run is not None and run.funding == Funding.AT_RECORDING:
+        plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.PAYEE_CONFIRM_PAYER_FUNDS)
+        _emit(session, plan, "plan.awaiting_funding")
+        return
     plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.PAYEE_CONFIRM)
-    subject = Subject.of(plan)
+    data = ports.chain.encode("recordPlan", *record_arguments(session, plan))
+    enqueue(session, "record_plan", str(Subject.of(plan)), ports.chain.escrow_address, data)
+    _emit(session, plan, "plan.confirmed")
+
+
+def record_arguments(session: Session, plan: m.Plan) -> tuple[object, ...]:
+    """(params, instalments, auth): what recordPlan takes for a plan both parties signed, and what each
+    plan of recordPlans and recordPlansAndDeposit is."""
     parties, taken = (plan.payer_id, plan.payee_id), (plan.payer_nonce, plan.payee_nonce)
-    auth = signatures.joint_authorization(session, subject, PLAN, parties, taken, plan.deadline)
+    auth = signatures.joint_authorization(session, Subject.of(plan), PLAN, parties, taken, plan.deadline)
     params = records.plan_params(session, plan)
     tuples = [abi.instalment(records.terms(r)) for r in records.instalment_rows(session, plan)]
-    data = ports.chain.encode("recordPlan", abi.plan_params(params), tuples, auth)
-    enqueue(session, "record_plan", str(subject), ports.chain.escrow_address, data)
-    _emit(session, plan, "plan.confirmed")
+    return abi.plan_params(params), tuples, auth
 
 
 def reject(session: Session, actor: Actor, plan_id: str, reason: str) -> m.Plan:
@@ -298,7 +312,7 @@ def signatures_expired(now: int) -> Select[tuple[m.Plan]]:
     """Plans whose signature deadline passed before they were recorded: they can never be recorded now.
     A plan already sent to the chain counts only once its transaction failed: a successful one may
     simply not be confirmed yet."""
-    waiting = [PlanStatus.AWAITING_PAYER, PlanStatus.AWAITING_PAYEE]
+    waiting = [PlanStatus.AWAITING_PAYER, PlanStatus.AWAITING_PAYEE, PlanStatus.AWAITING_FUNDING]
     failed = select(m.OutboxEntry.subject).where(
         m.OutboxEntry.kind == "record_plan", m.OutboxEntry.status == OutboxStatus.FAILED
     )

@@ -25,6 +25,7 @@ from daifa.chain.indexer import as_log_receipt
 from daifa.chain.relayer import reopen_dropped
 from daifa.domain.ledger import ChainEvent, InstalmentState, Ledger, PlanState
 from daifa.domain.onboarding import ONBOARDING, PartyEvent, PartyStatus
+from daifa.domain.payroll import Funding
 from daifa.domain.plan_requests import PLAN_LIFECYCLE, PlanEvent, PlanStatus
 from daifa.domain.plans import InstalmentStatus
 from daifa.domain.products import PRODUCT_OPENING, ProductEvent, ProductStatus
@@ -123,11 +124,15 @@ class Projection:
             .where(m.Product.status == ProductStatus.OPEN)
             .values(status=ProductStatus.RECORDING, chain_agreement_set_id=None)
         )
-        session.execute(
-            update(m.Plan)
-            .where(m.Plan.status.in_([PlanStatus.RECORDED, PlanStatus.COMPLETED]))
-            .values(status=PlanStatus.RECORDING, chain_plan_id=None)
+        recorded = m.Plan.status.in_([PlanStatus.RECORDED, PlanStatus.COMPLETED])
+        payer_funds = m.Plan.payroll_run_id.in_(
+            select(m.PayrollRun.id).where(m.PayrollRun.funding == Funding.AT_RECORDING)
         )
+        # Back to what waits for the transaction that records them: the relayer's, or the payer's wallet's.
+        session.execute(
+            update(m.Plan).where(recorded, payer_funds).values(status=PlanStatus.AWAITING_FUNDING, chain_plan_id=None)
+        )
+        session.execute(update(m.Plan).where(recorded).values(status=PlanStatus.RECORDING, chain_plan_id=None))
         session.execute(
             update(m.Instalment).values(
                 chain_status=0, delivered_hash=None, review_ends_at=None, to_payee=0, fee=0, to_payer=0
@@ -205,8 +210,8 @@ class Projection:
             log.info("plan %s was not agreed through this platform", event.args["planId"])
             return
         plan.chain_plan_id = int(event.args["planId"])
-        if plan.status == PlanStatus.RECORDING:
-            plan.status = PLAN_LIFECYCLE.next(PlanStatus.RECORDING, PlanEvent.RECORD_CONFIRMED)
+        if plan.status in (PlanStatus.RECORDING, PlanStatus.AWAITING_FUNDING):
+            plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.RECORD_CONFIRMED)
             if notify:
                 _tell_both(session, "plan.recorded", plan, {"chain_plan_id": plan.chain_plan_id}, source)
 

@@ -219,6 +219,7 @@ class PayrollRun(Timestamps, Base):
     created_plans: Mapped[int] = mapped_column(Integer, default=0)
     time_zone: Mapped[str] = mapped_column(String(64))
     release_time: Mapped[str] = mapped_column(String(8))
+    funding: Mapped[str] = mapped_column(String(16), server_default="after_recording")  # daifa.domain.payroll.Funding
     file: Mapped[bytes] = mapped_column(LargeBinary)  # as sent: the worker reads its rows from it
     file_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # keccak of the file
     error: Mapped[str | None] = mapped_column(Text)  # why creating stopped
