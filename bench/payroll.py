@@ -6,8 +6,10 @@ a third), and this process as the clients.
     python -m bench.payroll [--payees 1000] [--database-url URL] [--kill-worker 5]      (make bench)
 
 Phases: onboarding (N+1 applications and approvals), products (N agreement sets both sign), plans (N plans
-of 12 instalments both sign), funding (the first 10 months; the employer approves the escrow once and sends
-the deposits the platform prepared from its own wallet, in JSON-RPC batches), releases (10 months of wages:
+of 12 instalments in one payroll run, both sign; by default the run is funded at recording: the employer's
+wallet sends the recordPlansAndDeposit batches the platform prepares, recording and funding all 12 months;
+with --funding after_recording the platform records each plan and a funding phase follows, the employer
+sending the deposits of the first 10 months the platform prepared), releases (10 months of wages:
 time moved a month at a time, the scheduler releases in batches of 100). Then: the indexer's catch-up over
 the whole history from an empty database, the latency of reading a plan with 50 concurrent clients, and
 each process's peak memory. Whatever the run, it ends by checking on the chain's own logs that every wage
@@ -36,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import httpx
 from eth_account import Account
@@ -47,6 +49,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 from web3 import Web3
+from web3.types import TxParams
 
 from daifa import Client
 from daifa.bootstrap import Settings, build
@@ -103,9 +106,17 @@ class Result:
 
 class Bench:
     def __init__(
-        self, payees: int, database_url: str | None, workers: int, folder: Path, api_processes: int, kills: int
+        self,
+        payees: int,
+        database_url: str | None,
+        workers: int,
+        folder: Path,
+        api_processes: int,
+        kills: int,
+        funding_mode: str = "at_recording",
     ) -> None:
         self.n = payees
+        self.funding_mode = funding_mode
         self.workers = workers
         self.folder = folder
         self.api_processes = api_processes
@@ -288,7 +299,8 @@ class Bench:
             chaos = threading.Thread(target=self.kill_worker_now_and_then, args=(month_done, random.Random(seed)))
             chaos.start()
             try:
-                self.funding()
+                if self.funding_mode == "after_recording":
+                    self.funding()
                 self.releases()
             finally:
                 month_done.set()
@@ -357,46 +369,86 @@ class Bench:
 
     def plans(self) -> None:
         """The payroll firm's way: the month's plans in one payroll run (a CSV of a row a payee), then
-        every signature."""
+        every signature; at recording, the employer's wallet then records and funds them in batches."""
         first = datetime.fromtimestamp(_now(self.w3) + 31 * DAY, UTC).date().isoformat()
         wages = ";".join([str(WAGE / USD)] * MONTHS)  # in tUSD, as a payroll file has it: 3000.0
         rows = [f"{party_id},{wages},{first},10" for party_id, _ in self.parties[1:]]
         payroll = ("month.csv", "\n".join(["payee,amounts,first_release,deposit_days", *rows]).encode(), "text/csv")
+        at_recording = self.funding_mode == "at_recording"
+        payer_gas: list[int] = []
+        if at_recording:
+            self.fill_payer_wallet(self.n * MONTHS * WAGE)
 
         def run() -> None:
-            submitted = self.payer.submit_payroll(payroll, time_zone="UTC", release_time="09:00")
+            submitted = self.payer.submit_payroll(payroll, "UTC", "09:00", self.funding_mode)
             self.wait(lambda: self.payer.get_payroll_run(submitted.id).status == "created", "payroll run")
             with self.readers() as session:
                 keys = session.scalars(select(m.Plan.id).where(m.Plan.payroll_run_id == int(submitted.id[4:])))
                 self.plan_ids = [f"pln_{key}" for key in keys]
             self.both_sign()
+            if at_recording:
+                payer_gas.extend(self.record_and_fund(submitted.id))
             self.wait(lambda: self.count(m.Plan.status == "recorded", model=m.Plan) == self.n, "plans")
 
-        self.phase("plans (one payroll run)", self.n, run)
+        name = "plans: one payroll run, recorded and funded by the payer" if at_recording else "plans (one payroll run)"
+        phase = self.phase(name, self.n, run)
+        phase.transactions += len(payer_gas)
+        phase.gas += sum(payer_gas)
         with self.readers() as session:
             self.release_times = sorted(
                 set(session.scalars(select(m.Instalment.release_at).where(m.Instalment.index < FUNDED)))
             )
 
-    def funding(self) -> None:
+    def fill_payer_wallet(self, total: int) -> None:
+        """The employer's wallet gets the month's tokens and ether for gas, and approves the escrow once."""
         faucet_limit = 10_000_000 * USD
-        total = self.n * FUNDED * WAGE
         funder = list(self.w3.eth.accounts)[1]
         for _ in range(0, total, faucet_limit):
             self.w3.eth.wait_for_transaction_receipt(
                 self.token.functions.faucet(self.payer_wallet.address, faucet_limit).transact({"from": funder})
             )
-        self.w3.eth.send_transaction(
-            {"from": funder, "to": self.payer_wallet.address, "value": Web3.to_wei(1_000, "ether")}
+        self.w3.eth.wait_for_transaction_receipt(
+            self.w3.eth.send_transaction(
+                {"from": funder, "to": self.payer_wallet.address, "value": Web3.to_wei(1_000, "ether")}
+            )
         )
+        approve = {
+            "to": self.token.address,
+            "data": self.token.encode_abi("approve", args=[self.escrow.address, 2**256 - 1]),
+        }
+        self.w3.eth.wait_for_transaction_receipt(_send_batches(self.w3, self.payer_wallet, [approve])[0])
+
+    def record_and_fund(self, run_id: str) -> list[int]:
+        """The employer's wallet sends the transactions the platform prepares for the run's signed plans
+        (recordPlansAndDeposit batches), asking again until every plan is recorded; the gas of each."""
+        gas: list[int] = []
+        waiting = m.Plan.status == "awaiting_funding"
+        self.wait(lambda: self.count(waiting, model=m.Plan) == self.n, "both signatures")
+        while self.count(waiting, model=m.Plan):
+            funding = self.payer.payroll_funding(run_id)
+            calls = [tx.model_dump() for tx in funding.transactions]
+            for call in calls:
+                asked = cast(TxParams, {"from": self.payer_wallet.address, "to": call["to"], "data": call["data"]})
+                call["gas"] = int(self.w3.eth.estimate_gas(asked) * 1.2)
+            hashes = _send_batches(self.w3, self.payer_wallet, calls)
+            gas.extend(int(self.w3.eth.wait_for_transaction_receipt(h)["gasUsed"]) for h in hashes)
+            sent = [int(plan_id[4:]) for plan_id in funding.plans]
+
+            def recorded(sent: list[int] = sent) -> bool:
+                return self.count(m.Plan.id.in_(sent), ~waiting, model=m.Plan) == len(sent)
+
+            self.wait(recorded, "recording")
+        return gas
+
+    def funding(self) -> None:
+        self.fill_payer_wallet(self.n * FUNDED * WAGE)
         payer_gas: list[int] = []
 
         def run() -> None:
             actions = self.parallel(
                 lambda plan_id: self.payer.deposit(plan_id, list(range(FUNDED)), "wallet"), self.plan_ids
             )
-            calls = [actions[0].details["transactions"][0]] + [a.details["transactions"][1] for a in actions]
-            calls[0] = {**calls[0], "data": self.token.encode_abi("approve", args=[self.deployment.escrow, 2**256 - 1])}
+            calls = [a.details["transactions"][-1] for a in actions]  # the allowance was given once
             hashes = _send_batches(self.w3, self.payer_wallet, calls)
             payer_gas.extend(int(self.w3.eth.wait_for_transaction_receipt(h)["gasUsed"]) for h in hashes)
             funded = (m.Instalment.chain_status.op("&")(1)) == 1
@@ -483,7 +535,7 @@ class Bench:
         fresh.close()
 
 
-def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, str]], size: int = 200) -> list[HexBytes]:
+def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, Any]], size: int = 200) -> list[HexBytes]:
     """Signs every call with consecutive nonces and posts them as JSON-RPC batches (web3's batches refuse
     eth_sendRawTransaction, so the array is posted directly)."""
     nonce = w3.eth.get_transaction_count(wallet.address)
@@ -494,7 +546,7 @@ def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, str]], s
             "to": Web3.to_checksum_address(call["to"]),
             "data": call["data"],
             "nonce": nonce + i,
-            "gas": 1_500_000,
+            "gas": call.get("gas", 1_500_000),
             "chainId": w3.eth.chain_id,
             "maxFeePerGas": 2 * base_fee + 10**9,
             "maxPriorityFeePerGas": 10**9,
@@ -604,6 +656,13 @@ def main() -> None:
     parser.add_argument("--api-processes", type=int, default=2, help="`daifa serve --workers`")
     parser.add_argument("--kill-worker", type=int, default=0, metavar="K", help="SIGKILL the worker K times")
     parser.add_argument("--seed", type=int, default=None, help="for the moments the worker is killed")
+    parser.add_argument(
+        "--funding",
+        choices=["at_recording", "after_recording"],
+        default="at_recording",
+        help="the employer's wallet records and funds the plans in batches, or the platform records each and "
+        "the employer deposits the first 10 months afterwards",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "payroll.json")
     args = parser.parse_args()
     # SIGTERM ends the benchmark as Ctrl-C does: through every `finally`, so the API, the worker and
@@ -613,7 +672,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="daifa-bench-") as folder:
         try:
             bench = Bench(
-                args.payees, args.database_url, args.workers, Path(folder), args.api_processes, args.kill_worker
+                args.payees,
+                args.database_url,
+                args.workers,
+                Path(folder),
+                args.api_processes,
+                args.kill_worker,
+                args.funding,
             )
         except DaifaError as error:  # a database it cannot use: what to do, not a traceback
             raise SystemExit(f"bench: {error.message}") from None
