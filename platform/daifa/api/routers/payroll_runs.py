@@ -66,5 +66,5 @@ def funding(request: Request, actor: CurrentActor, run_id: str) -> s.RunFundingO
     short, then one recordPlansAndDeposit a batch of plans. Nothing changes until the wallet sends them; the
     plans then show as recorded and funded. Send them before `deadline`, and ask again for the rest
     (`has_more`) once they are mined: asked again before, the answer names the same plans."""
-    with transaction(request) as session:
+    with reading(request) as session:  # it only reads: the node's answers hold no write lock
         return views.run_funding(payroll_funding.prepare(session, ports(request), actor, run_id))
