@@ -111,6 +111,38 @@ def test_payer_is_reminded_before_deposit_by_and_both_are_told_when_overdue(daif
     assert [i["overdue"] for i in instalments] == [True, False]
 
 
+def test_a_second_permit_deposit_waits_for_the_first_or_goes_through_the_wallet(daifa: Daifa) -> None:
+    """Each EIP-2612 permit signs the token's next permit nonce: two prepared before the first is used
+    would carry the same one, and the second would fail on chain."""
+    payer, _payee, plan = daifa.recorded_plan(instalments=4, fund=False)
+    deposits = f"/v1/plans/{plan['id']}/deposits"
+    first = daifa.post(deposits, payer.key, json={"indices": [0], "method": "permit"}, expect=201)
+    refused = daifa.post(deposits, payer.key, json={"indices": [1], "method": "permit"}, expect=409)
+    assert first["id"] in refused["detail"] and "method wallet" in refused["detail"]
+    by_wallet = daifa.post(deposits, payer.key, json={"indices": [1]}, expect=201)  # auto
+    assert (by_wallet["status"], by_wallet["details"]["method"]) == ("awaiting_wallet", "wallet")
+    assert len(daifa.get("/v1/signature_requests?status=pending", payer.key)["data"]) == 2  # the first's two
+
+    daifa.sign_pending(payer)
+    daifa.settle()
+    assert daifa.get(f"/v1/actions/{first['id']}", payer.key)["status"] == "mined"
+    second = daifa.post(deposits, payer.key, json={"indices": [2], "method": "permit"}, expect=201)
+    daifa.sign_pending(payer)
+    daifa.settle()
+    assert daifa.get(f"/v1/actions/{second['id']}", payer.key)["status"] == "mined"
+
+    # One never signed holds the next only until its permit's deadline passes.
+    daifa.post(deposits, payer.key, json={"indices": [3], "method": "permit"}, expect=201)
+    daifa.post(deposits, payer.key, json={"indices": [3], "method": "permit"}, expect=409)
+    daifa.chain.advance(15 * DAY)
+    late = daifa.post(deposits, payer.key, json={"indices": [3], "method": "permit"}, expect=201)
+    daifa.sign_pending(payer)
+    daifa.settle()
+    assert daifa.get(f"/v1/actions/{late['id']}", payer.key)["status"] == "mined"
+    statuses = [i["status"] for i in daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"]]
+    assert statuses == ["funded", "unfunded", "funded", "funded"]
+
+
 def test_an_expired_plan_refunds_what_was_never_approved(daifa: Daifa) -> None:
     payer = daifa.onboard("employer", "payer")
     payee = daifa.onboard("labour-firm", "payee")

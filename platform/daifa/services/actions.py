@@ -45,8 +45,10 @@ def deposit(
     """The payer funds instalments. `permit`: the payer signs an EIP-2612 permit and a deposit
     authorisation and the platform relays; `wallet`: the payer sends the returned transactions itself;
     `auto`: permit where the token has it and the payer's wallet is a key's (a contract wallet, such as a
-    multisig, cannot sign a permit), else wallet. The payer's balance is checked first: a deposit it
-    cannot cover is refused now, with the numbers, not later on chain."""
+    multisig, cannot sign a permit), else wallet; and wallet while another deposit of the payer's by permit
+    in the token is unsettled (asked for by permit then, it is refused: the two permits would carry the same
+    nonce). The payer's balance is checked first: a deposit it cannot cover is refused now, with the
+    numbers, not later on chain."""
     plan, rows = _plan_for(session, actor, plan_id, payer_only=True)
     chosen = _indices(rows, indices)
     for row in chosen:
@@ -56,7 +58,16 @@ def deposit(
     assert payer is not None and plan.chain_plan_id is not None
     value = sum(r.amount for r in chosen)
     token = ports.chain.token_facts(plan.token)
-    method = _deposit_method(ports, payer, token, method)
+    asked, method = method, _deposit_method(ports, payer, token, method)
+    pending = _permit_in_flight(session, ports, payer.id, plan.token) if method == "permit" else None
+    if pending is not None:
+        if asked == "permit":
+            raise Conflict(
+                f"your deposit {records.public_id(m.PlanAction, pending.id)} by permit in {token.symbol} is not "
+                f"settled, and each permit takes the token's next permit number, so a second signed now would fail: "
+                f"sign that one and ask again once it is mined, or deposit these with method wallet"
+            )
+        method = "wallet"  # auto: the wallet's own transactions take no permit number
     require_balance(ports, token, payer.address, value)
     details = {"method": method, "value": str(value)}
     action = _new(session, plan, ActionKind.DEPOSIT, [r.index for r in chosen], actor.party_id, details)
@@ -80,6 +91,30 @@ def _wallet_deposit(
         return "deposit", plan_target(session, plan, rows, indices)
     params = abi.plan_params(records.plan_params(session, plan))
     return "depositInstalments", (plan.chain_plan_id, params, [abi.instalment(records.terms(r)) for r in rows], indices)
+
+
+def _permit_in_flight(session: Session, ports: Ports, payer_id: int, token: str) -> m.PlanAction | None:
+    """A deposit by permit of the payer's in this token that may still use its permit: waiting for its
+    signatures before the permit's deadline, or in the outbox. A permit signs the token's next permit nonce
+    (EIP-2612), so a second one prepared meanwhile would carry the same nonce and fail."""
+    unsettled = (
+        select(m.PlanAction)
+        .join(m.Plan, m.Plan.id == m.PlanAction.plan_id)
+        .where(
+            m.PlanAction.kind == ActionKind.DEPOSIT,
+            m.PlanAction.status.in_([ActionStatus.AWAITING_SIGNATURES, ActionStatus.QUEUED]),
+            m.Plan.payer_id == payer_id,
+            m.Plan.token == token,
+        )
+        .order_by(m.PlanAction.id)
+    )
+    now = ports.chain.now()
+    for action in session.scalars(unsettled):
+        if action.details.get("method") != "permit":
+            continue
+        if action.status == ActionStatus.QUEUED or int(action.details.get("deadline", 0)) >= now:
+            return action
+    return None
 
 
 def _deposit_method(ports: Ports, payer: m.Party, token: TokenFacts, asked: str) -> str:
