@@ -31,7 +31,17 @@ from web3 import HTTPProvider, Web3
 from daifa.chain.client import BATCH_BYTES, BATCH_ITEMS, MAX_FEE_PER_GAS, ChainClient, http_web3
 from daifa.chain.indexer import Indexer
 from daifa.chain.relayer import FaultHook, Relayer
-from daifa.services import actions, chain_identity, housekeeping, outcomes, payroll, plans, products, records
+from daifa.services import (
+    actions,
+    chain_identity,
+    housekeeping,
+    outcomes,
+    payroll,
+    plans,
+    products,
+    recording,
+    records,
+)
 from daifa.services.chain_identity import ChainMismatch
 from daifa.services.context import Ports
 from daifa.services.health import REPORT_EVERY, Reporter
@@ -104,6 +114,7 @@ class Platform:
         self._failures = []
         self._step("nonces", self.relayer.sync_nonces)
         moved = self._step("payroll runs", lambda: payroll.create_plans(self.sessions, self.ports)) or 0
+        moved += self._step("recording", lambda: recording.queue(self.sessions, self.ports)) or 0
         moved += self._relay()
         latest = self._step("chain", self.ports.chain.latest)  # one read of the head serves the next two steps
         if latest is not None:

@@ -19,6 +19,7 @@ from daifa.domain.plan_requests import PlanStatus
 from daifa.errors import Conflict
 from daifa.services import payroll_progress, plans, records
 from daifa.services.actions import require_balance, wallet_transactions
+from daifa.services.calls import in_batches
 from daifa.services.context import Actor, Ports
 from daifa.store import models as m
 
@@ -71,9 +72,13 @@ def prepare(session: Session, ports: Ports, actor: Actor, run_id: str) -> RunFun
     assert payer is not None
     value = sum(plan.total for plan in chosen)
     require_balance(ports, token, payer.address, value)
+
+    def encode(arguments: list[tuple[object, ...]]) -> bytes:
+        return ports.chain.encode("recordPlansAndDeposit", arguments)
+
+    items = [(plan, plans.record_arguments(session, plan)) for plan in chosen]
     calls = [
-        (ports.chain.encode("recordPlansAndDeposit", [args for _, args in batch]), _describe(batch))
-        for batch in _batches(ports, [(plan, plans.record_arguments(session, plan)) for plan in chosen])
+        (encode([args for _, args in batch]), _describe(batch)) for batch in in_batches(encode, items, MAX_CALLDATA)
     ]
     return RunFunding(
         run=run,
@@ -86,25 +91,7 @@ def prepare(session: Session, ports: Ports, actor: Actor, run_id: str) -> RunFun
     )
 
 
-Item = tuple[m.Plan, tuple[object, ...]]
-
-
-def _batches(ports: Ports, items: list[Item]) -> list[list[Item]]:
-    """The plans in batches whose calldata stays under MAX_CALLDATA (a plan of 252 instalments alone is
-    about 40 KiB, so every batch holds at least one)."""
-    batches: list[list[Item]] = [[]]
-    size = 0
-    for plan, args in items:
-        own = len(ports.chain.encode("recordPlansAndDeposit", [args]))
-        if batches[-1] and size + own > MAX_CALLDATA:
-            batches.append([])
-            size = 0
-        batches[-1].append((plan, args))
-        size += own
-    return batches
-
-
-def _describe(batch: list[Item]) -> str:
+def _describe(batch: list[tuple[m.Plan, tuple[object, ...]]]) -> str:
     ids = [records.public_id(m.Plan, plan.id) for plan, _ in batch]
     named = ids[0] if len(ids) == 1 else f"{ids[0]} to {ids[-1]}"
     return f"record and fund {len(ids)} plan{'s' if len(ids) > 1 else ''}: {named}"

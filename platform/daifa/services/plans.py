@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td
-from daifa.chain.relayer import enqueue
 from daifa.domain.limits import MAX_MATERIALS, MAX_TEXT
 from daifa.domain.outbox import OutboxStatus
 from daifa.domain.payroll import Funding
@@ -262,16 +261,14 @@ def _send_to_payee(session: Session, ports: Ports, plan: m.Plan) -> None:
 
 
 def _send_to_chain(session: Session, ports: Ports, plan: m.Plan) -> None:
-    """Both signed: the relayer records the plan, or, in a run the payer funds at recording, the plan waits
-    for the payer's wallet to record and fund it (payroll_funding)."""
+    """Both signed: the worker's next turn queues the plan for the relayer to record (recording.queue), or,
+    in a run the payer funds at recording, the plan waits for the payer's wallet (payroll_funding)."""
     run = None if plan.payroll_run_id is None else session.get(m.PayrollRun, plan.payroll_run_id)
     if run is not None and run.funding == Funding.AT_RECORDING:
         plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.PAYEE_CONFIRM_PAYER_FUNDS)
         _emit(session, plan, "plan.awaiting_funding")
         return
     plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.PAYEE_CONFIRM)
-    data = ports.chain.encode("recordPlan", *record_arguments(session, plan))
-    enqueue(session, "record_plan", str(Subject.of(plan)), ports.chain.escrow_address, data)
     _emit(session, plan, "plan.confirmed")
 
 

@@ -187,6 +187,8 @@ class Plan(Timestamps, Base):
     chain_plan_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     # With its status in one index: a run's progress asks "is any of its plans still short of ..." often.
     payroll_run_id: Mapped[int | None] = mapped_column(ForeignKey("payroll_runs.id"))
+    # The outbox entry that records it (alone, or in a batch with others); None until the worker queues it.
+    record_entry_id: Mapped[int | None] = mapped_column(Integer, index=True)
     # Materials hash (hex) -> {"required_materials": [...], "verification": "..."}: the words behind every
     # materials list the plan was signed with (the chain keeps the hashes only); see instalment_texts.
     materials: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
