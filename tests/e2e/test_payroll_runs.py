@@ -152,7 +152,10 @@ def test_a_run_funded_at_recording_is_recorded_and_funded_by_the_payers_own_tran
     early = daifa.get(f"{path}/funding", payer.key, expect=409)
     assert "a plan waits once the payer and its payee have both signed it" in early["detail"]
 
-    daifa.sign_pending(payer)
+    # The payer signs no plan: it consents by sending the transactions that record them. Each payee signs.
+    assert daifa.sign_pending(payer) == []
+    assert daifa.get(path, payer.key)["progress"]["plans"] == {"awaiting_payee": 5}
+    assert [e["subject"] for e in daifa.get("/v1/events?type=payroll_run.signed", payer.key)["data"]] == [run["id"]]
     for payee in payees[:2]:  # the third payee (its one row) has not signed yet
         daifa.sign_pending(payee)
     daifa.settle()

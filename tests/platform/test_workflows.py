@@ -55,6 +55,7 @@ EXPECTED_MOVES: dict[str, dict[tuple[str, str], str]] = {
     },
     "plan": {
         ("awaiting_payer", "payer_sign"): "awaiting_payee",
+        ("awaiting_payer", "payer_sends"): "awaiting_payee",  # a run funded at recording: its transaction
         ("awaiting_payer", "payer_withdraw"): "withdrawn",
         ("awaiting_payer", "signatures_expired"): "expired",
         ("awaiting_payee", "payee_confirm"): "recording",

@@ -41,6 +41,7 @@ class PlanStatus(StrEnum):
 
 class PlanEvent(StrEnum):
     PAYER_SIGN = "payer_sign"
+    PAYER_SENDS = "payer_sends"  # a run funded at recording: the payer consents by sending the transaction
     PAYEE_CONFIRM = "payee_confirm"
     PAYEE_CONFIRM_PAYER_FUNDS = "payee_confirm_payer_funds"  # a run the payer records and funds itself
     PAYEE_REJECT = "payee_reject"
@@ -57,6 +58,7 @@ PLAN_LIFECYCLE: Workflow[PlanStatus, PlanEvent] = Workflow(
     initial=S.AWAITING_PAYER,
     moves={
         (S.AWAITING_PAYER, E.PAYER_SIGN): S.AWAITING_PAYEE,
+        (S.AWAITING_PAYER, E.PAYER_SENDS): S.AWAITING_PAYEE,
         (S.AWAITING_PAYER, E.PAYER_WITHDRAW): S.WITHDRAWN,
         (S.AWAITING_PAYER, E.SIGNATURES_EXPIRED): S.EXPIRED,
         (S.AWAITING_PAYEE, E.PAYEE_CONFIRM): S.RECORDING,

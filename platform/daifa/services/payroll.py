@@ -25,7 +25,7 @@ from daifa.domain.onboarding import PartyStatus
 from daifa.domain.payroll import DAY, Funding, PayrollRow, RunSchedule, RunStatus, to_units
 from daifa.domain.products import ProductStatus
 from daifa.errors import DaifaError, InvalidInput, Problem
-from daifa.services import plans, records
+from daifa.services import payroll_progress, plans, records
 from daifa.services.context import Actor, Ports, Role
 from daifa.services.documents import Upload
 from daifa.services.notifications import emit
@@ -98,15 +98,19 @@ def create_plans(sessions: sessionmaker[Session], ports: Ports, chunk: int = CHU
             rows = _rows(run.filename, run.file, run.time_zone, run.release_time)
             todo = rows[run.created_plans : run.created_plans + chunk]
             products, now = _open_products(session, actor), ports.chain.now()
+            at_recording = run.funding == Funding.AT_RECORDING  # the payer's wallet consents by sending
             for row in todo:
                 try:
                     request = _plan_request(ports, row, products.of(row))
-                    plans.request_plan(session, ports, actor, request, now).payroll_run_id = run.id
+                    plan = plans.request_plan(session, ports, actor, request, now, payer_signs=not at_recording)
+                    plan.payroll_run_id = run.id
                 except DaifaError as error:  # the chunk's transaction rolls back; the run stops at this row
                     raise _RowRefused(run.id, row, error) from error
             run.created_plans += len(todo)
             if run.created_plans >= run.rows:
                 run.status = RunStatus.CREATED
+                if at_recording:  # nothing for the payer to sign plan by plan: its step is done
+                    payroll_progress.announce(session, [run.id], ["signed"])
             return len(todo)
     except _RowRefused as refused:
         _stop(sessions, refused.run_id, refused.row, refused.error)

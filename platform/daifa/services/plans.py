@@ -96,18 +96,30 @@ def check_request(
     return CheckedRequest(product, payer, payee, params, instalments, total, now)
 
 
-def request_plan(session: Session, ports: Ports, actor: Actor, request: PlanRequest, now: int | None = None) -> m.Plan:
+def request_plan(
+    session: Session,
+    ports: Ports,
+    actor: Actor,
+    request: PlanRequest,
+    now: int | None = None,
+    payer_signs: bool = True,
+) -> m.Plan:
     """The payer's request, checked (`check_request`); the payer is then asked to sign exactly what goes
-    on chain."""
+    on chain. Without `payer_signs` (a payroll run funded at recording) the payee is asked at once: the
+    payer consents by sending the transaction that records the plan, which the contract takes in place of
+    its signature."""
     checked = check_request(session, ports, actor, request, now)
     payer, payee, params, instalments = checked.payer, checked.payee, checked.params, checked.instalments
     plan = _new_plan(session, ports, checked.product, (payer, payee), params, instalments, checked.total, checked.now)
     for index, (item, terms) in enumerate(zip(request.instalments, instalments, strict=True)):
         plan.keep_texts(terms, item.required_materials, item.verification)
         session.add(m.Instalment.from_terms(plan.id, index, terms, list(item.required_materials), item.verification))
-    typed = typed_plan(ports, params, instalments, plan)
-    signatures.request(session, ports, payer.id, Subject.of(plan), PLAN, typed)
     _emit(session, plan, "plan.requested")
+    if payer_signs:
+        typed = typed_plan(ports, params, instalments, plan)
+        signatures.request(session, ports, payer.id, Subject.of(plan), PLAN, typed)
+    else:
+        _send_to_payee(session, ports, plan, PlanEvent.PAYER_SENDS)
     return plan
 
 
@@ -250,8 +262,8 @@ def on_signatures_complete(session: Session, ports: Ports, plan_id: int) -> None
         _send_to_chain(session, ports, plan)
 
 
-def _send_to_payee(session: Session, ports: Ports, plan: m.Plan) -> None:
-    plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), PlanEvent.PAYER_SIGN)
+def _send_to_payee(session: Session, ports: Ports, plan: m.Plan, event: PlanEvent = PlanEvent.PAYER_SIGN) -> None:
+    plan.status = PLAN_LIFECYCLE.next(PlanStatus(plan.status), event)
     params = records.plan_params(session, plan)
     instalments = [records.terms(r) for r in records.instalment_rows(session, plan)]
     typed = typed_plan(ports, params, instalments, plan)
