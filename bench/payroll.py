@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -47,7 +47,7 @@ from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select, text
 from web3 import Web3
 from web3.types import TxParams
 
@@ -510,29 +510,56 @@ class Bench:
         self.result.read_requests_per_second = summary["requests_per_second"]
 
     def catch_up(self) -> None:
-        """The indexer over the whole history, into a copy of the database with every chain fact erased."""
-        if not self.database_url.startswith("sqlite"):
+        """The indexer over the whole history, into a copy of the database with every chain fact erased
+        (SQLite: VACUUM INTO a file; PostgreSQL: CREATE DATABASE ... TEMPLATE, which the role may do on a
+        database it owns, with nothing else connected to it: the API and the worker are stopped by now)."""
+        with self._copy_of_database() as url:
+            if url is None:
+                return
+            settings = Settings(
+                url, self.folder / "documents", self.deployment.escrow, start_block=self.deployment.start_block
+            )
+            fresh = build(settings, self.w3, self.operator)
+            try:
+                with session_factory(fresh.engine).begin() as session:
+                    session.query(m.ChainLog).delete()
+                    session.query(m.IndexedBlock).delete()
+                    session.query(m.IndexerCursor).delete()
+                    fresh.indexer.projection.rebuild(session)
+                started = time.perf_counter()
+                self.result.indexer_events = fresh.indexer.run_once()
+                self.result.indexer_seconds = time.perf_counter() - started
+            finally:
+                fresh.close()
+
+    @contextlib.contextmanager
+    def _copy_of_database(self) -> Iterator[str | None]:
+        if self.database_url.startswith("sqlite"):
+            copy = self.folder / "catch-up.db"
+            copy.unlink(missing_ok=True)
+            with sqlite3.connect(self.database_url.removeprefix("sqlite:///")) as source:
+                source.execute("VACUUM INTO ?", (str(copy),))
+            yield f"sqlite:///{copy}"
             return
-        copy = self.folder / "catch-up.db"
-        copy.unlink(missing_ok=True)
-        with sqlite3.connect(self.database_url.removeprefix("sqlite:///")) as source:
-            source.execute("VACUUM INTO ?", (str(copy),))
-        settings = Settings(
-            f"sqlite:///{copy}",
-            self.folder / "documents",
-            self.deployment.escrow,
-            start_block=self.deployment.start_block,
-        )
-        fresh = build(settings, self.w3, self.operator)
-        with session_factory(fresh.engine).begin() as session:
-            session.query(m.ChainLog).delete()
-            session.query(m.IndexedBlock).delete()
-            session.query(m.IndexerCursor).delete()
-            fresh.indexer.projection.rebuild(session)
-        started = time.perf_counter()
-        self.result.indexer_events = fresh.indexer.run_once()
-        self.result.indexer_seconds = time.perf_counter() - started
-        fresh.close()
+        original = make_url(self.database_url)
+        name = f"{original.database}_catch_up"
+        self.engine.dispose()  # the template may have no other connection
+        admin = make_engine(self.database_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+                connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{original.database}"'))
+        except Exception as refused:  # not the database's owner, say: the catch-up is left unmeasured
+            print(f"bench: no copy of the database for the catch-up ({refused})", file=sys.stderr)
+            admin.dispose()
+            yield None
+            return
+        try:
+            yield original.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
 
 
 def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, Any]], size: int = 200) -> list[HexBytes]:
