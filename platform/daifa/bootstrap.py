@@ -113,8 +113,8 @@ class Platform:
             raise ChainMismatch(self.stopped)
         self._failures = []
         self._step("nonces", self.relayer.sync_nonces)
-        moved = self._step("payroll runs", lambda: payroll.create_plans(self.sessions, self.ports)) or 0
-        moved += self._step("recording", lambda: recording.queue(self.sessions, self.ports)) or 0
+        moved = self._step("payroll runs", lambda: payroll.create_plans(self.sessions, self.readers, self.ports)) or 0
+        moved += self._step("recording", lambda: recording.queue(self.sessions, self.readers, self.ports)) or 0
         moved += self._relay()
         latest = self._step("chain", self.ports.chain.latest)  # one read of the head serves the next two steps
         if latest is not None:

@@ -41,11 +41,11 @@ def in_batches(
 ) -> list[list[tuple[T, tuple[object, ...]]]]:
     """`items` (a record and its call's arguments) in order, in batches whose calldata, as `encode` makes
     it from a list of arguments, stays under `budget` bytes; an item larger than the budget is a batch alone."""
-    batches: list[list[tuple[T, tuple[object, ...]]]] = [[]]
+    batches: list[list[tuple[T, tuple[object, ...]]]] = []
     size = 0
     for item in items:
         own = len(encode([item[1]]))
-        if batches[-1] and size + own > budget:
+        if not batches or size + own > budget:
             batches.append([])
             size = 0
         batches[-1].append(item)

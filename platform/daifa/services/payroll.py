@@ -83,9 +83,17 @@ def accept(
     return run
 
 
-def create_plans(sessions: sessionmaker[Session], ports: Ports, chunk: int = CHUNK) -> int:
+def create_plans(
+    sessions: sessionmaker[Session], readers: sessionmaker[Session], ports: Ports, chunk: int = CHUNK
+) -> int:
     """Asks for the plans of the next `chunk` rows of the oldest run still being created, in one
-    transaction; how many it asked for. A row refused now stops the run (in a transaction of its own)."""
+    transaction; how many it asked for. A row refused now stops the run (in a transaction of its own).
+    It runs every worker turn, so it asks a read-only session first and takes the write lock only when a
+    run is being created."""
+    with readers() as session:
+        creating = select(m.PayrollRun.id).where(m.PayrollRun.status == RunStatus.CREATING).limit(1)
+        if session.execute(creating).first() is None:
+            return 0
     try:
         with sessions.begin() as session:
             query = (

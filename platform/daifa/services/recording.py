@@ -28,24 +28,22 @@ MAX_PLANS = 200  # plans a turn queues: the rest wait for the next turn
 MAX_CALLDATA = 32 * 1024
 
 
-def queue(sessions: sessionmaker[Session], ports: Ports) -> int:
-    """Queues the plans waiting to be recorded, in one transaction; how many it queued."""
+def queue(sessions: sessionmaker[Session], readers: sessionmaker[Session], ports: Ports) -> int:
+    """Queues the plans waiting to be recorded, in one transaction; how many it queued. It runs every
+    worker turn, so it asks a read-only session first and takes the write lock only when a plan waits."""
+    failed_batches = select(m.OutboxEntry.id).where(
+        m.OutboxEntry.kind == RECORD_BATCH, m.OutboxEntry.status == OutboxStatus.FAILED
+    )
+    unqueued = (
+        m.Plan.status == PlanStatus.RECORDING,
+        or_(m.Plan.record_entry_id.is_(None), m.Plan.record_entry_id.in_(failed_batches)),
+    )
+    with readers() as session:
+        if session.execute(select(m.Plan.id).where(*unqueued).limit(1)).first() is None:
+            return 0
     with sessions.begin() as session:
-        failed_batches = select(m.OutboxEntry.id).where(
-            m.OutboxEntry.kind == RECORD_BATCH, m.OutboxEntry.status == OutboxStatus.FAILED
-        )
-        waiting = list(
-            session.scalars(
-                select(m.Plan)
-                .where(
-                    m.Plan.status == PlanStatus.RECORDING,
-                    or_(m.Plan.record_entry_id.is_(None), m.Plan.record_entry_id.in_(failed_batches)),
-                )
-                .order_by(m.Plan.id)
-                .limit(MAX_PLANS)
-                .with_for_update(skip_locked=True)
-            )
-        )
+        query = select(m.Plan).where(*unqueued).order_by(m.Plan.id).limit(MAX_PLANS)
+        waiting = list(session.scalars(query.with_for_update(skip_locked=True)))
         items = [(plan, plans.record_arguments(session, plan)) for plan in waiting]
         for plan, args in items:
             if plan.record_entry_id is not None:  # its batch failed: alone now
@@ -56,8 +54,7 @@ def queue(sessions: sessionmaker[Session], ports: Ports) -> int:
 
         fresh = [(plan, args) for plan, args in items if plan.record_entry_id is None]
         for batch in in_batches(encode, fresh, MAX_CALLDATA):
-            if batch:
-                _record(session, ports, batch, alone=len(batch) == 1)
+            _record(session, ports, batch, alone=len(batch) == 1)
         return len(waiting)
 
 
