@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from daifa import __version__
 from daifa.api import openapi, problems
 from daifa.api.guards import BodyLimits, RequestGuard
 from daifa.api.idempotency import IdempotencyMiddleware
 from daifa.api.metrics import RequestMetrics
+from daifa.api.plan_reads import PlanReads
 from daifa.api.ratelimit import Buckets, RateLimits
 from daifa.api.representations import RepresentationCache
 from daifa.api.routers import (
@@ -43,6 +45,17 @@ class ApiSettings:
     health: HealthLimits = field(default_factory=HealthLimits)
 
 
+class DaifaAPI(FastAPI):
+    """FastAPI with the plan read's short path in front of it (daifa.api.plan_reads)."""
+
+    plan_reads: PlanReads | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.plan_reads is not None and await self.plan_reads.answer(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(platform: Platform, settings: ApiSettings | None = None) -> FastAPI:
     """The ASGI application serving `platform` (see daifa.api.server for the server around it).
 
@@ -54,7 +67,7 @@ def create_app(platform: Platform, settings: ApiSettings | None = None) -> FastA
     Raises nothing itself; the requests it serves answer RFC 9457 problems (daifa.api.problems).
     """
     settings = settings or ApiSettings()
-    app = FastAPI(title="Daifa", version=__version__, description=DESCRIPTION)
+    app = DaifaAPI(title="Daifa", version=__version__, description=DESCRIPTION)
     app.state.platform = platform
     app.state.settings = settings
     app.state.plans = RepresentationCache()
@@ -68,6 +81,7 @@ def create_app(platform: Platform, settings: ApiSettings | None = None) -> FastA
     )
     app.add_middleware(RequestGuard, limits=settings.bodies)  # limits before any work
     app.add_middleware(RequestMetrics)  # the outermost: refused requests are counted too
+    app.plan_reads = PlanReads(app.state.read_engine, app.state.plans, app.state.failed_authentication)
     for module in (parties, products, plans, payroll_runs, actions, signatures, documents, events, keys, operations):
         app.include_router(module.router)
     app.include_router(operations.metrics_router)

@@ -100,8 +100,7 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        given = headers.get("request-id", "")
-        request_id = given if _SANE_REQUEST_ID.fullmatch(given) else "req_" + secrets.token_hex(12)
+        request_id = request_id_for(headers.get("request-id", ""))
         token = REQUEST_ID.set(request_id)
         try:
             await self._guarded(scope, receive, _with_headers(send, scope["path"], request_id), headers)
@@ -215,17 +214,31 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replaying
 
 
-def _with_headers(send: Send, path: str, request_id: str) -> Send:
-    csp = DOCS_CSP if path in DOCS_PATHS else API_CSP
+def request_id_for(given: str) -> str:
+    """The caller's request id when it is sane, else a new one."""
+    return given if _SANE_REQUEST_ID.fullmatch(given) else "req_" + secrets.token_hex(12)
 
+
+def response_headers(path: str, request_id: str) -> dict[str, str]:
+    """What every answer carries (see the module's docstring); a route may set its own Cache-Control."""
+    return {
+        REQUEST_ID_HEADER: request_id,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": DOCS_CSP if path in DOCS_PATHS else API_CSP,
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
+
+
+def _with_headers(send: Send, path: str, request_id: str) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = MutableHeaders(scope=message)
-            headers[REQUEST_ID_HEADER] = request_id
-            headers["X-Content-Type-Options"] = "nosniff"
-            headers["Content-Security-Policy"] = csp
-            headers["Referrer-Policy"] = "no-referrer"
-            headers.setdefault("Cache-Control", "no-store")
+            for name, value in response_headers(path, request_id).items():
+                if name == "Cache-Control":
+                    headers.setdefault(name, value)
+                else:
+                    headers[name] = value
         await send(message)
 
     return sending

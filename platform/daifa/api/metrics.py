@@ -98,14 +98,20 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            took = time.perf_counter() - started
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(took)
-            access.info(
-                "%s %s %s %.1f ms",
-                scope["method"], scope["path"], status, took * 1_000,
-                extra={
-                    "method": scope["method"], "route": route, "status": status, "ms": round(took * 1_000, 1),
-                    "request_id": request_id,  # the guard inside set it on the response
-                },
-            )  # fmt: skip
+            # the guard inside set the request id on the response
+            record(scope["method"], route, status, scope["path"], time.perf_counter() - started, request_id)
+
+
+def record(method: str, route: str, status: int, path: str, took: float, request_id: str) -> None:
+    """A request's metrics and access log line (also for daifa.api.plan_reads, which answers outside this
+    middleware)."""
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(took)
+    access.info(
+        "%s %s %s %.1f ms",
+        method, path, status, took * 1_000,
+        extra={
+            "method": method, "route": route, "status": status, "ms": round(took * 1_000, 1),
+            "request_id": request_id,
+        },
+    )  # fmt: skip

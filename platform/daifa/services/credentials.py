@@ -42,7 +42,7 @@ def issue(session: Session, role: Role, party_id: int | None = None, label: str 
 
 
 # Built once: every request authenticates, and building the statement costs more than running it.
-_KEY = (
+KEY = (
     select(m.ApiKey.id, m.ApiKey.role, m.ApiKey.party_id, m.ApiKey.revoked_at, m.ApiKey.expires_at, m.Party.status)
     .outerjoin(m.Party, m.Party.id == m.ApiKey.party_id)
     .where(m.ApiKey.key_hash == bindparam("key_hash"))
@@ -52,7 +52,11 @@ _KEY = (
 def authenticate(session: Session | Connection, key: str | None) -> Actor:
     if not key:
         raise Unauthenticated("send your API key as 'Authorization: Bearer dk_...'")
-    row = session.execute(_KEY, {"key_hash": hash_key(key)}).first()
+    return actor_from(session.execute(KEY, {"key_hash": hash_key(key)}).first())
+
+
+def actor_from(row: Any) -> Actor:
+    """The actor a key's row (`KEY`'s columns) authenticates, or Unauthenticated saying why not."""
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= m.utcnow()):
         raise Unauthenticated(
             "this API key is unknown, revoked or expired: check it, or ask the operator for a new one"

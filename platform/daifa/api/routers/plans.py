@@ -55,8 +55,9 @@ def list_plans(request: Request, actor: CurrentActor, page: Paginated, product: 
 
 @router.get("/{plan_id}", response_model=s.PlanOut)
 async def get_plan(request: Request, actor: CurrentActor, plan_id: str, connection: ReadConnection) -> Response:
-    """A plan with its instalments. Served on the event loop like authentication, on the same read
-    connection: an unchanged plan is one indexed read and its kept JSON (daifa.api.representations)."""
+    """A plan with its instalments. Most reads never reach this route: daifa.api.plan_reads answers them
+    first, the same way. Served on the event loop like authentication, on the same read connection: an
+    unchanged plan is one indexed read and its kept JSON (daifa.api.representations)."""
     cache: RepresentationCache = request.app.state.plans
     key, version = records.plan_version(connection, actor, plan_id)
     body = cache.get(key, version)

@@ -1,0 +1,125 @@
+"""The plan read's short path: `GET /v1/plans/{plan_id}` answered from a kept representation in one
+database statement, before the framework's routing, dependency injection and middleware run.
+
+A plan is what payers, payees and their systems poll (is the wage funded, released?), so it is the
+request the API answers most. Through FastAPI a read costs about ten times a bare ASGI answer, and the
+framework's share is most of that: routing, dependency solving, five middleware layers each wrapping
+`send`. This path does what those layers do for this one request, and nothing else:
+
+- the caller's key and the plan's access check in one indexed statement (`_READ`, built once);
+- the kept JSON when the plan's version still matches (daifa.api.representations); built, on the same
+  read connection, when it does not;
+- the response headers every API answer carries (daifa.api.guards.response_headers), and the request's
+  metrics and access log line (daifa.api.metrics.record).
+
+It answers only a read it can serve with 200. Anything else (no or a bad key, an address refused for
+wrong keys, an applicant, a plan that is not there or not the caller's, a query string, a body, an
+error such as a database that does not answer) goes on to the application, which answers it as it
+answers every request; so the problems, rate limits and status codes are the application's own, and
+this path cannot drift from them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from sqlalchemy import Connection, Engine, bindparam
+from sqlalchemy.orm import Session
+from starlette.types import Scope, Send
+
+from daifa.api import metrics, views
+from daifa.api.guards import request_id_for, response_headers
+from daifa.api.ratelimit import Buckets
+from daifa.api.representations import RepresentationCache
+from daifa.errors import RateLimited, Unauthenticated
+from daifa.services import credentials, records
+from daifa.store import models as m
+
+log = logging.getLogger(__name__)
+ROUTE = "/v1/plans/{plan_id}"
+_PATH = re.compile(rf"/v1/plans/{records.PREFIXES[m.Plan]}_([0-9]{{1,18}})")  # as records.parse_id takes it
+
+# The key (as daifa.services.credentials.authenticate reads it) and the plan (as records.plan_version
+# does), in one round trip: this path's whole database work on a kept representation.
+_READ = credentials.KEY.add_columns(m.Plan.payer_id, m.Plan.payee_id, m.Plan.version).outerjoin(
+    m.Plan, m.Plan.id == bindparam("plan_id")
+)
+
+
+class PlanReads:
+    """The short path above; daifa.api.app.DaifaAPI asks it first."""
+
+    def __init__(self, read_engine: Engine, cache: RepresentationCache, failed_authentication: Buckets) -> None:
+        self.engine = read_engine
+        self.cache = cache
+        self.failures = failed_authentication
+
+    async def answer(self, scope: Scope, send: Send) -> bool:
+        """Answers the request and says True, or says False having sent nothing."""
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
+            return False
+        matched = _PATH.fullmatch(scope["path"])
+        if matched is None:
+            return False
+        started = time.perf_counter()
+        key = request_id = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                key = value
+            elif name == b"request-id":
+                request_id = value
+            elif name in (b"content-length", b"transfer-encoding"):
+                return False  # a GET with a body: the application's guard decides
+        key_hash = _bearer_hash(key)
+        if key_hash is None or not self._address_allowed(scope):
+            return False
+        try:
+            with self.engine.connect() as connection:
+                body = self._body(connection, key_hash, int(matched[1]))
+        except Exception:  # the application meets the same error and answers its problem
+            log.warning("the plan read's short path failed; the application answers", exc_info=True)
+            return False
+        if body is None:
+            return False
+        answer_id = request_id_for(request_id.decode("latin-1") if request_id is not None else "")
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in response_headers(scope["path"], answer_id).items()]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        metrics.record("GET", ROUTE, 200, scope["path"], time.perf_counter() - started, answer_id)
+        return True
+
+    def _address_allowed(self, scope: Scope) -> bool:
+        client = scope.get("client")
+        try:
+            self.failures.check(client[0] if client else "unknown")
+        except RateLimited:
+            return False
+        return True
+
+    def _body(self, connection: Connection, key_hash: str, plan_id: int) -> bytes | None:
+        row = connection.execute(_READ, {"key_hash": key_hash, "plan_id": plan_id}).first()
+        if row is None:
+            return None
+        try:
+            actor = credentials.actor_from(row)
+        except Unauthenticated:
+            return None
+        if actor.applicant or row.version is None or not records.visible_to(actor, row.payer_id, row.payee_id):
+            return None
+        body = self.cache.get(plan_id, row.version)
+        if body is None:  # built after the version was read, in the same transaction: as new or newer
+            with Session(bind=connection) as session:
+                body = views.plan(session, records.get_plan(session, actor, plan_id)).model_dump_json().encode()
+            self.cache.put(plan_id, row.version, body)
+        return body
+
+
+def _bearer_hash(value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    scheme, _, key = value.decode("latin-1").partition(" ")
+    key = key.strip()
+    return credentials.hash_key(key) if scheme.lower() == "bearer" and key else None
