@@ -1,7 +1,8 @@
 """A JSON-RPC proxy in front of a real node, for the chaos tests: it can be cut (the port refuses
 connections, as when the node's host goes away) and restored on the same port, and it can refuse
-requests whose body is over a size (as public nodes and providers do, with HTTP 413), and leave requests
-for some methods unanswered."""
+requests whose body is over a size (as public nodes and providers do, with HTTP 413), leave requests
+for some methods unanswered, and hold requests for some methods until told to let them through (a
+node that is slow to answer)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class RpcProxy:
         self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.max_body = max_body
         self.unanswered: set[str] = set()  # methods whose requests get no answer: the connection just closes
+        self.held: dict[str, threading.Event] = {}  # method -> set when its requests may go on
         self.port = free_port()
         self.seen: Counter[str] = Counter()  # "forwarded", "refused"
         self._server: ThreadingHTTPServer | None = None
@@ -58,6 +60,10 @@ class RpcProxy:
                     proxy.seen["unanswered"] += 1
                     self.close_connection = True
                     return
+                for method, released in list(proxy.held.items()):
+                    if f'"{method}"'.encode() in body:
+                        proxy.seen["held"] += 1
+                        released.wait(timeout=60)
                 connection = http.client.HTTPConnection(*proxy.target, timeout=60)
                 try:
                     connection.request("POST", "/", body, {"Content-Type": "application/json"})

@@ -5,19 +5,25 @@ retried; at the end every wage is paid exactly once and the database reconciles 
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
 import requests
+from fastapi.testclient import TestClient
 from web3 import HTTPProvider, Web3
 from web3.types import RPCEndpoint, RPCResponse
 
+from daifa.api.app import create_app
 from daifa.bootstrap import build
+from daifa.chain.client import http_web3
 from tests.chain_harness import Chain
-from tests.e2e.harness import DAY, Daifa
+from tests.e2e.harness import DAY, UNLIMITED, Daifa
 from tests.e2e.payroll_world import MONTHS, all_paid, assert_paid_exactly_once, payroll
+from tests.e2e.rpc_proxy import RpcProxy
 
 pytestmark = [pytest.mark.chains("anvil")]
 T = TypeVar("T")
@@ -96,3 +102,62 @@ def test_a_flaky_node_never_makes_the_platform_pay_twice(daifa: Daifa, fresh_cha
     lost_sends = sum(n for what, n in provider.injected.items() if what.startswith("lost") and "RawTransaction" in what)
     assert lost_sends >= 3, provider.injected
     assert_paid_exactly_once(daifa, payees)
+
+
+def test_a_signature_check_waiting_on_the_node_holds_up_no_other_write(daifa: Daifa, fresh_chain: Chain) -> None:
+    """A signature that does not recover to the party's address is asked of the node (is the address a
+    contract wallet?). That question is asked before the write transaction: while the node is slow to
+    answer, everyone else's writes go on (on SQLite they would all wait for the one write lock)."""
+    payer, payee = daifa.onboard("employer", "payer"), daifa.onboard("carrier", "payee")
+    product = daifa.post(
+        "/v1/products",
+        payee.key,
+        data={
+            "payer": payer.id,
+            "business_name": "Freight",
+            "limit": "1000",
+            "tokens": [daifa.token.address],
+            "expiry": str(fresh_chain.now() + 400 * DAY),
+        },
+        files=[("files", ("contract.pdf", b"%PDF-1.4\ncontract", "application/pdf"))],
+        expect=201,
+    )
+    daifa.post(f"/v1/products/{product['id']}/approve", daifa.operator_key, json={"comment": "in order"})
+    daifa.post(f"/v1/products/{product['id']}/authorise_credit", payer.key, json={})
+    [request] = daifa.get("/v1/signature_requests?status=pending", payer.key)["data"]
+    stranger = fresh_chain.account("someone else")
+    forged = "0x" + bytes(stranger.sign_typed_data(full_message=request["typed_data"]).signature).hex()
+
+    proxy = RpcProxy(str(fresh_chain.w3.provider.endpoint_uri))  # type: ignore[attr-defined]
+    slow = build(daifa.settings, http_web3(proxy.url), daifa.operator_wallet)
+    released = proxy.held["eth_getCode"] = threading.Event()
+    answers: list[Any] = []
+    try:
+        with TestClient(create_app(slow, UNLIMITED)) as api:
+            signing = threading.Thread(
+                target=lambda: answers.append(
+                    api.post(
+                        f"/v1/signature_requests/{request['id']}/sign",
+                        headers={"Authorization": f"Bearer {payer.key}", "Idempotency-Key": "forged-1"},
+                        json={"signature": forged},
+                    )
+                )
+            )
+            signing.start()
+            deadline = time.monotonic() + 30
+            while not proxy.seen["held"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert proxy.seen["held"], "the check did not ask the node"
+            started = time.monotonic()
+            other = daifa.apply("newcomer", "payee")  # a write, while the check waits on the node
+            assert time.monotonic() - started < 5 and other["party"]["status"] == "submitted"
+            assert signing.is_alive()
+            released.set()
+            signing.join(timeout=30)
+    finally:
+        released.set()
+        slow.close()
+        proxy.close()
+    [refused] = answers
+    assert refused.status_code == 422 and "not by your wallet" in refused.json()["problems"][0]["message"]
+    assert daifa.get(f"/v1/signature_requests/{request['id']}", payer.key)["status"] == "pending"

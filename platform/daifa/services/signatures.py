@@ -107,19 +107,24 @@ def void(session: Session, subject: Subject) -> None:
     )
 
 
-def submit(session: Session, ports: Ports, actor: Actor, request_id: str, signature_hex: str) -> m.SignatureRequest:
-    """Checks the signature over the request's typed data and stores it; once everything the subject waits
-    for is signed, its flow goes on."""
-    party_id = actor.require_party()
-    row = records.get(session, m.SignatureRequest, request_id, for_update=True)
-    if row.party_id != party_id:
-        raise NotFound(f"no signature request {request_id}: check the id")
-    if row.status != SignatureStatus.PENDING:
-        raise Conflict(f"this request is {row.status}: nothing more to sign here")
+def check(session: Session, ports: Ports, actor: Actor, request_id: str, signature_hex: str) -> bytes:
+    """Checks the signature over the request's typed data, in a read-only session before `submit`'s write
+    transaction: recovering it costs milliseconds, and a contract wallet's takes a call to the node, which
+    must not happen while the database's write lock is held (on SQLite every writer, the relayer's too,
+    would wait on the node). Neither a request's typed data nor a party's address ever changes, so the
+    check still holds in `submit`. Returns the signature's bytes."""
+    row = _pending(session, actor, request_id)
     signature = _parse_signature(signature_hex)
-    party = session.get(m.Party, party_id)
+    party = session.get(m.Party, row.party_id)
     assert party is not None
     _check(ports, party.address, row.typed_data, signature)
+    return signature
+
+
+def submit(session: Session, ports: Ports, actor: Actor, request_id: str, signature: bytes) -> m.SignatureRequest:
+    """Stores a signature `check` accepted, if its request is still pending (another request may have
+    signed or voided it meanwhile); once everything the subject waits for is signed, its flow goes on."""
+    row = _pending(session, actor, request_id, for_update=True)
     row.signature = signature
     row.status = SIGNATURE_REQUEST.next(SignatureStatus(row.status), SignatureEvent.SIGN)
     session.flush()
@@ -127,6 +132,16 @@ def submit(session: Session, ports: Ports, actor: Actor, request_id: str, signat
     assert subject is not None, row.subject  # requests are made for records only
     if all_signed(session, subject):
         ports.signatures_complete[subject.kind](session, ports, subject.id)
+    return row
+
+
+def _pending(session: Session, actor: Actor, request_id: str, *, for_update: bool = False) -> m.SignatureRequest:
+    party_id = actor.require_party()
+    row = records.get(session, m.SignatureRequest, request_id, for_update=for_update)
+    if row.party_id != party_id:
+        raise NotFound(f"no signature request {request_id}: check the id")
+    if row.status != SignatureStatus.PENDING:
+        raise Conflict(f"this request is {row.status}: nothing more to sign here")
     return row
 
 

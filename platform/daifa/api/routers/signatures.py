@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from daifa import wire as s
 from daifa.api import views
-from daifa.api.deps import CurrentActor, Paginated, ports, transaction
+from daifa.api.deps import CurrentActor, Paginated, ports, reading, transaction
 from daifa.domain.signature_requests import SignatureStatus
 from daifa.services import signatures
 from daifa.store import models as m
@@ -35,5 +35,7 @@ def get_request(request: Request, actor: CurrentActor, request_id: str) -> s.Sig
 @router.post("/{request_id}/sign", response_model=s.SignatureRequestOut)
 def sign(request: Request, actor: CurrentActor, request_id: str, body: s.SignatureIn) -> s.SignatureRequestOut:
     """Post the signature your wallet made over this request's `typed_data` (eth_signTypedData_v4)."""
+    with reading(request) as session:
+        signature = signatures.check(session, ports(request), actor, request_id, body.signature)
     with transaction(request) as session:
-        return views.signature_request(signatures.submit(session, ports(request), actor, request_id, body.signature))
+        return views.signature_request(signatures.submit(session, ports(request), actor, request_id, signature))
