@@ -143,9 +143,15 @@ class Pagination:
     ) -> wire.Page[V]:
         """One page of the rows of `model` the actor may see, narrowed by the conditions given (a None one
         is a filter the caller left out), each shown by `show`: every list endpoint but the operator's."""
-        conditions = [records.visible(actor, model), *(c for c in narrowed if c is not None)]
-        rows, more = self.page(session, model, select(model).where(*conditions))
+        rows, more = self.visible_rows(session, actor, model, *narrowed)
         return wire.Page(data=[show(r) for r in rows], has_more=more)
+
+    def visible_rows(
+        self, session: Session, actor: Actor, model: type[T], *narrowed: ColumnElement[bool] | None
+    ) -> tuple[list[T], bool]:
+        """`visible`'s rows and whether more follow, for a list that shows them itself."""
+        conditions = [records.visible(actor, model), *(c for c in narrowed if c is not None)]
+        return self.page(session, model, select(model).where(*conditions))
 
 
 Paginated = Annotated[Pagination, Depends()]

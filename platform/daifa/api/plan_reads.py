@@ -112,7 +112,7 @@ class PlanReads:
         body = self.cache.get(plan_id, row.version)
         if body is None:  # built after the version was read, in the same transaction: as new or newer
             with Session(bind=connection) as session:
-                body = views.plan(session, records.get_plan(session, actor, plan_id)).model_dump_json().encode()
+                body = views.plan_json(session, records.get_plan(session, actor, plan_id))
             self.cache.put(plan_id, row.version, body)
         return body
 

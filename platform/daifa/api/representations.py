@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 CAPACITY = 20_000  # plans; a 12-instalment plan's JSON is ~6 KB, so ~120 MB at most per process
 
@@ -30,6 +31,15 @@ class RepresentationCache:
                 return None
             self._items.move_to_end(key)
             return item[1]
+
+    def get_or_put(self, key: int, version: int, build: Callable[[], bytes]) -> bytes:
+        """The kept body for `version`, else `build()`'s, kept for it (see the module's docstring for when
+        that is safe)."""
+        body = self.get(key, version)
+        if body is None:
+            body = build()
+            self.put(key, version, body)
+        return body
 
     def put(self, key: int, version: int, body: bytes) -> None:
         with self._lock:

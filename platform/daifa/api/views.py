@@ -132,6 +132,11 @@ def plan(session: Session, row: m.Plan) -> s.PlanOut:
     )
 
 
+def plan_json(session: Session, row: m.Plan) -> bytes:
+    """The plan as its read answers it: what daifa.api.representations keeps."""
+    return plan(session, row).model_dump_json().encode()
+
+
 def signature_request(row: m.SignatureRequest) -> s.SignatureRequestOut:
     return s.SignatureRequestOut(
         id=records.public_id(m.SignatureRequest, row.id),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
@@ -47,10 +48,16 @@ def _instalments(body: list[s.InstalmentIn]) -> list[InstalmentRequest]:
 
 
 @router.get("", response_model=s.Page[s.PlanOut])
-def list_plans(request: Request, actor: CurrentActor, page: Paginated, product: str | None = None) -> s.Page[s.PlanOut]:
+def list_plans(request: Request, actor: CurrentActor, page: Paginated, product: str | None = None) -> Response:
+    """A page of plans, newest first, each as its own read shows it (its kept JSON while unchanged)."""
+    cache: RepresentationCache = request.app.state.plans
     of_product = None if product is None else m.Plan.product_id == records.parse_id(m.Product, product)
     with transaction(request) as session:
-        return page.visible(session, actor, m.Plan, lambda row: views.plan(session, row), of_product)
+        rows, more = page.visible_rows(session, actor, m.Plan, of_product)
+        # Each row's version was read with it, so JSON built from it now is as new as that version or newer.
+        bodies = [cache.get_or_put(row.id, row.version, partial(views.plan_json, session, row)) for row in rows]
+    body = b'{"object":"list","data":[' + b",".join(bodies) + b'],"has_more":' + (b"true" if more else b"false") + b"}"
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{plan_id}", response_model=s.PlanOut)
@@ -60,11 +67,8 @@ async def get_plan(request: Request, actor: CurrentActor, plan_id: str, connecti
     unchanged plan is one indexed read and its kept JSON (daifa.api.representations)."""
     cache: RepresentationCache = request.app.state.plans
     key, version = records.plan_version(connection, actor, plan_id)
-    body = cache.get(key, version)
-    if body is None:
-        with Session(bind=connection) as session:
-            body = views.plan(session, records.get_plan(session, actor, key)).model_dump_json().encode()
-        cache.put(key, version, body)
+    with Session(bind=connection) as session:
+        body = cache.get_or_put(key, version, lambda: views.plan_json(session, records.get_plan(session, actor, key)))
     return Response(body, media_type="application/json")
 
 
