@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from daifa.api.app import ApiSettings, create_app
 from daifa.api.ratelimit import RateLimit, RateLimits
 from daifa.store import models as m
-from tests.e2e.harness import DAY, Daifa
+from tests.e2e.harness import DAY, UNLIMITED, Daifa
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -46,7 +46,12 @@ def test_a_plan_read_shows_every_change_whoever_made_it(daifa: Daifa) -> None:
     with daifa.platform.sessions.begin() as session:
         session.execute(update(m.Plan).values(reject_reason="a note"))
     assert version(daifa, plan) > settled + 1
-    assert daifa.get(path, payer.key)["reject_reason"] == "a note"
+    latest = daifa.get(path, payer.key)
+    assert latest["reject_reason"] == "a note"
+    [listed] = daifa.get(f"/v1/plans?product={plan['product']}", payee.key)["data"]
+    assert listed == latest, "a list shows the change too"
+    with TestClient(create_app(daifa.platform, UNLIMITED)) as fresh:  # keeps nothing yet: builds from the rows
+        assert fresh.get(path, headers={"Authorization": f"Bearer {payer.key}"}).json() == latest
 
 
 def test_a_cached_plan_is_still_hidden_from_other_parties(daifa: Daifa) -> None:

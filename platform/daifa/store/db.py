@@ -55,6 +55,8 @@ def _make_sqlite_serialised(engine: Engine) -> None:
         # Reads (an engine with the `readonly` option) take no write lock: in WAL mode they see the last
         # commit and never wait for a writer.
         options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # no transaction: each statement reads the last commit (daifa.api.plan_reads' reads)
         if options.get("readonly", False):
             connection.exec_driver_sql("BEGIN")
             return
