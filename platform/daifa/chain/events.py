@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
@@ -70,25 +71,27 @@ class _EventLayout:
         indexed = [i for i in item["inputs"] if i["indexed"]]
         unindexed = [i for i in item["inputs"] if not i["indexed"]]
         types = [collapse_if_tuple(i) for i in indexed], [collapse_if_tuple(i) for i in unindexed]
-        one_word = all(t.startswith("uint") or t in ("address", "bytes32") for t in types[1])
-        return cls(item["name"], indexed, types[0], unindexed, types[1], one_word)
+        return cls(item["name"], indexed, types[0], unindexed, types[1], all(map(_one_word, types[1])))
 
     def words(self, data: bytes) -> list[Any]:
         """The unindexed values of an event of one-word types (most of the escrow's: Released, Deposited,
         ...), several times faster than eth_abi's general decoder."""
         if len(data) != 32 * len(self.unindexed_types):
             raise ValueError(f"{self.name} carries {len(data)} bytes of data, not {32 * len(self.unindexed_types)}")
-        values: list[Any] = []
-        for i, kind in enumerate(self.unindexed_types):
-            word = data[32 * i : 32 * (i + 1)]
-            values.append(
-                "0x" + word[12:].hex()
-                if kind == "address"
-                else word
-                if kind == "bytes32"
-                else int.from_bytes(word, "big")
-            )
-        return values
+        return [_word(kind, data[32 * i : 32 * (i + 1)]) for i, kind in enumerate(self.unindexed_types)]
+
+
+def _one_word(kind: str) -> bool:
+    return kind.startswith("uint") or kind in ("address", "bytes32")
+
+
+def _word(kind: str, word: bytes) -> Any:
+    """A 32-byte ABI word of a `_one_word` type, as eth_abi decodes it."""
+    if kind == "address":
+        return "0x" + word[12:].hex()
+    if kind == "bytes32":
+        return word
+    return int.from_bytes(word, "big")
 
 
 class EscrowDecoder:
@@ -111,7 +114,8 @@ class EscrowDecoder:
             return None
         args: dict[str, Any] = {}
         for spec, kind, topic in zip(layout.indexed, layout.indexed_types, log["topics"][1:], strict=True):
-            args[spec["name"]] = _python(spec, abi_decode([kind], bytes(topic))[0])  # indexed ones are static
+            word = bytes(topic)  # indexed values are static: one word each
+            args[spec["name"]] = _python(spec, _word(kind, word) if _one_word(kind) else abi_decode([kind], word)[0])
         data = bytes(log["data"])
         values = layout.words(data) if layout.one_word_each else abi_decode(layout.unindexed_types, data)
         for spec, value in zip(layout.unindexed, values, strict=True):
@@ -133,10 +137,15 @@ def _python(spec: Mapping[str, Any], value: Any) -> Any:
     if kind == "tuple":
         return {c["name"]: _python(c, v) for c, v in zip(spec["components"], value, strict=True)}
     if kind == "address":
-        return to_checksum_address(value)
+        return _checksummed(value)
     if isinstance(value, bytes):
         return bytes(value)
     return value
+
+
+# The same few addresses (the parties, the tokens) come back in event after event; the checksum is a
+# keccak each time. Bounded: an address is 42 characters, so this holds a few megabytes at most.
+_checksummed = lru_cache(maxsize=65_536)(to_checksum_address)
 
 
 def decode_escrow_logs(escrow: Contract, logs: Iterable[LogReceipt]) -> list[ChainEvent]:
