@@ -10,8 +10,8 @@ framework's share is most of that: routing, dependency solving, five middleware 
   connection the process keeps for it, outside any transaction (each statement reads the last commit):
   one round trip to PostgreSQL, where a pooled connection in a transaction costs four (the pool's
   liveness ping, BEGIN, the statement, ROLLBACK);
-- the kept JSON when the plan's version still matches (daifa.api.representations); built, on the same
-  read connection, when it does not;
+- the kept JSON when the plan's version still matches (daifa.api.representations); built, in a read
+  transaction after the version was read, when it does not;
 - the response headers every API answer carries (daifa.api.guards.response_headers), and the request's
   metrics and access log line (daifa.api.metrics.record).
 
