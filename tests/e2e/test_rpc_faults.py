@@ -104,10 +104,11 @@ def test_a_flaky_node_never_makes_the_platform_pay_twice(daifa: Daifa, fresh_cha
     assert_paid_exactly_once(daifa, payees)
 
 
-def test_a_signature_check_waiting_on_the_node_holds_up_no_other_write(daifa: Daifa, fresh_chain: Chain) -> None:
-    """A signature that does not recover to the party's address is asked of the node (is the address a
-    contract wallet?). That question is asked before the write transaction: while the node is slow to
-    answer, everyone else's writes go on (on SQLite they would all wait for the one write lock)."""
+def test_questions_to_a_slow_node_hold_up_no_other_write(daifa: Daifa, fresh_chain: Chain) -> None:
+    """What a request asks the node (the chain's time for a deadline; for a signature that does not
+    recover to the party's address, whether the address is a contract wallet) it asks before its write
+    transaction: while the node is slow to answer, everyone else's writes go on (on SQLite they would all
+    wait for the one write lock, and fail after its timeout)."""
     payer, payee = daifa.onboard("employer", "payer"), daifa.onboard("carrier", "payee")
     product = daifa.post(
         "/v1/products",
@@ -123,41 +124,51 @@ def test_a_signature_check_waiting_on_the_node_holds_up_no_other_write(daifa: Da
         expect=201,
     )
     daifa.post(f"/v1/products/{product['id']}/approve", daifa.operator_key, json={"comment": "in order"})
-    daifa.post(f"/v1/products/{product['id']}/authorise_credit", payer.key, json={})
-    [request] = daifa.get("/v1/signature_requests?status=pending", payer.key)["data"]
-    stranger = fresh_chain.account("someone else")
-    forged = "0x" + bytes(stranger.sign_typed_data(full_message=request["typed_data"]).signature).hex()
-
     proxy = RpcProxy(str(fresh_chain.w3.provider.endpoint_uri))  # type: ignore[attr-defined]
     slow = build(daifa.settings, http_web3(proxy.url), daifa.operator_wallet)
-    released = proxy.held["eth_getCode"] = threading.Event()
-    answers: list[Any] = []
     try:
         with TestClient(create_app(slow, UNLIMITED)) as api:
-            signing = threading.Thread(
-                target=lambda: answers.append(
-                    api.post(
-                        f"/v1/signature_requests/{request['id']}/sign",
-                        headers={"Authorization": f"Bearer {payer.key}", "Idempotency-Key": "forged-1"},
-                        json={"signature": forged},
-                    )
-                )
-            )
-            signing.start()
-            deadline = time.monotonic() + 30
-            while not proxy.seen["held"] and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert proxy.seen["held"], "the check did not ask the node"
-            started = time.monotonic()
-            other = daifa.apply("newcomer", "payee")  # a write, while the check waits on the node
-            assert time.monotonic() - started < 5 and other["party"]["status"] == "submitted"
-            assert signing.is_alive()
-            released.set()
-            signing.join(timeout=30)
+            authorised = _while_the_node_holds(
+                daifa, proxy, "eth_getBlockByNumber", "first",
+                lambda: api.post(f"/v1/products/{product['id']}/authorise_credit", json={},
+                                 headers={"Authorization": f"Bearer {payer.key}", "Idempotency-Key": "authorise-1"}),
+            )  # fmt: skip
+            assert authorised.status_code == 200 and authorised.json()["status"] == "awaiting_signatures"
+            [request] = daifa.get("/v1/signature_requests?status=pending", payer.key)["data"]
+            stranger = fresh_chain.account("someone else")
+            forged = "0x" + bytes(stranger.sign_typed_data(full_message=request["typed_data"]).signature).hex()
+            refused = _while_the_node_holds(
+                daifa, proxy, "eth_getCode", "second",
+                lambda: api.post(f"/v1/signature_requests/{request['id']}/sign", json={"signature": forged},
+                                 headers={"Authorization": f"Bearer {payer.key}", "Idempotency-Key": "forged-1"}),
+            )  # fmt: skip
     finally:
-        released.set()
         slow.close()
         proxy.close()
-    [refused] = answers
     assert refused.status_code == 422 and "not by your wallet" in refused.json()["problems"][0]["message"]
     assert daifa.get(f"/v1/signature_requests/{request['id']}", payer.key)["status"] == "pending"
+
+
+def _while_the_node_holds(daifa: Daifa, proxy: RpcProxy, method: str, name: str, send: Callable[[], T]) -> T:
+    """`send()` on a thread while the proxy holds `method`'s requests; meanwhile another party applies (a
+    write), which must be answered at once. Then the node answers, and so does `send()`."""
+    released = proxy.held[method] = threading.Event()
+    proxy.seen["held"] = 0
+    answers: list[T] = []
+    sending = threading.Thread(target=lambda: answers.append(send()))
+    sending.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not proxy.seen["held"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proxy.seen["held"], f"the request did not ask the node {method}"
+        started = time.monotonic()
+        other = daifa.apply(f"newcomer {name}", "payee")  # a write, while the request waits on the node
+        assert time.monotonic() - started < 5 and other["party"]["status"] == "submitted"
+        assert sending.is_alive(), "the request did not wait for the node"
+    finally:
+        released.set()
+        del proxy.held[method]
+        sending.join(timeout=60)
+    [answer] = answers
+    return answer

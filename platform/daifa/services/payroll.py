@@ -94,6 +94,7 @@ def create_plans(
         creating = select(m.PayrollRun.id).where(m.PayrollRun.status == RunStatus.CREATING).limit(1)
         if session.execute(creating).first() is None:
             return 0
+    now = ports.chain.now()  # before the write transaction: a slow node must not hold the write lock
     try:
         with sessions.begin() as session:
             query = (
@@ -105,7 +106,7 @@ def create_plans(
             actor = Actor(Role.PARTY, party_id=run.payer_id)
             rows = _rows(run.filename, run.file, run.time_zone, run.release_time)
             todo = rows[run.created_plans : run.created_plans + chunk]
-            products, now = _open_products(session, actor), ports.chain.now()
+            products = _open_products(session, actor)
             at_recording = run.funding == Funding.AT_RECORDING  # the payer's wallet consents by sending
             for row in todo:
                 try:

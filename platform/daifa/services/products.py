@@ -37,7 +37,10 @@ def apply(
     tokens: Sequence[str],
     expiry: int,
     uploads: Sequence[Upload],
+    now: int,
 ) -> m.Product:
+    """The payee applies for the product; `now` is the chain's time, read before the write transaction
+    (a slow node must not hold the write lock)."""
     payee_id = actor.require_party()
     payee = require_active(session, payee_id, PartyRole.PAYEE, "payee")
     payer = records.get(session, m.Party, payer_id)
@@ -49,7 +52,6 @@ def apply(
         problems.append(Problem("limit", f"must be a whole number of token units from 1 to {UINT104_MAX}"))
     if not tokens or len(tokens) > MAX_TOKENS:
         problems.append(Problem("tokens", f"name 1 to {MAX_TOKENS} token addresses"))
-    now = ports.chain.now()
     if not isinstance(expiry, int) or not now < expiry <= UINT40_MAX:
         problems.append(Problem("expiry", f"must be a unix time after the chain's now ({now})"))
     if problems:
@@ -120,9 +122,12 @@ def decline_credit(session: Session, actor: Actor, product_id: str, reason: str)
     return product
 
 
-def authorise_credit(session: Session, ports: Ports, actor: Actor, product_id: str, limit: int | None) -> m.Product:
+def authorise_credit(
+    session: Session, ports: Ports, actor: Actor, product_id: str, limit: int | None, now: int
+) -> m.Product:
     """The payer authorises the credit (it may lower the limit); the three agreements are generated and
-    both parties are asked to sign the agreement set."""
+    both parties are asked to sign the agreement set, by a deadline from `now` (the chain's time, read
+    before the write transaction)."""
     product = _as_payer(session, actor, product_id)
     product.status = PRODUCT_OPENING.next(ProductStatus(product.status), ProductEvent.AUTHORISE_CREDIT)
     if limit is not None:
@@ -154,7 +159,7 @@ def authorise_credit(session: Session, ports: Ports, actor: Actor, product_id: s
         hashes.append(row.hash)
     product.agreement_hashes = ["0x" + h.hex() for h in hashes]
     product.payer_nonce, product.payee_nonce = nonces.take(session, payer), nonces.take(session, payee)
-    product.deadline = min(ports.chain.now() + ports.signature_ttl, product.expiry)
+    product.deadline = min(now + ports.signature_ttl, product.expiry)
     params = agreement_set_params(product, payer, payee)
     message = td.agreement_set_message(params, product.payer_nonce, product.payee_nonce, product.deadline)
     product.consent_hash = td.hash_struct("AgreementSet", message)

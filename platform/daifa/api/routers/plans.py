@@ -36,8 +36,9 @@ def request_plan(request: Request, actor: CurrentActor, body: s.PlanIn) -> s.Pla
         review_window=body.review_window,
         arbiter=body.arbiter,
     )
+    now = ports(request).chain.now()  # before the write transaction: a slow node must not hold the write lock
     with transaction(request) as session:
-        return views.plan(session, plans.request_plan(session, ports(request), actor, plan_request))
+        return views.plan(session, plans.request_plan(session, ports(request), actor, plan_request, now))
 
 
 def _instalments(body: list[s.InstalmentIn]) -> list[InstalmentRequest]:

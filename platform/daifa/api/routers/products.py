@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from daifa import wire as s
 from daifa.api import views
@@ -29,8 +30,11 @@ async def apply(
     """The payee applies to open the disbursement product for a piece of business with a payer."""
     uploads = await read_uploads(files, ports(request).documents.max_bytes)
     amount = s.parse_amount(limit, "limit")
+    now = await run_in_threadpool(ports(request).chain.now)  # before the write transaction, off the event loop
     with transaction(request) as session:
-        product = products.apply(session, ports(request), actor, payer, business_name, amount, tokens, expiry, uploads)
+        product = products.apply(
+            session, ports(request), actor, payer, business_name, amount, tokens, expiry, uploads, now
+        )
         return views.product(session, product)
 
 
@@ -78,8 +82,9 @@ def authorise_credit(
     request: Request, actor: CurrentActor, product_id: str, body: s.CreditAuthorisationIn
 ) -> s.ProductOut:
     """The payer authorises the credit; the three agreements are generated for both parties to sign."""
+    now = ports(request).chain.now()  # before the write transaction: a slow node must not hold the write lock
     with transaction(request) as session:
-        product = products.authorise_credit(session, ports(request), actor, product_id, body.limit)
+        product = products.authorise_credit(session, ports(request), actor, product_id, body.limit, now)
         return views.product(session, product)
 
 
