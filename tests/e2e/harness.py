@@ -182,19 +182,7 @@ class Daifa:
         sign: Signer | None = None,
     ) -> dict[str, Any]:
         """The payee applies, the operator approves, the payer authorises, both sign: the product is open."""
-        product = self.post(
-            "/v1/products",
-            payee.key,
-            data={
-                "payer": payer.id,
-                "business_name": "Warehouse staffing 2027",
-                "limit": str(limit),
-                "tokens": [token or self.token.address],
-                "expiry": str(self.chain.now() + 400 * DAY),
-            },
-            files=[("files", ("contract.pdf", PDF + b"staffing contract", "application/pdf"))],
-            expect=201,
-        )
+        product = self.apply_for_product(payer, payee, limit, token)
         self.post(f"/v1/products/{product['id']}/approve", self.operator_key, json={"comment": "contract in order"})
         self.post(f"/v1/products/{product['id']}/authorise_credit", payer.key, json={})
         self.sign_pending(payer, sign)
@@ -203,6 +191,30 @@ class Daifa:
         opened = self.get(f"/v1/products/{product['id']}", payer.key)
         assert opened["status"] == "open", opened
         return opened  # type: ignore[no-any-return]
+
+    def apply_for_product(
+        self,
+        payer: Party,
+        payee: Party,
+        limit: int = 1_000_000 * USD,
+        token: str | None = None,
+        business_name: str = "Warehouse staffing 2027",
+        days: int = 400,
+    ) -> dict[str, Any]:
+        """The payee's application for a product with `payer`, for `days`, its contract attached."""
+        return self.post(  # type: ignore[no-any-return]
+            "/v1/products",
+            payee.key,
+            data={
+                "payer": payer.id,
+                "business_name": business_name,
+                "limit": str(limit),
+                "tokens": [token or self.token.address],
+                "expiry": str(self.chain.now() + days * DAY),
+            },
+            files=[("files", ("contract.pdf", PDF + b"staffing contract", "application/pdf"))],
+            expect=201,
+        )
 
     def agree_plan(
         self, payer: Party, payee: Party, body: dict[str, Any], sign: Signer | None = None

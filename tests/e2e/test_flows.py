@@ -210,19 +210,7 @@ def test_refusals_and_withdrawals_end_their_flows(daifa: Daifa) -> None:
     assert refused.value.status == 409 and refused.value.body["code"] == "invalid_transition"
 
     # The payer declines the credit.
-    product = daifa.post(
-        "/v1/products",
-        payee.key,
-        data={
-            "payer": payer.id,
-            "business_name": "Night shifts",
-            "limit": str(1_000 * USD),
-            "tokens": [daifa.token.address],
-            "expiry": str(daifa.chain.now() + 100 * DAY),
-        },
-        files=[("files", ("contract.pdf", PDF, "application/pdf"))],
-        expect=201,
-    )
+    product = daifa.apply_for_product(payer, payee, 1_000 * USD, business_name="Night shifts", days=100)
     daifa.post(f"/v1/products/{product['id']}/approve", daifa.operator_key, json={})
     declined = daifa.post(f"/v1/products/{product['id']}/decline_credit", payer.key, json={"reason": "budget cut"})
     assert declined["status"] == "credit_declined"

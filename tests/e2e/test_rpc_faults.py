@@ -110,19 +110,7 @@ def test_questions_to_a_slow_node_hold_up_no_other_write(daifa: Daifa, fresh_cha
     transaction: while the node is slow to answer, everyone else's writes go on (on SQLite they would all
     wait for the one write lock, and fail after its timeout)."""
     payer, payee = daifa.onboard("employer", "payer"), daifa.onboard("carrier", "payee")
-    product = daifa.post(
-        "/v1/products",
-        payee.key,
-        data={
-            "payer": payer.id,
-            "business_name": "Freight",
-            "limit": "1000",
-            "tokens": [daifa.token.address],
-            "expiry": str(fresh_chain.now() + 400 * DAY),
-        },
-        files=[("files", ("contract.pdf", b"%PDF-1.4\ncontract", "application/pdf"))],
-        expect=201,
-    )
+    product = daifa.apply_for_product(payer, payee)
     daifa.post(f"/v1/products/{product['id']}/approve", daifa.operator_key, json={"comment": "in order"})
     proxy = RpcProxy(str(fresh_chain.w3.provider.endpoint_uri))  # type: ignore[attr-defined]
     slow = build(daifa.settings, http_web3(proxy.url), daifa.operator_wallet)
