@@ -253,13 +253,13 @@ def typed_plan(ports: Ports, params: PlanParams, instalments: Sequence[Instalmen
 
 
 def on_signatures_complete(session: Session, ports: Ports, plan_id: int) -> None:
-    """The payer signed: the payee is asked to confirm by signing the same. Both signed: the plan goes to
-    the relayer."""
+    """The payer signed: the payee is asked to confirm by signing the same. Both signed: the plan waits
+    for the transaction that records it (`_await_recording`)."""
     plan = records.get(session, m.Plan, plan_id, for_update=True)
     if plan.status == PlanStatus.AWAITING_PAYER:
         _send_to_payee(session, ports, plan)
     else:
-        _send_to_chain(session, ports, plan)
+        _await_recording(session, plan)
 
 
 def _send_to_payee(session: Session, ports: Ports, plan: m.Plan, event: PlanEvent = PlanEvent.PAYER_SIGN) -> None:
@@ -272,7 +272,7 @@ def _send_to_payee(session: Session, ports: Ports, plan: m.Plan, event: PlanEven
     payroll_progress.announce(session, [plan.payroll_run_id], milestones=["signed"])
 
 
-def _send_to_chain(session: Session, ports: Ports, plan: m.Plan) -> None:
+def _await_recording(session: Session, plan: m.Plan) -> None:
     """Both signed: the worker's next turn queues the plan for the relayer to record (recording.queue), or,
     in a run the payer funds at recording, the plan waits for the payer's wallet (payroll_funding)."""
     run = None if plan.payroll_run_id is None else session.get(m.PayrollRun, plan.payroll_run_id)
