@@ -233,6 +233,10 @@ def test_a_file_that_cannot_be_read_is_refused_with_what_to_do(daifa: Daifa) -> 
 
     assert problems("payroll.csv", "payee,wages\nx,1") == [(None, "header")]
     assert problems("payroll.csv", HEADER) == [(None, "file")]  # no rows
+    # A lone CR ends a line, as in files from old Macs: here it splits a row in two, each short of fields.
+    assert problems("payroll.csv", f"{HEADER}\n{payee.id},1\r,2030-01-01,,,,")[0] == (2, "first_release")
+    endless = f'{HEADER}\n{payee.id},1,2030-01-01,,,,"' + ("x" * 1_000 + "\n") * 140 + '"'  # a 140,000-long field
+    assert problems("payroll.csv", endless) == [(2, "file")]
     assert problems("payroll.jsonl", '{"payee": "x"}\n[1, 2]') == [(2, "file")]
     assert problems("payroll.csv", f"{HEADER}\n{payee.id},1e3,2030-01-01,,,,") == [(2, "amounts")]
     assert problems("payroll.csv", f"{HEADER}\n{payee.id},-5,2030-01-01,,,,") == [(2, "amounts")]

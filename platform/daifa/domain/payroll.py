@@ -139,7 +139,18 @@ def _csv(text: str) -> list[tuple[int, dict[str, Any]]]:
     lines = text.splitlines()
     if any(len(line) > MAX_LINE for line in lines):
         raise InvalidInput([Problem("file", f"a line is longer than {MAX_LINE} characters")])
-    reader = csv.DictReader(io.StringIO(text), restkey="_extra")
+    # newline="" as the csv module asks: a lone CR ends a line (as splitlines above counts them) instead of
+    # being an error inside an unquoted field.
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey="_extra")
+    try:
+        return _csv_records(reader)
+    except csv.Error as error:  # a quoted field longer than the csv module takes, say
+        line = reader.line_num + 1  # the module counts the lines of the rows it read whole
+        detail = f"the row from line {line} cannot be read as CSV ({error}): check its quotes"
+        raise InvalidInput([Problem("file", detail, line)]) from None
+
+
+def _csv_records(reader: csv.DictReader[str]) -> list[tuple[int, dict[str, Any]]]:
     header = [name.strip() for name in reader.fieldnames or []]
     unknown = sorted(set(header) - set(FIELDS))
     missing = [name for name in REQUIRED if name not in header]
