@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Select, select
 from sqlalchemy.orm import Session
 
 from daifa import wire
+from daifa.api.idempotency import claim_of
 from daifa.bootstrap import Platform
 from daifa.domain.limits import MAX_ID
 from daifa.errors import Forbidden, InvalidInput, NotFound, Problem, Unauthenticated
@@ -34,10 +35,24 @@ def ports(request: Request) -> Ports:
 @contextmanager
 def transaction(request: Request) -> Iterator[Session]:
     """One database transaction: committed when the block ends normally, rolled back on any error, so a
-    refused request changes nothing. A GET reads without taking SQLite's write lock."""
-    factory = platform(request).readers if request.method == "GET" else platform(request).sessions
-    with factory.begin() as session:
-        yield session
+    refused request changes nothing. A GET reads without taking SQLite's write lock. A POST's first
+    write transaction also claims its Idempotency-Key, so the claim commits with the request's changes."""
+    if request.method == "GET":
+        with platform(request).readers.begin() as session:
+            yield session
+        return
+    claim = claim_of(request.scope)
+    try:
+        with platform(request).sessions.begin() as session:
+            if claim is not None:
+                claim.take(session)
+            yield session
+    except BaseException:
+        if claim is not None:
+            claim.transaction_ended(committed=False)
+        raise
+    if claim is not None:
+        claim.transaction_ended(committed=True)
 
 
 @contextmanager

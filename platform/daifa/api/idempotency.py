@@ -2,8 +2,15 @@
 
 The first request with a key runs and its response (any non-5xx) is kept under the key, scoped to the
 caller; a retry with the same key and the same request gets the kept response, marked
-`Idempotent-Replayed: true`; the same key with another request is refused. A 5xx is not kept, so the
-retry runs again (the platform's transactions roll back on a 5xx, so nothing ran twice).
+`Idempotent-Replayed: true`; the same key with another request is refused.
+
+The key is claimed inside the request's own first write transaction (`Claim.take`, called by
+`daifa.api.deps.transaction`): the claim commits exactly when the request's changes do, so a claimed
+key always means the request took effect, and a refused request (rolled back) leaves no claim. Of two
+concurrent requests with one key, the second's claim conflicts and it changes nothing (409, retry in
+a moment). The response is kept by one more, small write once the answer is known. A 5xx is not kept:
+if it rolled back, the retry runs again; if its changes had committed, the claim stays and the retry
+is told the request took effect.
 
 The caller is the API key it authenticated with (its id, not the header's spelling), or, without a
 key, its address: one caller never sees another's kept response. A request with a key that does not
@@ -16,19 +23,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
+from starlette.datastructures import Headers
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daifa.api.problems import MEDIA_TYPE, problem
+from daifa.errors import Conflict
 from daifa.services import credentials
 from daifa.services.housekeeping import IDEMPOTENCY_KEPT_FOR as KEPT_FOR
 from daifa.store.models import IdempotencyRecord, utcnow
@@ -37,6 +45,58 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 ABANDONED_AFTER = timedelta(minutes=2)
 SHOWN_ONCE = frozenset({"api_key", "secret"})  # response fields a replay must not repeat
+STATE_KEY = "idempotency"  # where the request's Claim waits in the ASGI scope's state
+
+
+class KeyInUse(Conflict):
+    code = "request_in_progress"
+
+    def __init__(self) -> None:
+        super().__init__("another request with this Idempotency-Key is running: retry in a moment")
+
+
+@dataclass
+class Claim:
+    """A POST's key, to be claimed by the request's first write transaction."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    expired: bool = False  # a record of this key older than KEPT_FOR is there: it gives way
+    state: str = "open"  # open -> taking -> committed; lost when another request holds the key
+
+    def take(self, session: Session) -> None:
+        """Inserts the claim in `session`'s transaction, the first time only; a key another request holds
+        raises KeyInUse, which rolls the whole transaction back."""
+        if self.state != "open":
+            return
+        if self.expired:
+            session.execute(self.delete_expired())
+        try:
+            session.execute(
+                insert(IdempotencyRecord).values(scope=self.scope, key=self.key, request_hash=self.fingerprint)
+            )
+        except IntegrityError:
+            self.state = "lost"
+            raise KeyInUse() from None
+        self.state = "taking"
+
+    def transaction_ended(self, committed: bool) -> None:
+        if self.state == "taking":
+            self.state = "committed" if committed else "open"
+
+    def delete_expired(self) -> Any:
+        return delete(IdempotencyRecord).where(
+            IdempotencyRecord.scope == self.scope,
+            IdempotencyRecord.key == self.key,
+            IdempotencyRecord.created_at < utcnow() - KEPT_FOR,
+        )
+
+
+def claim_of(scope: Scope) -> Claim | None:
+    """The request's claim, for POSTs the middleware let through."""
+    claim = scope.get("state", {}).get(STATE_KEY)
+    return claim if isinstance(claim, Claim) else None
 
 
 def _without_boundary(body: bytes, content_type: str) -> bytes:
@@ -67,115 +127,201 @@ def _blank(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class _Kept:
+    request_hash: str
+    status_code: int | None
+    response_body: bytes | None
+    expired: bool
+    age: timedelta
+
+
 class IdempotencyMiddleware:
     """Sends POSTs through the idempotency check and everything else straight to the app (a plain ASGI
-    middleware: reads do not pay for BaseHTTPMiddleware's request and response wrapping)."""
+    middleware: no request or response wrapping beyond reading the body and holding the answer until it
+    is kept)."""
 
     def __init__(self, app: ASGIApp, sessions: sessionmaker[Session], read_engine: Engine) -> None:
         self.app = app
-        self.posts = _IdempotentPosts(app, sessions, read_engine)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            await self.posts(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-
-class _IdempotentPosts(BaseHTTPMiddleware):
-    def __init__(self, app: ASGIApp, sessions: sessionmaker[Session], read_engine: Engine) -> None:
-        super().__init__(app)
         self.sessions = sessions
         self.read_engine = read_engine
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        path = request.url.path
-        key = request.headers.get(HEADER, "")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        path, headers = scope["path"], Headers(scope=scope)
+        key = headers.get(HEADER, "")
         if not key:
             detail = f"send an {HEADER} header (a fresh UUID) with every POST, so a retry cannot act twice"
-            return problem(400, "idempotency_key_required", detail, path)
+            await problem(400, "idempotency_key_required", detail, path)(scope, receive, send)
+            return
         if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            return problem(
-                400, "idempotency_key_invalid", f"the key must be 1 to {MAX_KEY_LENGTH} printable characters", path
+            detail = f"the key must be 1 to {MAX_KEY_LENGTH} printable characters"
+            await problem(400, "idempotency_key_invalid", detail, path)(scope, receive, send)
+            return
+        body = await _body(receive)
+        # Two indexed reads on the event loop, like authentication's: cheaper than a thread hop, and they
+        # never wait for a writer.
+        with self.read_engine.connect() as connection:
+            caller = _caller(connection, headers, scope)
+            kept = None if caller is None else _kept(connection, caller, key)
+        if caller is None:  # a key that does not authenticate: the app answers 401
+            await self.app(scope, _replaying(body, receive), send)
+            return
+        fingerprint = _fingerprint(scope, body, headers.get("content-type", ""))
+        if kept is not None and not kept.expired:
+            await self._answer_again(kept, fingerprint, path)(scope, receive, send)
+            return
+        claim = Claim(caller, key, fingerprint, expired=kept is not None)
+        scope.setdefault("state", {})[STATE_KEY] = claim
+        answer = _Answer()
+        await self.app(scope, _replaying(body, receive), answer.hold)
+        if answer.start is None:
+            return  # the app sent nothing (the client went away)
+        await run_in_threadpool(self._keep, claim, answer.status, answer.content)
+        await answer.release(send)
+
+    def _answer_again(self, kept: _Kept, fingerprint: str, path: str) -> Response:
+        if kept.request_hash != fingerprint:
+            detail = f"this {HEADER} was used for another request: use a new key for a new request"
+            return problem(409, "idempotency_key_reused", detail, path)
+        if kept.status_code is None:
+            if kept.age < ABANDONED_AFTER:
+                detail = "the first request with this key is still finishing: retry in a moment"
+                return problem(409, "request_in_progress", detail, path)
+            detail = (
+                "the first request with this key took effect, but its answer was lost: "
+                "read (GET) what it changed, and use a new key for a new request"
             )
-        scope = await run_in_threadpool(self._caller, request)
-        if scope is None:
-            return await call_next(request)  # a key that does not authenticate: the app answers 401
-        body = await request.body()
-        fingerprint = hashlib.sha256(
-            b"\n".join(
-                [
-                    request.method.encode(),
-                    str(request.url.path).encode(),
-                    request.url.query.encode(),
-                    _without_boundary(body, request.headers.get("content-type", "")),
-                ]
-            )
-        ).hexdigest()
-        previous = await run_in_threadpool(self._claim, scope, key, fingerprint)
-        if previous is not None:
-            if previous.request_hash != fingerprint:
-                detail = f"this {HEADER} was used for another request: use a new key for a new request"
-                return problem(409, "idempotency_key_reused", detail, path)
-            if previous.status_code is None:
-                if utcnow() - previous.created_at < ABANDONED_AFTER:
-                    return problem(
-                        409,
-                        "request_in_progress",
-                        "the first request with this key is still running: retry in a moment",
-                        path,
-                    )
-                detail = (
-                    "the first request with this key never finished: "
-                    "check (GET) whether it took effect, then use a new key"
+            return problem(409, "idempotency_key_abandoned", detail, path)
+        status = kept.status_code
+        replay = Response(kept.response_body, status_code=status, media_type=_media(status))
+        replay.headers["Idempotent-Replayed"] = "true"
+        return replay
+
+    def _keep(self, claim: Claim, status: int, content: bytes) -> None:
+        """Keeps the answer under the claim. A 5xx is not kept; the answer of a request that never took
+        the claim (refused, so rolled back, or one that writes nothing) is kept under a new record, unless
+        another request took the key meanwhile."""
+        if status >= 500 or claim.state == "lost":
+            return
+        kept = {"status_code": status, "response_body": blank_secrets(content)}
+        if claim.state == "committed":
+            with self.sessions.begin() as session:
+                session.execute(
+                    update(IdempotencyRecord)
+                    .where(IdempotencyRecord.scope == claim.scope, IdempotencyRecord.key == claim.key)
+                    .values(**kept)
                 )
-                return problem(409, "idempotency_key_abandoned", detail, path)
-            replay = Response(
-                previous.response_body, status_code=previous.status_code, media_type=_media(previous.status_code)
-            )
-            replay.headers["Idempotent-Replayed"] = "true"
-            return replay
-        response = await call_next(request)
-        content = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
-        await run_in_threadpool(self._finish, scope, key, response.status_code, content)
-        return Response(content, status_code=response.status_code, headers=dict(response.headers))
+            return
+        try:
+            with self.sessions.begin() as session:
+                if claim.expired:
+                    session.execute(claim.delete_expired())
+                session.execute(
+                    insert(IdempotencyRecord).values(
+                        scope=claim.scope, key=claim.key, request_hash=claim.fingerprint, **kept
+                    )
+                )
+        except IntegrityError:
+            pass  # another request with the key ran meanwhile: its answer is the one kept
 
-    def _caller(self, request: Request) -> str | None:
-        """The idempotency scope of the caller: its key's id, or its address; None for a key that does not
-        authenticate."""
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if given.strip() and scheme.lower() == "bearer":
-            with self.read_engine.connect() as connection:
-                key_id = credentials.key_id(connection, given.strip())
-            return None if key_id is None else hashlib.sha256(f"key:{key_id}".encode()).hexdigest()
-        address = request.client.host if request.client else "unknown"
-        return hashlib.sha256(f"address:{address}".encode()).hexdigest()
 
-    def _claim(self, scope: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
-        """Records the key as running; returns the earlier record instead if the key was seen (within
-        KEPT_FOR: an older record is dropped and the key starts afresh)."""
-        for _attempt in range(2):
-            try:
-                with self.sessions.begin() as session:
-                    session.add(IdempotencyRecord(scope=scope, key=key, request_hash=fingerprint))
-                return None
-            except IntegrityError:
-                with self.sessions.begin() as session:
-                    previous = session.get(IdempotencyRecord, (scope, key))
-                    if previous is None or utcnow() - previous.created_at < KEPT_FOR:
-                        return previous
-                    session.delete(previous)
+class _Answer:
+    """The app's response, held until it is kept (a retry right after it must find it)."""
+
+    def __init__(self) -> None:
+        self.start: Message | None = None
+        self.chunks: list[bytes] = []
+
+    async def hold(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+        elif message["type"] == "http.response.body":
+            self.chunks.append(message.get("body", b""))
+
+    @property
+    def status(self) -> int:
+        assert self.start is not None
+        return int(self.start["status"])
+
+    @property
+    def content(self) -> bytes:
+        return b"".join(self.chunks)
+
+    async def release(self, send: Send) -> None:
+        assert self.start is not None
+        await send(self.start)
+        await send({"type": "http.response.body", "body": self.content, "more_body": False})
+
+
+def _caller(connection: Connection, headers: Headers, scope: Scope) -> str | None:
+    """The idempotency scope of the caller: its key's id, or its address; None for a key that does not
+    authenticate."""
+    scheme, _, given = headers.get("authorization", "").partition(" ")
+    if given.strip() and scheme.lower() == "bearer":
+        key_id = credentials.key_id(connection, given.strip())
+        return None if key_id is None else hashlib.sha256(f"key:{key_id}".encode()).hexdigest()
+    client = scope.get("client")
+    address = client[0] if client else "unknown"
+    return hashlib.sha256(f"address:{address}".encode()).hexdigest()
+
+
+async def _body(receive: Receive) -> bytes:
+    """The whole request body (the request guard outside has already bounded its size)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """The body read once, given to the app as if it came now; then the client's own messages (a
+    disconnect)."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _fingerprint(scope: Scope, body: bytes, content_type: str) -> str:
+    return hashlib.sha256(
+        b"\n".join(
+            [
+                scope["method"].encode(),
+                scope["path"].encode(),
+                scope.get("query_string", b""),
+                _without_boundary(body, content_type),
+            ]
+        )
+    ).hexdigest()
+
+
+def _kept(connection: Connection, caller: str, key: str) -> _Kept | None:
+    row = connection.execute(
+        select(
+            IdempotencyRecord.request_hash,
+            IdempotencyRecord.status_code,
+            IdempotencyRecord.response_body,
+            IdempotencyRecord.created_at,
+        ).where(IdempotencyRecord.scope == caller, IdempotencyRecord.key == key)
+    ).first()
+    if row is None:
         return None
-
-    def _finish(self, scope: str, key: str, status: int, content: bytes) -> None:
-        with self.sessions.begin() as session:
-            record = session.get(IdempotencyRecord, (scope, key))
-            if record is None:
-                return
-            if status >= 500:
-                session.delete(record)
-            else:
-                record.status_code, record.response_body = status, blank_secrets(content)
+    age = utcnow() - row.created_at
+    return _Kept(row.request_hash, row.status_code, row.response_body, age >= KEPT_FOR, age)
 
 
 def _media(status: int) -> str:

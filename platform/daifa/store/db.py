@@ -70,9 +70,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def bookkeeping_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Write sessions whose commits on SQLite wait for no fsync (see above); on PostgreSQL the same as
-    `session_factory`. For the API's idempotency records: losing one in a power cut at worst makes a
-    retry of that request answer "abandoned, check and use a new key", and a request's own changes commit
-    with FULL after its key is claimed, which puts the claim on disk with them."""
+    `session_factory`. For the API's kept answers: the key's claim commits (FULL) with the request's own
+    changes; losing the answer kept after it in a power cut at worst makes a retry of that request answer
+    "it took effect, read what it changed"."""
     return sessionmaker(engine.execution_options(sqlite_synchronous="NORMAL"), expire_on_commit=False)
 
 
