@@ -56,6 +56,7 @@ from daifa.bootstrap import Settings, build
 from daifa.chain.artifacts import load_artifact
 from daifa.deploy import deploy
 from daifa.devnet import DEV_OPERATOR_KEY, Devnet, free_port
+from daifa.domain.limits import MAX_SIGNATURES_PER_REQUEST
 from daifa.errors import DaifaError
 from daifa.services import credentials
 from daifa.services.context import Role
@@ -283,14 +284,16 @@ class Bench:
         self.parallel(lambda i: self.sign_all(self.payees[i], self.payee_wallets[i]), range(self.n))
 
     def sign_all(self, client: Client, wallet: LocalAccount) -> None:
+        """The party's wallet signs what waits for it; the signatures go in batches of 100 (one request for
+        a labour firm's one, ten for the employer's thousand)."""
         pending = list(client.list_signature_requests())
 
-        def sign(request: Any) -> None:
-            client.sign(
-                request.id, "0x" + bytes(wallet.sign_typed_data(full_message=request.typed_data).signature).hex()
-            )
+        def signed(request: Any) -> tuple[str, str]:
+            return request.id, "0x" + bytes(wallet.sign_typed_data(full_message=request.typed_data).signature).hex()
 
-        self.parallel(sign, pending)
+        made = [signed(request) for request in pending]
+        batches = [made[i : i + MAX_SIGNATURES_PER_REQUEST] for i in range(0, len(made), MAX_SIGNATURES_PER_REQUEST)]
+        self.parallel(client.sign_many, batches)
 
     # ------------------------------------------------------------------------------ the month
 

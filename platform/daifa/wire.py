@@ -11,7 +11,16 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from daifa.domain.limits import MAX_ID, MAX_LABEL, MAX_MATERIALS, MAX_NAME, MAX_SIGNATURE_BYTES, MAX_TEXT, MAX_URL
+from daifa.domain.limits import (
+    MAX_ID,
+    MAX_LABEL,
+    MAX_MATERIALS,
+    MAX_NAME,
+    MAX_SIGNATURE_BYTES,
+    MAX_SIGNATURES_PER_REQUEST,
+    MAX_TEXT,
+    MAX_URL,
+)
 from daifa.domain.plans import MAX_FEE_BPS, MAX_INSTALMENTS, UINT32_MAX, UINT40_MAX
 from daifa.errors import InvalidInput, Problem
 
@@ -122,6 +131,18 @@ class SignatureIn(In):
         max_length=2 + 2 * MAX_SIGNATURE_BYTES,
         description="0x-prefixed hex: the 65 bytes eth_signTypedData_v4 returns, or a contract wallet's signature "
         "(a Safe's owners' signatures, concatenated), up to 4,096 bytes",
+    )
+
+
+class SignedRequestIn(SignatureIn):
+    request: str = Field(max_length=MAX_ID, description="the signature request's id (sig_12)")
+
+
+class SignaturesIn(In):
+    signatures: list[SignedRequestIn] = Field(
+        min_length=1,
+        max_length=MAX_SIGNATURES_PER_REQUEST,
+        description=f"1 to {MAX_SIGNATURES_PER_REQUEST} signatures, each over its request's typed_data",
     )
 
 

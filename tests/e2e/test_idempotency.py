@@ -70,7 +70,9 @@ def test_a_key_another_request_holds_stops_the_transaction_that_would_claim_it(d
         session.add(m.IdempotencyRecord(scope="caller", key="k", request_hash="first"))
     claim = Claim("caller", "k", "second")
     with pytest.raises(KeyInUse), daifa.platform.sessions.begin() as session:
-        session.add(m.Document(hash=b"\x01" * 32, filename="x", content_type="text/plain", size=1, purpose="t", subject="t:1"))
+        session.add(
+            m.Document(hash=b"\x01" * 32, filename="x", content_type="text/plain", size=1, purpose="t", subject="t:1")
+        )
         session.flush()
         claim.take(session)
     assert claim.state == "lost"

@@ -34,6 +34,7 @@ REQUEST_ID_HEADER = "Request-Id"
 MAX_JSON_DEPTH = 32  # the deepest body the API takes is a plan: object > list > object > list
 JSON_BODY = 256 * 1024  # bytes: every JSON request but a plan's
 PLAN_BODY = 4 * 1024 * 1024  # a plan of 252 instalments, each with its verification text and materials
+SIGNATURES_BODY = 1024 * 1024  # 100 signatures of contract wallets, each up to 4,096 bytes in hex
 UPLOAD_BODY = 64 * 1024 * 1024  # a multipart request: several documents of up to 20 MiB each
 UPLOADS_AT_ONCE = 4  # multipart requests read at once per process
 UPLOAD_WAIT = 10.0  # seconds an upload waits for its turn before it is told to retry
@@ -75,7 +76,12 @@ class BodyLimits:
 
     json: int = JSON_BODY
     upload: int = UPLOAD_BODY
-    by_route: dict[tuple[str, str], int] = field(default_factory=lambda: {("POST", "/v1/plans"): PLAN_BODY})
+    by_route: dict[tuple[str, str], int] = field(
+        default_factory=lambda: {
+            ("POST", "/v1/plans"): PLAN_BODY,
+            ("POST", "/v1/signature_requests/signatures"): SIGNATURES_BODY,
+        }
+    )
 
     def of(self, method: str, path: str, content_type: str) -> int:
         if content_type.startswith("multipart/form-data"):

@@ -327,17 +327,18 @@ def sign(
             return
         if not signers and not owner_signatures:
             raise typer.BadParameter("sign with --wallet, --signer-url, or --owner-signature")
-        signed = []
+        made = []
         for request in requests:
             if not out.json:
                 shown = describe(request.typed_data, request.context, timezone)
                 out.terms(shown, title=f"{request.id}: {request.purpose} for {request.subject}")
             if not yes and not typer.confirm("sign this?"):
                 continue
-            result = client.sign(request.id, _signature(party, request.typed_data, signers, owner_signatures or []))
-            signed.append(result.id)
-            if not out.json:
-                out.say(f"signed {result.id}")
+            made.append((request.id, _signature(party, request.typed_data, signers, owner_signatures or [])))
+        signed = [result.id for result in client.sign_many(made)]  # a hundred to a request
+        if not out.json:
+            for request_id in signed:
+                out.say(f"signed {request_id}")
     if out.json:
         out.say("signed", signed=signed)
 

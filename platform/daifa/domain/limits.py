@@ -6,6 +6,7 @@ MAX_TEXT = 2_000  # characters of a comment, a reason, a note, a verification me
 MAX_MATERIALS = 20  # materials one instalment may require
 MAX_TOKENS = 8  # tokens one product may pay in
 MAX_SIGNATURE_BYTES = 4_096  # a contract wallet's signature: a multisig of 60 owners (ECDSA's is 65)
+MAX_SIGNATURES_PER_REQUEST = 100  # one POST of signatures: a payer signing a month's agreements in batches
 MAX_ID = 40  # characters of a public id (prd_12)
 MAX_URL = 2_000  # characters of a webhook URL
 MAX_LABEL = 100  # characters of an API key's label

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from daifa import wire as s
 from daifa.content_types import sniff_content_type
+from daifa.domain.limits import MAX_SIGNATURES_PER_REQUEST
 from daifa.sdk.errors import from_problem, unreachable
 
 M = TypeVar("M", bound=BaseModel)
@@ -334,6 +335,19 @@ class Client:
         return self._post(
             s.SignatureRequestOut, f"/v1/signature_requests/{request_id}/sign", json={"signature": signature}, **kw
         )
+
+    def sign_many(self, signed: Sequence[tuple[str, str]]) -> list[s.SignatureRequestOut]:
+        """Posts (request id, signature) pairs in batches of 100, each under its own idempotency key: a
+        batch is stored whole or refused with every wrong signature listed (InvalidInput, whose problems
+        name `signatures[i]` within that batch)."""
+        stored: list[s.SignatureRequestOut] = []
+        for start in range(0, len(signed), MAX_SIGNATURES_PER_REQUEST):
+            batch = signed[start : start + MAX_SIGNATURES_PER_REQUEST]
+            body = {"signatures": [{"request": request_id, "signature": signature} for request_id, signature in batch]}
+            stored.extend(
+                self._post(s.Page[s.SignatureRequestOut], "/v1/signature_requests/signatures", json=body).data
+            )
+        return stored
 
     # ------------------------------------------------------------------------------ documents, events
 

@@ -9,6 +9,7 @@ owns the record goes on: the handler the composition root wired for the subject'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -119,6 +120,28 @@ def check(session: Session, ports: Ports, actor: Actor, request_id: str, signatu
     assert party is not None
     _check(ports, party.address, row.typed_data, signature)
     return signature
+
+
+def check_many(session: Session, ports: Ports, actor: Actor, signed: Sequence[tuple[str, str]]) -> list[bytes]:
+    """`check` for each (request id, signature) of a batch; every refusal is listed, by its place in the
+    batch (`signatures[3].signature`), so the whole batch is refused or none of it."""
+    problems: list[Problem] = []
+    checked: list[bytes] = []
+    seen: set[str] = set()
+    for i, (request_id, signature_hex) in enumerate(signed):
+        if request_id in seen:
+            problems.append(Problem(f"signatures[{i}].request", "is named twice in this batch: name it once"))
+            continue
+        seen.add(request_id)
+        try:
+            checked.append(check(session, ports, actor, request_id, signature_hex))
+        except InvalidInput as refused:
+            problems.extend(Problem(f"signatures[{i}].{p.field}", p.message) for p in refused.problems)
+        except (NotFound, Conflict) as refused:
+            problems.append(Problem(f"signatures[{i}].request", refused.message))
+    if problems:
+        raise InvalidInput(problems)
+    return checked
 
 
 def submit(session: Session, ports: Ports, actor: Actor, request_id: str, signature: bytes) -> m.SignatureRequest:

@@ -26,6 +26,21 @@ def list_requests(
         return page.visible(session, actor, m.SignatureRequest, views.signature_request, wanted)
 
 
+@router.post("/signatures", response_model=s.Page[s.SignatureRequestOut])
+def sign_many(request: Request, actor: CurrentActor, body: s.SignaturesIn) -> s.Page[s.SignatureRequestOut]:
+    """Post up to 100 signatures at once (a payer signing a month's agreement sets): each is checked as
+    one posted alone would be, and the batch is stored whole or, with every refusal listed, not at all."""
+    signed = [(item.request, item.signature) for item in body.signatures]
+    with reading(request) as session:
+        checked = signatures.check_many(session, ports(request), actor, signed)
+    with transaction(request) as session:
+        rows = [
+            signatures.submit(session, ports(request), actor, request_id, signature)
+            for (request_id, _), signature in zip(signed, checked, strict=True)
+        ]
+        return s.Page(data=[views.signature_request(row) for row in rows], has_more=False)
+
+
 @router.get("/{request_id}", response_model=s.SignatureRequestOut)
 def get_request(request: Request, actor: CurrentActor, request_id: str) -> s.SignatureRequestOut:
     with transaction(request) as session:
