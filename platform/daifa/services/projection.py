@@ -27,7 +27,7 @@ from daifa.domain.ledger import ChainEvent, InstalmentState, Ledger, PlanState
 from daifa.domain.onboarding import ONBOARDING, PartyEvent, PartyStatus
 from daifa.domain.payroll import Funding
 from daifa.domain.plan_requests import PLAN_LIFECYCLE, PlanEvent, PlanStatus
-from daifa.domain.plans import InstalmentStatus
+from daifa.domain.plans import InstalmentStatus, PlanParams
 from daifa.domain.products import PRODUCT_OPENING, ProductEvent, ProductStatus
 from daifa.services import notifications, outcomes, payroll_progress, records
 from daifa.services.notifications import emit
@@ -99,12 +99,11 @@ class Projection:
         the plans folded."""
         plans = _by(session, m.Plan.chain_plan_id, set(by_plan))
         rows = _instalments_of(session, plans.values())
-        _by(session, m.Product.id, {p.product_id for p in plans.values()})  # into the identity map: plan_params
-        _by(session, m.Party.id, {i for p in plans.values() for i in (p.payer_id, p.payee_id)})
+        params = records.plan_params_of(session, plans.values())
         for chain_plan_id, plan_events in by_plan.items():
             plan = plans.get(chain_plan_id)
             if plan is not None:  # else a plan recorded outside the platform
-                self._fold_plan(session, plan, rows[plan.id], plan_events, notify)
+                self._fold_plan(session, plan, params[plan.id], rows[plan.id], plan_events, notify)
         return list(plans.values())
 
     def rebuild(self, session: Session, after_block: int | None = None) -> None:
@@ -219,6 +218,7 @@ class Projection:
         self,
         session: Session,
         plan: m.Plan,
+        params: PlanParams,
         rows: list[m.Instalment],
         events: list[tuple[ChainEvent, str]],
         notify: bool,
@@ -230,7 +230,7 @@ class Projection:
         state = ledger.plans[plan.chain_plan_id] = PlanState(
             plan.chain_plan_id,
             plan.consent_hash,
-            records.plan_params(session, plan),
+            params,
             b"",
             [_state(row) for row in rows],
         )

@@ -7,7 +7,8 @@ exists.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, or_, select, true
 from sqlalchemy.orm import Session
@@ -158,9 +159,32 @@ def terms(row: m.Instalment) -> InstalmentTerms:
 
 def plan_params(session: Session, plan: m.Plan) -> PlanParams:
     product = session.get(m.Product, plan.product_id)
-    assert product is not None and product.chain_agreement_set_id is not None
     payer, payee = session.get(m.Party, plan.payer_id), session.get(m.Party, plan.payee_id)
-    assert payer is not None and payee is not None
+    assert product is not None and payer is not None and payee is not None
+    return _plan_params(plan, product, payer, payee)
+
+
+def plan_params_of(session: Session, plans: Iterable[m.Plan]) -> dict[int, PlanParams]:
+    """`plan_params` of many plans by plan id, their products and parties read a few hundred at a time (a
+    Session.get each would be a query each: the session keeps only the rows something still holds)."""
+    plans = list(plans)
+    products = _rows_by_id(session, m.Product, {p.product_id for p in plans})
+    parties = _rows_by_id(session, m.Party, {i for p in plans for i in (p.payer_id, p.payee_id)})
+    return {p.id: _plan_params(p, products[p.product_id], parties[p.payer_id], parties[p.payee_id]) for p in plans}
+
+
+def _rows_by_id(session: Session, model: type[T], ids: set[int]) -> dict[int, T]:
+    key: Any = model.id  # type: ignore[attr-defined]
+    ordered = sorted(ids)
+    found: dict[int, T] = {}
+    for start in range(0, len(ordered), 500):
+        for row in session.scalars(select(model).where(key.in_(ordered[start : start + 500]))):
+            found[getattr(row, "id")] = row  # noqa: B009 (T is any model: each has an integer id)
+    return found
+
+
+def _plan_params(plan: m.Plan, product: m.Product, payer: m.Party, payee: m.Party) -> PlanParams:
+    assert product.chain_agreement_set_id is not None
     return PlanParams(
         agreement_set_id=product.chain_agreement_set_id,
         payer=payer.address,

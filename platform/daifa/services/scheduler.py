@@ -138,10 +138,11 @@ class Scheduler:
                     session.delete(entry)
                     continue
                 rows = _instalments_of(session, list(plans.values()))
+                params_of = records.plan_params_of(session, plans.values())
                 items = []
                 for plan_id, indices in claimed.items():  # each plan's params and tree once, for all its items
                     plan = plans[plan_id]
-                    params = abi.plan_params(records.plan_params(session, plan))
+                    params = abi.plan_params(params_of[plan_id])
                     refs = calls.instalment_refs(rows[plan_id], indices)
                     items += [(plan.chain_plan_id, params, ref) for ref in refs]
                 entry.data = self.ports.chain.encode("releaseBatch", items)
@@ -236,14 +237,11 @@ class Scheduler:
 
 
 def _instalments_of(session: Session, plans: list[m.Plan]) -> dict[int, list[m.Instalment]]:
-    """Every instalment of the plans, by plan id, in index order, with the plans' products and parties
-    loaded into the session (records.plan_params reads them): a few queries for a whole batch."""
+    """Every instalment of the plans, by plan id, in index order: one query for a whole batch."""
     rows: dict[int, list[m.Instalment]] = defaultdict(list)
     query = select(m.Instalment).where(m.Instalment.plan_id.in_([p.id for p in plans])).order_by(m.Instalment.index)
     for row in session.scalars(query):
         rows[row.plan_id].append(row)
-    session.scalars(select(m.Product).where(m.Product.id.in_({p.product_id for p in plans}))).all()
-    session.scalars(select(m.Party).where(m.Party.id.in_({i for p in plans for i in (p.payer_id, p.payee_id)}))).all()
     return rows
 
 
