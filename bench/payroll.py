@@ -5,7 +5,8 @@ a third), and this process as the clients.
 
     python -m bench.payroll [--payees 1000] [--database-url URL] [--kill-worker 5]      (make bench)
 
-Phases: onboarding (N+1 applications and approvals), products (N agreement sets both sign), plans (N plans
+Phases: onboarding (N+1 applications and approvals), products (N applications the operator approves, the
+employer authorising their credit and signing their agreement sets in batches of 100), plans (N plans
 of 12 instalments in one payroll run, both sign; by default the run is funded at recording: the employer's
 wallet sends the recordPlansAndDeposit batches the platform prepares, recording and funding all 12 months;
 with --funding after_recording the platform records each plan and a funding phase follows, the employer
@@ -56,7 +57,7 @@ from daifa.bootstrap import Settings, build
 from daifa.chain.artifacts import load_artifact
 from daifa.deploy import deploy
 from daifa.devnet import DEV_OPERATOR_KEY, Devnet, free_port
-from daifa.domain.limits import MAX_SIGNATURES_PER_REQUEST
+from daifa.domain.limits import MAX_BATCH
 from daifa.errors import DaifaError
 from daifa.services import credentials
 from daifa.services.context import Role
@@ -291,9 +292,7 @@ class Bench:
         def signed(request: Any) -> tuple[str, str]:
             return request.id, "0x" + bytes(wallet.sign_typed_data(full_message=request.typed_data).signature).hex()
 
-        made = [signed(request) for request in pending]
-        batches = [made[i : i + MAX_SIGNATURES_PER_REQUEST] for i in range(0, len(made), MAX_SIGNATURES_PER_REQUEST)]
-        self.parallel(client.sign_many, batches)
+        self.parallel(client.sign_many, list(_batches([signed(request) for request in pending])))
 
     # ------------------------------------------------------------------------------ the month
 
@@ -361,18 +360,19 @@ class Bench:
         operator = self.client(self.operator_key)
         expiry = _now(self.w3) + 450 * DAY
 
-        def open_product(i: int) -> str:
+        def apply_and_review(i: int) -> str:
             payee = self.payees[i]
             contract = ("contract.pdf", PDF + str(i).encode(), "application/pdf")
             product = payee.apply_for_product(
                 self.payer_id, f"Staffing {i}", 100_000 * USD, [self.token.address], expiry, [contract]
             )
             operator.approve_product(product.id)
-            self.payer.authorise_credit(product.id)
             return product.id
 
         def run() -> None:
-            self.product_ids = self.parallel(open_product, range(self.n))
+            self.product_ids = self.parallel(apply_and_review, range(self.n))
+            # The employer authorises the credit of its labour firms' products a hundred to a request.
+            self.parallel(self.payer.authorise_credit_many, list(_batches(self.product_ids)))
             self.both_sign()
             self.wait(lambda: self.count(m.Product.status == "open", model=m.Product) == self.n, "products")
 
@@ -633,6 +633,12 @@ def _send_batches(w3: Web3, wallet: LocalAccount, calls: list[dict[str, Any]], s
                 raise RuntimeError(f"a deposit was refused: {answer['error']}")
             hashes.append(HexBytes(answer["result"]))
     return hashes
+
+
+def _batches(items: list[Any]) -> Iterator[list[Any]]:
+    """`items` a hundred at a time: what one batch request of the API takes."""
+    for start in range(0, len(items), MAX_BATCH):
+        yield items[start : start + MAX_BATCH]
 
 
 def _children(pid: int) -> list[int]:

@@ -12,12 +12,12 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from daifa.domain.limits import (
+    MAX_BATCH,
     MAX_ID,
     MAX_LABEL,
     MAX_MATERIALS,
     MAX_NAME,
     MAX_SIGNATURE_BYTES,
-    MAX_SIGNATURES_PER_REQUEST,
     MAX_TEXT,
     MAX_URL,
 )
@@ -76,6 +76,14 @@ class RejectIn(In):
 
 class CreditAuthorisationIn(In):
     limit: Amount | None = Field(None, description="lower the credit limit the payee asked for")
+
+
+class CreditAuthorisationsIn(In):
+    products: list[str] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description=f"1 to {MAX_BATCH} product ids (prd_12), each authorised at the limit its payee asked for",
+    )
 
 
 class InstalmentIn(In):
@@ -141,8 +149,8 @@ class SignedRequestIn(SignatureIn):
 class SignaturesIn(In):
     signatures: list[SignedRequestIn] = Field(
         min_length=1,
-        max_length=MAX_SIGNATURES_PER_REQUEST,
-        description=f"1 to {MAX_SIGNATURES_PER_REQUEST} signatures, each over its request's typed_data",
+        max_length=MAX_BATCH,
+        description=f"1 to {MAX_BATCH} signatures, each over its request's typed_data",
     )
 
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from daifa import wire as s
 from daifa.content_types import sniff_content_type
-from daifa.domain.limits import MAX_SIGNATURES_PER_REQUEST
+from daifa.domain.limits import MAX_BATCH
 from daifa.sdk.errors import from_problem, unreachable
 
 M = TypeVar("M", bound=BaseModel)
@@ -234,6 +234,15 @@ class Client:
         body = {} if limit is None else {"limit": str(limit)}
         return self._post(s.ProductOut, f"/v1/products/{product_id}/authorise_credit", json=body, **kw)
 
+    def authorise_credit_many(self, product_ids: Sequence[str]) -> list[s.ProductOut]:
+        """Authorises the credit of many products at the limits their payees asked for, 100 to a request:
+        each batch all at once or, with every refusal listed, not at all."""
+        authorised: list[s.ProductOut] = []
+        for start in range(0, len(product_ids), MAX_BATCH):
+            body = {"products": list(product_ids[start : start + MAX_BATCH])}
+            authorised.extend(self._post(s.Page[s.ProductOut], "/v1/products/authorise_credit", json=body).data)
+        return authorised
+
     def decline_credit(self, product_id: str, reason: str, **kw: Any) -> s.ProductOut:
         return self._post(s.ProductOut, f"/v1/products/{product_id}/decline_credit", json={"reason": reason}, **kw)
 
@@ -341,8 +350,8 @@ class Client:
         batch is stored whole or refused with every wrong signature listed (InvalidInput, whose problems
         name `signatures[i]` within that batch)."""
         stored: list[s.SignatureRequestOut] = []
-        for start in range(0, len(signed), MAX_SIGNATURES_PER_REQUEST):
-            batch = signed[start : start + MAX_SIGNATURES_PER_REQUEST]
+        for start in range(0, len(signed), MAX_BATCH):
+            batch = signed[start : start + MAX_BATCH]
             body = {"signatures": [{"request": request_id, "signature": signature} for request_id, signature in batch]}
             stored.extend(
                 self._post(s.Page[s.SignatureRequestOut], "/v1/signature_requests/signatures", json=body).data

@@ -105,9 +105,10 @@ def _commitments(
 ) -> None:
     """Each recorded plan's terms and instalments, hashed as the contract does, against its commitment."""
     commitments = ports.chain.read_many("planCommitment", [(p.chain_plan_id,) for p in plans], report.block)
+    params = records.plan_params_of(session, plans)
     for plan, on_chain in zip(plans, commitments, strict=True):
         terms = [records.terms(r) for r in rows[plan.id]]
-        commitment = td.plan_commitment(records.plan_params(session, plan), td.instalments_root(terms))
+        commitment = td.plan_commitment(params[plan.id], td.instalments_root(terms))
         report.differ(records.public_id(m.Plan, plan.id), "commitment", commitment, bytes(on_chain))
         report.plans += 1
 

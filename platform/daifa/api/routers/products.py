@@ -38,6 +38,19 @@ async def apply(
         return views.product(session, product)
 
 
+@router.post("/authorise_credit", response_model=s.Page[s.ProductOut])
+def authorise_credit_many(
+    request: Request, actor: CurrentActor, body: s.CreditAuthorisationsIn
+) -> s.Page[s.ProductOut]:
+    """The payer authorises the credit of up to 100 products at once (an employer opening products with
+    many labour firms), each at the limit its payee asked for: all of them, or none with every refusal
+    listed. To lower a limit, authorise that product alone."""
+    now = ports(request).chain.now()  # before the write transaction: a slow node must not hold the write lock
+    with transaction(request) as session:
+        authorised = products.authorise_credit_many(session, ports(request), actor, body.products, now)
+        return s.Page(data=[views.product(session, product) for product in authorised], has_more=False)
+
+
 @router.get("", response_model=s.Page[s.ProductOut])
 def list_products(request: Request, actor: CurrentActor, page: Paginated) -> s.Page[s.ProductOut]:
     with transaction(request) as session:
