@@ -222,7 +222,9 @@ class PayrollRun(Timestamps, Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     release_time: Mapped[str] = mapped_column(String(8))
     funding: Mapped[str] = mapped_column(String(16), server_default="after_recording")  # daifa.domain.payroll.Funding
-    file: Mapped[bytes] = mapped_column(LargeBinary)  # as sent: the worker reads its rows from it
+    # As sent: the worker reads its rows from it. Deferred: the run is read on every indexed batch of its
+    # plans (its progress), and a file of 10,000 rows is a megabyte.
+    file: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     file_hash: Mapped[bytes] = mapped_column(LargeBinary(32))  # keccak of the file
     error: Mapped[str | None] = mapped_column(Text)  # why creating stopped
 
