@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
-from eth_utils.address import to_checksum_address
+from eth_utils.address import to_checksum_address as _to_checksum_address
 
 from daifa.domain.plans import AgreementSetParams, Instalment, PlanParams
 
 InstalmentTuple = tuple[int, int, int, int, bytes]
+
+
+# The same few addresses (the parties, the tokens) are encoded and decoded call after call; the checksum
+# is a keccak each time. Bounded: an address is 42 characters, so this holds a few megabytes at most.
+to_checksum_address = lru_cache(maxsize=65_536)(_to_checksum_address)
 
 
 def instalment(inst: Instalment) -> InstalmentTuple:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import collapse_if_tuple, event_abi_to_log_topic
-from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 from web3.types import LogReceipt
 
+from daifa.chain.abi import to_checksum_address
 from daifa.domain.ledger import ChainEvent
 from daifa.domain.plans import Instalment, PlanParams, ReleaseRule
 
@@ -137,15 +136,10 @@ def _python(spec: Mapping[str, Any], value: Any) -> Any:
     if kind == "tuple":
         return {c["name"]: _python(c, v) for c, v in zip(spec["components"], value, strict=True)}
     if kind == "address":
-        return _checksummed(value)
+        return to_checksum_address(value)
     if isinstance(value, bytes):
         return bytes(value)
     return value
-
-
-# The same few addresses (the parties, the tokens) come back in event after event; the checksum is a
-# keccak each time. Bounded: an address is 42 characters, so this holds a few megabytes at most.
-_checksummed = lru_cache(maxsize=65_536)(to_checksum_address)
 
 
 def decode_escrow_logs(escrow: Contract, logs: Iterable[LogReceipt]) -> list[ChainEvent]:

@@ -397,8 +397,9 @@ def instalment_hash(instalment: Instalment) -> bytes:
 
 
 def leaf(index: int, instalment: Instalment) -> bytes:
-    """The leaf binds the instalment to its index so a proof cannot move it."""
-    return keccak(encode(["uint256", "bytes32"], [index, instalment_hash(instalment)]))
+    """The leaf binds the instalment to its index so a proof cannot move it: keccak(abi.encode(index,
+    hash)), both words written out here (a uint256 is 32 big-endian bytes)."""
+    return keccak(index.to_bytes(32, "big") + instalment_hash(instalment))
 
 
 def _pair(a: bytes, b: bytes) -> bytes:
@@ -406,6 +407,13 @@ def _pair(a: bytes, b: bytes) -> bytes:
 
 
 def _levels(instalments: Sequence[Instalment]) -> list[list[bytes]]:
+    return _tree(tuple(instalments))
+
+
+@lru_cache(maxsize=4_096)
+def _tree(instalments: tuple[Instalment, ...]) -> list[list[bytes]]:
+    """Cached: the scheduler proves a plan's instalments month after month from the same tree. Callers
+    only read it. Bounded: a plan of 12 instalments' tree is under a kilobyte."""
     if not instalments:
         raise ValueError("a plan has at least one instalment")
     levels = [[leaf(i, inst) for i, inst in enumerate(instalments)]]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from daifa.chain import abi
 from daifa.chain import typed_data as td
+from daifa.domain.plans import Instalment
 from daifa.services import records
 from daifa.store import models as m
 
@@ -19,7 +20,11 @@ T = TypeVar("T")
 
 def instalment_refs(rows: Sequence[m.Instalment], indices: Sequence[int]) -> list[tuple[object, ...]]:
     """The contract's InstalmentRef for each of `indices`, from every instalment of the plan (`rows`)."""
-    terms = [records.terms(r) for r in rows]
+    return refs_of_terms([records.terms(r) for r in rows], indices)
+
+
+def refs_of_terms(terms: Sequence[Instalment], indices: Sequence[int]) -> list[tuple[object, ...]]:
+    """`instalment_refs` from the plan's instalments' terms, in index order."""
     proofs = td.instalment_proofs(terms, indices)
     return [abi.instalment_ref(i, terms[i], proof) for i, proof in zip(indices, proofs, strict=True)]
 
