@@ -27,7 +27,7 @@ from daifa.domain.ledger import ChainEvent, InstalmentState, Ledger, PlanState
 from daifa.domain.onboarding import ONBOARDING, PartyEvent, PartyStatus
 from daifa.domain.payroll import Funding
 from daifa.domain.plan_requests import PLAN_LIFECYCLE, PlanEvent, PlanStatus
-from daifa.domain.plans import InstalmentStatus, PlanParams
+from daifa.domain.plans import Instalment, InstalmentStatus, PlanParams, ReleaseRule
 from daifa.domain.products import PRODUCT_OPENING, ProductEvent, ProductStatus
 from daifa.services import notifications, outcomes, payroll_progress, records
 from daifa.services.notifications import emit
@@ -95,15 +95,19 @@ class Projection:
     def _fold_plans(
         self, session: Session, by_plan: dict[int, list[tuple[ChainEvent, str]]], notify: bool
     ) -> list[m.Plan]:
-        """Each plan's instalment events, in order, folded into its instalments (loaded in a few queries);
-        the plans folded."""
+        """Each plan's instalment events, in order, folded into its instalments (read in a few queries, as
+        columns: a month's releases touch every instalment of a thousand plans); the instalments whose
+        chain facts changed are written in one UPDATE by primary key; the plans folded."""
         plans = _by(session, m.Plan.chain_plan_id, set(by_plan))
-        rows = _instalments_of(session, plans.values())
+        stored = _stored_instalments(session, plans.values())
         params = records.plan_params_of(session, plans.values())
+        changed: list[dict[str, Any]] = []
         for chain_plan_id, plan_events in by_plan.items():
             plan = plans.get(chain_plan_id)
             if plan is not None:  # else a plan recorded outside the platform
-                self._fold_plan(session, plan, params[plan.id], rows[plan.id], plan_events, notify)
+                changed += self._fold_plan(session, plan, params[plan.id], stored[plan.id], plan_events, notify)
+        if changed:
+            session.execute(update(m.Instalment), changed)
         return list(plans.values())
 
     def rebuild(self, session: Session, after_block: int | None = None) -> None:
@@ -219,20 +223,23 @@ class Projection:
         session: Session,
         plan: m.Plan,
         params: PlanParams,
-        rows: list[m.Instalment],
+        stored: list[tuple[int, InstalmentState]],
         events: list[tuple[ChainEvent, str]],
         notify: bool,
-    ) -> None:
+    ) -> list[dict[str, Any]]:
         """Folds the plan's events one at a time, so each event the parties hear of names the log that
-        caused it (and a log read again, after a restart or a reorg, is never a second event)."""
+        caused it (and a log read again, after a restart or a reorg, is never a second event). Returns the
+        chain facts of the instalments that changed, by row id, for the caller to write; an amendment's
+        instalments (added, removed or with new terms) are written here, through their rows."""
         assert plan.chain_plan_id is not None
+        as_stored = [(item.terms, _facts(item)) for _, item in stored]
         ledger = Ledger()
         state = ledger.plans[plan.chain_plan_id] = PlanState(
             plan.chain_plan_id,
             plan.consent_hash,
             params,
             b"",
-            [_state(row) for row in rows],
+            [item for _, item in stored],
         )
         subject = records.public_id(m.Plan, plan.id)
         parties = [plan.payer_id, plan.payee_id]
@@ -251,11 +258,19 @@ class Projection:
                     "total": str(sum(i.terms.amount for i in state.instalments)),
                 }
                 _tell_both(session, "plan.amended", plan, data, source)
-        _put_instalments(session, plan, rows, state.instalments)
-        if plan.status == PlanStatus.RECORDED and all(r.chain_status & InstalmentStatus.CLOSED for r in rows):
+        items = state.instalments
+        changed: list[dict[str, Any]] = []
+        if len(items) != len(as_stored) or any(i.terms != t for i, (t, _) in zip(items, as_stored, strict=True)):
+            _put_instalments(session, plan, records.instalment_rows(session, plan), items)
+        else:
+            for (row_id, _), item, (_, facts) in zip(stored, items, as_stored, strict=True):
+                if _facts(item) != facts:
+                    changed.append({"id": row_id, **_fact_columns(item)})
+        if plan.status == PlanStatus.RECORDED and all(i.status & InstalmentStatus.CLOSED for i in items):
             plan.status = PLAN_LIFECYCLE.next(PlanStatus.RECORDED, PlanEvent.ALL_INSTALMENTS_CLOSED)
             if notify:
                 _tell_both(session, "plan.completed", plan, {}, events[-1][1])
+        return changed
 
     # ----------------------------------------------------------------------------------- credits
 
@@ -307,6 +322,41 @@ def _instalments_of(session: Session, plans: Iterable[m.Plan]) -> dict[int, list
     return rows
 
 
+def _stored_instalments(session: Session, plans: Iterable[m.Plan]) -> dict[int, list[tuple[int, InstalmentState]]]:
+    """Each plan's instalments as stored, in index order, by plan id: each row's id and its state, read as
+    columns in a few queries."""
+    i = m.Instalment
+    columns = (i.plan_id, i.id, i.deposit_by, i.release_at, i.amount, i.rule, i.materials_hash, i.chain_status)
+    facts = (i.delivered_hash, i.review_ends_at, i.to_payee, i.fee, i.to_payer)
+    stored: dict[int, list[tuple[int, InstalmentState]]] = defaultdict(list)
+    for chunk in _chunks(sorted(p.id for p in plans)):
+        query = select(*columns, *facts).where(i.plan_id.in_(chunk)).order_by(i.plan_id, i.index)
+        for row in session.execute(query):
+            terms = Instalment(row.deposit_by, row.release_at, row.amount, ReleaseRule(row.rule), row.materials_hash)
+            state = InstalmentState(
+                terms, InstalmentStatus(row.chain_status), row.delivered_hash, row.review_ends_at,
+                row.to_payee, row.fee, row.to_payer,
+            )  # fmt: skip
+            stored[row.plan_id].append((row.id, state))
+    return stored
+
+
+def _facts(item: InstalmentState) -> tuple[object, ...]:
+    """What the chain says of an instalment, as it is compared before and after a fold."""
+    return tuple(_fact_columns(item).values())
+
+
+def _fact_columns(item: InstalmentState) -> dict[str, Any]:
+    return {
+        "chain_status": int(item.status),
+        "delivered_hash": item.delivered_hash,
+        "review_ends_at": item.review_ends_at,
+        "to_payee": item.to_payee,
+        "fee": item.fee,
+        "to_payer": item.to_payer,
+    }
+
+
 def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -321,18 +371,6 @@ def _tell_both(session: Session, kind: str, row: m.Product | m.Plan, data: dict[
 
 def _consents(events: list[tuple[m.ChainLog, ChainEvent]], name: str) -> set[bytes]:
     return {bytes(e.args["consentHash"]) for _, e in events if e.name == name}
-
-
-def _state(row: m.Instalment) -> InstalmentState:
-    return InstalmentState(
-        terms=records.terms(row),
-        status=InstalmentStatus(row.chain_status),
-        delivered_hash=row.delivered_hash,
-        review_ends_at=row.review_ends_at,
-        to_payee=row.to_payee,
-        fee=row.fee,
-        to_payer=row.to_payer,
-    )
 
 
 def _put_instalments(
