@@ -231,3 +231,28 @@ def test_every_answer_says_its_request_id_and_forbids_sniffing(server: Server) -
         assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
     given = httpx.get(server.url + "/v1/health", headers={"Request-Id": "trace-42"})
     assert given.headers["Request-Id"] == "trace-42"
+
+
+def test_a_request_cut_off_half_way_runs_nothing_and_its_retry_runs_once(server: Server) -> None:
+    """A client whose connection drops half-way through an upload retries with the same key: the half it
+    sent ran nothing and was kept as nothing, so the whole retry is answered as a first request."""
+    key = str(uuid.uuid4())
+    address = "0x" + uuid.uuid4().hex[:8] + "00" * 16
+    request = httpx.Request(
+        "POST",
+        server.url + "/v1/parties",
+        headers={"Idempotency-Key": key},
+        data={"address": address, "legal_name": "Halfway Ltd", "kind": "payee"},
+        files=[("files", ("licence.pdf", b"%PDF-1.4\n" + b"x" * 4000, "application/pdf"))],
+    )
+    body = request.read()
+    head = ["POST /v1/parties HTTP/1.1", "Host: daifa", f"Idempotency-Key: {key}"]
+    head += [f"Content-Type: {request.headers['content-type']}", f"Content-Length: {len(body)}"]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body[: len(body) // 2])
+        time.sleep(0.2)  # the server has read the half before the connection drops
+    retried = httpx.Client().send(request)
+    assert retried.status_code == 201, retried.text
+    assert "Idempotent-Replayed" not in retried.headers
+    again = httpx.Client().send(request)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"

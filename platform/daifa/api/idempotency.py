@@ -161,6 +161,8 @@ class IdempotencyMiddleware:
             await problem(400, "idempotency_key_invalid", detail, path)(scope, receive, send)
             return
         body = await _body(receive)
+        if body is None:
+            return  # half a request runs nothing, and keeps nothing a retry with all of it would trip on
         # Two indexed reads on the event loop, like authentication's: cheaper than a thread hop, and they
         # never wait for a writer.
         with self.read_engine.connect() as connection:
@@ -268,17 +270,17 @@ def _caller(connection: Connection, headers: Headers, scope: Scope) -> str | Non
     return hashlib.sha256(f"address:{address}".encode()).hexdigest()
 
 
-async def _body(receive: Receive) -> bytes:
-    """The whole request body (the request guard outside has already bounded its size)."""
+async def _body(receive: Receive) -> bytes | None:
+    """The whole request body (the request guard outside has already bounded its size); None if the
+    client went away before sending all of it."""
     chunks = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks)
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:

@@ -261,7 +261,11 @@ class Projection:
         items = state.instalments
         changed: list[dict[str, Any]] = []
         if len(items) != len(as_stored) or any(i.terms != t for i, (t, _) in zip(items, as_stored, strict=True)):
-            _put_instalments(session, plan, records.instalment_rows(session, plan), items)
+            # The rows as the database has them now: an earlier fold in this transaction may have written
+            # them by primary key, past any copy the session still holds.
+            query = select(m.Instalment).where(m.Instalment.plan_id == plan.id).order_by(m.Instalment.index)
+            rows = list(session.scalars(query.execution_options(populate_existing=True)))
+            _put_instalments(session, plan, rows, items)
         else:
             for (row_id, _), item, (_, facts) in zip(stored, items, as_stored, strict=True):
                 if _facts(item) != facts:
