@@ -140,7 +140,7 @@ class RequestGuard:
             detail = f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels: send the documented shape"
             await _refuse(scope, receive, send, 400, "json_too_deep", detail)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
     async def _upload(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         try:
@@ -206,7 +206,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
     """The body already read, then whatever the connection says next (a disconnect, when it comes)."""
     sent = False
 

@@ -35,6 +35,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from daifa.api.guards import replay_body
 from daifa.api.problems import MEDIA_TYPE, problem
 from daifa.errors import Conflict
 from daifa.services import credentials
@@ -169,7 +170,7 @@ class IdempotencyMiddleware:
             caller = _caller(connection, headers, scope)
             kept = None if caller is None else _kept(connection, caller, key)
         if caller is None:  # a key that does not authenticate: the app answers 401
-            await self.app(scope, _replaying(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         fingerprint = _fingerprint(scope, body, headers.get("content-type", ""))
         if kept is not None and not kept.expired:
@@ -178,7 +179,7 @@ class IdempotencyMiddleware:
         claim = Claim(caller, key, fingerprint, expired=kept is not None)
         scope.setdefault("state", {})[STATE_KEY] = claim
         answer = _Answer()
-        await self.app(scope, _replaying(body, receive), answer.hold)
+        await self.app(scope, replay_body(body, receive), answer.hold)
         if answer.start is None:
             return  # the app sent nothing (the client went away)
         await run_in_threadpool(self._keep, claim, answer.status, answer.content)
@@ -281,21 +282,6 @@ async def _body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """The body read once, given to the app as if it came now; then the client's own messages (a
-    disconnect)."""
-    given = False
-
-    async def replay() -> Message:
-        nonlocal given
-        if given:
-            return await receive()
-        given = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 def _fingerprint(scope: Scope, body: bytes, content_type: str) -> str:
