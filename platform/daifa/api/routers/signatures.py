@@ -38,7 +38,8 @@ def sign_many(request: Request, actor: CurrentActor, body: s.SignaturesIn) -> s.
             signatures.submit(session, ports(request), actor, request_id, signature)
             for (request_id, _), signature in zip(signed, checked, strict=True)
         ]
-        return s.Page(data=[views.signature_request(row) for row in rows], has_more=False)
+    # Shown after the commit: a signature request's view is its own columns, read with the write lock free.
+    return s.Page(data=[views.signature_request(row) for row in rows], has_more=False)
 
 
 @router.get("/{request_id}", response_model=s.SignatureRequestOut)
@@ -53,4 +54,5 @@ def sign(request: Request, actor: CurrentActor, request_id: str, body: s.Signatu
     with reading(request) as session:
         signature = signatures.check(session, ports(request), actor, request_id, body.signature)
     with transaction(request) as session:
-        return views.signature_request(signatures.submit(session, ports(request), actor, request_id, signature))
+        signed = signatures.submit(session, ports(request), actor, request_id, signature)
+    return views.signature_request(signed)  # after the commit: the write lock is not held while it is shown
