@@ -216,6 +216,7 @@ class IdempotencyMiddleware:
                     update(IdempotencyRecord)
                     .where(IdempotencyRecord.scope == claim.scope, IdempotencyRecord.key == claim.key)
                     .values(**kept)
+                    .execution_options(synchronize_session=False)  # no record is loaded in this session
                 )
             return
         try:
