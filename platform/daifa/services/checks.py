@@ -4,6 +4,8 @@ for the role it acts in. Each refusal names the field and says what would be acc
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from eth_utils.address import is_address, to_checksum_address
 from sqlalchemy.orm import Session
@@ -11,9 +13,11 @@ from sqlalchemy.orm import Session
 from daifa.domain.limits import MAX_NAME
 from daifa.domain.onboarding import ROLES, PartyStatus
 from daifa.domain.plans import PartyRole
-from daifa.errors import Conflict, InvalidInput, Problem
+from daifa.errors import Conflict, InvalidInput, NotFound, Problem
 from daifa.services import records
 from daifa.store import models as m
+
+T = TypeVar("T")
 
 
 def check_address(value: str, field: str = "address") -> str:
@@ -49,3 +53,29 @@ def require_active(session: Session, party_id: int, role: PartyRole, field: str 
             f"{field}: {records.public_id(m.Party, party.id)} did not apply as a {(role.name or str(role)).lower()}"
         )
     return party
+
+
+def each_or_none(batch: str, ids: Sequence[str], act: Callable[[int], T], id_field: str = "") -> list[T]:
+    """`act(i)` for each item of a batch request, or InvalidInput listing every refusal by the item's place:
+    an id named twice and an item not found or not in a state to act on, at its id (`products[3]`,
+    `signatures[3].request`), a wrong value at its field (`signatures[3].signature`). The caller's
+    transaction is rolled back on the refusal, so the batch acts whole or not at all."""
+    problems: list[Problem] = []
+    done: list[T] = []
+    seen: set[str] = set()
+    for i, item_id in enumerate(ids):
+        place = f"{batch}[{i}]"
+        at_id = f"{place}.{id_field}" if id_field else place
+        if item_id in seen:
+            problems.append(Problem(at_id, "is named twice in this batch: name it once"))
+            continue
+        seen.add(item_id)
+        try:
+            done.append(act(i))
+        except InvalidInput as refused:
+            problems.extend(Problem(f"{place}.{p.field}", p.message) for p in refused.problems)
+        except (NotFound, Conflict) as refused:
+            problems.append(Problem(at_id, refused.message))
+    if problems:
+        raise InvalidInput(problems)
+    return done

@@ -14,9 +14,9 @@ from daifa.chain.relayer import enqueue
 from daifa.domain.limits import MAX_TEXT, MAX_TOKENS
 from daifa.domain.plans import UINT40_MAX, AgreementSetParams, PartyRole
 from daifa.domain.products import PRODUCT_OPENING, ProductEvent, ProductStatus
-from daifa.errors import Conflict, InvalidInput, NotFound, Problem
+from daifa.errors import Conflict, InvalidInput, Problem
 from daifa.services import agreements, documents, nonces, records, signatures
-from daifa.services.checks import check_address, check_text, require_active
+from daifa.services.checks import check_address, check_text, each_or_none, require_active
 from daifa.services.context import Actor, Ports
 from daifa.services.documents import Upload
 from daifa.services.notifications import emit
@@ -175,21 +175,9 @@ def authorise_credit_many(
 ) -> list[m.Product]:
     """`authorise_credit` for each product, at the limit its payee asked for, in one transaction: all are
     authorised or, with every refusal named by its place (`products[3]`), none."""
-    problems: list[Problem] = []
-    authorised: list[m.Product] = []
-    seen: set[str] = set()
-    for i, product_id in enumerate(product_ids):
-        if product_id in seen:
-            problems.append(Problem(f"products[{i}]", "is named twice in this batch: name it once"))
-            continue
-        seen.add(product_id)
-        try:
-            authorised.append(authorise_credit(session, ports, actor, product_id, None, now))
-        except (NotFound, Conflict) as refused:
-            problems.append(Problem(f"products[{i}]", refused.message))
-    if problems:
-        raise InvalidInput(problems)
-    return authorised
+    return each_or_none(
+        "products", product_ids, lambda i: authorise_credit(session, ports, actor, product_ids[i], None, now)
+    )
 
 
 def on_signatures_complete(session: Session, ports: Ports, product_id: int) -> None:

@@ -22,6 +22,7 @@ from daifa.domain.signature_requests import SIGNATURE_REQUEST, SignatureEvent, S
 from daifa.errors import Conflict, InvalidInput, NotFound, Problem
 from daifa.safe import reason as safe_reason
 from daifa.services import records, signing_context
+from daifa.services.checks import each_or_none
 from daifa.services.context import Actor, Ports
 from daifa.services.notifications import emit
 from daifa.services.subjects import Subject
@@ -125,23 +126,8 @@ def check(session: Session, ports: Ports, actor: Actor, request_id: str, signatu
 def check_many(session: Session, ports: Ports, actor: Actor, signed: Sequence[tuple[str, str]]) -> list[bytes]:
     """`check` for each (request id, signature) of a batch; every refusal is listed, by its place in the
     batch (`signatures[3].signature`), so the whole batch is refused or none of it."""
-    problems: list[Problem] = []
-    checked: list[bytes] = []
-    seen: set[str] = set()
-    for i, (request_id, signature_hex) in enumerate(signed):
-        if request_id in seen:
-            problems.append(Problem(f"signatures[{i}].request", "is named twice in this batch: name it once"))
-            continue
-        seen.add(request_id)
-        try:
-            checked.append(check(session, ports, actor, request_id, signature_hex))
-        except InvalidInput as refused:
-            problems.extend(Problem(f"signatures[{i}].{p.field}", p.message) for p in refused.problems)
-        except (NotFound, Conflict) as refused:
-            problems.append(Problem(f"signatures[{i}].request", refused.message))
-    if problems:
-        raise InvalidInput(problems)
-    return checked
+    ids = [request_id for request_id, _ in signed]
+    return each_or_none("signatures", ids, lambda i: check(session, ports, actor, *signed[i]), id_field="request")
 
 
 def submit(session: Session, ports: Ports, actor: Actor, request_id: str, signature: bytes) -> m.SignatureRequest:
