@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Select, select
 from sqlalchemy.orm import Session
 
 from daifa import wire
+from daifa.api import guards
 from daifa.api.idempotency import claim_of
 from daifa.bootstrap import Platform
 from daifa.domain.limits import MAX_ID
@@ -93,12 +94,7 @@ APPLICANT_ROUTES = frozenset(
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def bearer_key(request: Request) -> str | None:
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    return key.strip() if scheme.lower() == "bearer" else None
+    return guards.client_address(request.scope)
 
 
 async def current_actor(request: Request, connection: ReadConnection) -> Actor:
@@ -109,7 +105,7 @@ async def current_actor(request: Request, connection: ReadConnection) -> Actor:
     address = client_address(request)
     failures.check(address)
     try:
-        actor = credentials.authenticate(connection, bearer_key(request))
+        actor = credentials.authenticate(connection, credentials.bearer_key(request.headers.get("authorization", "")))
     except Unauthenticated:
         failures.take(address)
         raise

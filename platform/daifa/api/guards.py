@@ -220,6 +220,12 @@ def replay_body(body: bytes, receive: Receive) -> Receive:
     return replaying
 
 
+def client_address(scope: Scope) -> str:
+    """The address a request came from, as the per-address limits and idempotency scopes key it."""
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
 def request_id_for(given: str) -> str:
     """The caller's request id when it is sane, else a new one."""
     return given if _SANE_REQUEST_ID.fullmatch(given) else "req_" + secrets.token_hex(12)

@@ -35,7 +35,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from daifa.api.guards import replay_body
+from daifa.api.guards import client_address, replay_body
 from daifa.api.problems import MEDIA_TYPE, problem
 from daifa.errors import Conflict
 from daifa.services import credentials
@@ -263,13 +263,11 @@ class _Answer:
 def _caller(connection: Connection, headers: Headers, scope: Scope) -> str | None:
     """The idempotency scope of the caller: its key's id, or its address; None for a key that does not
     authenticate."""
-    scheme, _, given = headers.get("authorization", "").partition(" ")
-    if given.strip() and scheme.lower() == "bearer":
-        key_id = credentials.key_id(connection, given.strip())
+    key = credentials.bearer_key(headers.get("authorization", ""))
+    if key is not None:
+        key_id = credentials.key_id(connection, key)
         return None if key_id is None else hashlib.sha256(f"key:{key_id}".encode()).hexdigest()
-    client = scope.get("client")
-    address = client[0] if client else "unknown"
-    return hashlib.sha256(f"address:{address}".encode()).hexdigest()
+    return hashlib.sha256(f"address:{client_address(scope)}".encode()).hexdigest()
 
 
 async def _body(receive: Receive) -> bytes | None:

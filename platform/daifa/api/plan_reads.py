@@ -35,11 +35,12 @@ from sqlalchemy.orm import Session
 from starlette.types import Scope, Send
 
 from daifa.api import metrics, views
-from daifa.api.guards import request_id_for, response_headers
+from daifa.api.guards import client_address, request_id_for, response_headers
 from daifa.api.ratelimit import Buckets
 from daifa.api.representations import RepresentationCache
 from daifa.errors import RateLimited, Unauthenticated
 from daifa.services import credentials, records
+from daifa.services.context import Actor
 from daifa.store import models as m
 
 log = logging.getLogger(__name__)
@@ -79,11 +80,11 @@ class PlanReads:
                 request_id = value
             elif name in (b"content-length", b"transfer-encoding"):
                 return False  # a GET with a body: the application's guard decides
-        key_hash = _bearer_hash(key)
-        if key_hash is None or not self._address_allowed(scope):
+        bearer = credentials.bearer_key(key.decode("latin-1")) if key is not None else None
+        if bearer is None or not self._address_allowed(scope):
             return False
         try:
-            body = self._body(key_hash, int(matched[1]))
+            body = self._body(credentials.hash_key(bearer), int(matched[1]))
         except Exception:  # the application meets the same error and answers its problem
             log.warning("the plan read's short path failed; the application answers", exc_info=True)
             return False
@@ -98,9 +99,8 @@ class PlanReads:
         return True
 
     def _address_allowed(self, scope: Scope) -> bool:
-        client = scope.get("client")
         try:
-            self.failures.check(client[0] if client else "unknown")
+            self.failures.check(client_address(scope))
         except RateLimited:
             return False
         return True
@@ -115,12 +115,12 @@ class PlanReads:
             return None
         if actor.applicant or row.version is None or not records.visible_to(actor, row.payer_id, row.payee_id):
             return None
-        body = self.cache.get(plan_id, row.version)
-        if body is None:  # built after the version was read: as new as that version or newer
-            with self.engine.connect() as connection, Session(bind=connection) as session:
-                body = views.plan_json(session, records.get_plan(session, actor, plan_id))
-            self.cache.put(plan_id, row.version, body)
-        return body
+        # Built, when not kept, after the version was read: as new as that version or newer.
+        return self.cache.get_or_put(plan_id, row.version, lambda: self._built(actor, plan_id))
+
+    def _built(self, actor: Actor, plan_id: int) -> bytes:
+        with self.engine.connect() as connection, Session(bind=connection) as session:
+            return views.plan_json(session, records.get_plan(session, actor, plan_id))
 
     def _key_and_plan(self, parameters: dict[str, Any]) -> Row[Any] | None:
         """`_READ` on the kept connection. Served on the event loop, the path is used by one thread at a
@@ -140,11 +140,3 @@ class PlanReads:
                 raise
         finally:
             self._connection_lock.release()
-
-
-def _bearer_hash(value: bytes | None) -> str | None:
-    if value is None:
-        return None
-    scheme, _, key = value.decode("latin-1").partition(" ")
-    key = key.strip()
-    return credentials.hash_key(key) if scheme.lower() == "bearer" and key else None

@@ -30,6 +30,12 @@ MAX_KEYS_PER_PARTY = 10  # live keys at once: enough to roll, few enough to audi
 UNDER_REVIEW = frozenset({PartyStatus.SUBMITTED, PartyStatus.DOCUMENTS_REQUESTED, PartyStatus.APPROVED})
 
 
+def bearer_key(authorization: str) -> str | None:
+    """The API key an `Authorization: Bearer <key>` header carries, else None."""
+    scheme, _, key = authorization.partition(" ")
+    return key.strip() or None if scheme.lower() == "bearer" else None
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
