@@ -148,6 +148,15 @@ class Client:
     def _post(self, model: type[M], path: str, *, idempotency_key: str | None = None, **kwargs: Any) -> M:
         return model.model_validate(self.request("POST", path, idempotency_key=idempotency_key, **kwargs))
 
+    def _post_in_batches(self, model: type[M], path: str, field: str, items: Sequence[Any]) -> list[M]:
+        """`items` posted as `{field: [...]}` to a batch endpoint, MAX_BATCH to a request, each request under
+        its own idempotency key; what each answer's list holds, in order."""
+        answered: list[M] = []
+        for start in range(0, len(items), MAX_BATCH):
+            body = {field: list(items[start : start + MAX_BATCH])}
+            answered.extend(self._post(s.Page[model], path, json=body).data)  # type: ignore[valid-type]
+        return answered
+
     def _list(self, model: type[M], path: str, **params: Any) -> Iterator[M]:
         query = {k: v for k, v in params.items() if v is not None}
         after: str | None = None
@@ -237,11 +246,7 @@ class Client:
     def authorise_credit_many(self, product_ids: Sequence[str]) -> list[s.ProductOut]:
         """Authorises the credit of many products at the limits their payees asked for, 100 to a request:
         each batch all at once or, with every refusal listed, not at all."""
-        authorised: list[s.ProductOut] = []
-        for start in range(0, len(product_ids), MAX_BATCH):
-            body = {"products": list(product_ids[start : start + MAX_BATCH])}
-            authorised.extend(self._post(s.Page[s.ProductOut], "/v1/products/authorise_credit", json=body).data)
-        return authorised
+        return self._post_in_batches(s.ProductOut, "/v1/products/authorise_credit", "products", product_ids)
 
     def decline_credit(self, product_id: str, reason: str, **kw: Any) -> s.ProductOut:
         return self._post(s.ProductOut, f"/v1/products/{product_id}/decline_credit", json={"reason": reason}, **kw)
@@ -349,14 +354,8 @@ class Client:
         """Posts (request id, signature) pairs in batches of 100, each under its own idempotency key: a
         batch is stored whole or refused with every wrong signature listed (InvalidInput, whose problems
         name `signatures[i]` within that batch)."""
-        stored: list[s.SignatureRequestOut] = []
-        for start in range(0, len(signed), MAX_BATCH):
-            batch = signed[start : start + MAX_BATCH]
-            body = {"signatures": [{"request": request_id, "signature": signature} for request_id, signature in batch]}
-            stored.extend(
-                self._post(s.Page[s.SignatureRequestOut], "/v1/signature_requests/signatures", json=body).data
-            )
-        return stored
+        items = [{"request": request_id, "signature": signature} for request_id, signature in signed]
+        return self._post_in_batches(s.SignatureRequestOut, "/v1/signature_requests/signatures", "signatures", items)
 
     # ------------------------------------------------------------------------------ documents, events
 
