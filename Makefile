@@ -81,9 +81,11 @@ compile: setup
 	$(PY) scripts/compile.py
 
 # The platform's tests run on SQLite and on PostgreSQL: scripts/postgres.sh installs and starts a local
-# server when it can (CI sets DAIFA_CI, so that a missing server fails the run instead of skipping).
+# server when it can, scripts/chromium.sh installs Debian's Chromium for the console's browser tests (CI
+# sets DAIFA_CI, so that a missing server or browser fails the run instead of skipping).
 test: setup lint slither brownie-setup
 	DAIFA_TEST_POSTGRES_URL="$${DAIFA_TEST_POSTGRES_URL:-$$(bash scripts/postgres.sh)}" \
+	DAIFA_TEST_CHROMIUM="$${DAIFA_TEST_CHROMIUM:-$$(bash scripts/chromium.sh)}" \
 		$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
 
 test-fast: setup
