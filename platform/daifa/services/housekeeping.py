@@ -1,6 +1,6 @@
 """What the worker clears away now and then, so that nothing grows without a bound: idempotency records
-older than a day (their responses, secrets blanked, are of no use after that) and the reports of
-workers that stopped long ago."""
+older than a day (their responses, secrets blanked, are of no use after that), the reports of
+workers that stopped long ago, and the console's sessions a day after they ended or expired."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from datetime import timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from daifa.store.models import IdempotencyRecord, WorkerReport, utcnow
+from daifa.store.models import ConsoleSession, IdempotencyRecord, WorkerReport, utcnow
 
 IDEMPOTENCY_KEPT_FOR = timedelta(hours=24)
 WORKER_REPORTS_KEPT_FOR = timedelta(days=7)
+ENDED_SESSIONS_KEPT_FOR = timedelta(days=1)
 
 
 def purge(sessions: sessionmaker[Session]) -> int:
@@ -23,4 +24,8 @@ def purge(sessions: sessionmaker[Session]) -> int:
             delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - IDEMPOTENCY_KEPT_FOR)
         )
         reports = session.execute(delete(WorkerReport).where(WorkerReport.updated_at < now - WORKER_REPORTS_KEPT_FOR))
-        return int(records.rowcount or 0) + int(reports.rowcount or 0)  # type: ignore[attr-defined]
+        sessions_gone = session.execute(
+            delete(ConsoleSession).where(ConsoleSession.expires_at < now - ENDED_SESSIONS_KEPT_FOR)
+        )
+        counts = (records.rowcount, reports.rowcount, sessions_gone.rowcount)  # type: ignore[attr-defined]
+        return sum(int(c or 0) for c in counts)

@@ -488,3 +488,23 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)  # None while the first request is running
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)  # secrets shown once are blanked
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)  # kept 24 h
+
+
+class ConsoleSession(Base):
+    """A signed-in browser of the web console (daifa.console). Only the cookie's SHA-256 is kept: the
+    cookie holds 32 random bytes, so a fast hash is enough, as for API keys."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(10))  # operator or party
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"), index=True)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)  # an operator's session
+    # The Sign-In with Ethereum nonce a party's session was opened with: unique, so a signed message
+    # opens one session only.
+    sign_in_nonce: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
