@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from daifa import __version__
+from daifa import __version__, console
 from daifa.api import openapi, problems
 from daifa.api.guards import BodyLimits, RequestGuard
 from daifa.api.idempotency import IdempotencyMiddleware
@@ -43,6 +43,7 @@ class ApiSettings:
     bodies: BodyLimits = field(default_factory=BodyLimits)
     rates: RateLimits = field(default_factory=RateLimits)
     health: HealthLimits = field(default_factory=HealthLimits)
+    console_demo: bool = False  # the console offers the demo parties' development-only signer
 
 
 class DaifaAPI(FastAPI):
@@ -85,4 +86,5 @@ def create_app(platform: Platform, settings: ApiSettings | None = None) -> FastA
     for module in (parties, products, plans, payroll_runs, actions, signatures, documents, events, keys, operations):
         app.include_router(module.router)
     app.include_router(operations.metrics_router)
+    console.install(app, demo=settings.console_demo)
     return app

@@ -47,6 +47,13 @@ DOCS_CSP = (
     "style-src 'unsafe-inline' https://cdn.jsdelivr.net; img-src data: https://fastapi.tiangolo.com; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# The web console (daifa.console): its own scripts, styles and pictures, nothing from another host, no
+# inline script; forms post to itself only; framed by no one but itself (a document in its review page).
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
+)
+CONSOLE_PREFIX = "/console"
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -236,10 +243,22 @@ def response_headers(path: str, request_id: str) -> dict[str, str]:
     return {
         REQUEST_ID_HEADER: request_id,
         "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": DOCS_CSP if path in DOCS_PATHS else API_CSP,
-        "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": _policy(path),
+        # The console's forms: with no-referrer a browser sends `Origin: null`, and the console's
+        # check that a form came from its own pages (daifa.console.web.check_origin) needs the origin.
+        "Referrer-Policy": "same-origin" if _console(path) else "no-referrer",
         "Cache-Control": "no-store",
     }
+
+
+def _policy(path: str) -> str:
+    if path in DOCS_PATHS:
+        return DOCS_CSP
+    return CONSOLE_CSP if _console(path) else API_CSP
+
+
+def _console(path: str) -> bool:
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
 
 
 def _with_headers(send: Send, path: str, request_id: str) -> Send:
@@ -247,7 +266,7 @@ def _with_headers(send: Send, path: str, request_id: str) -> Send:
         if message["type"] == "http.response.start":
             headers = MutableHeaders(scope=message)
             for name, value in response_headers(path, request_id).items():
-                if name == "Cache-Control":
+                if name in ("Cache-Control", "Content-Security-Policy"):
                     headers.setdefault(name, value)
                 else:
                     headers[name] = value

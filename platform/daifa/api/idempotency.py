@@ -35,7 +35,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from daifa.api.guards import client_address, replay_body
+from daifa.api.guards import CONSOLE_PREFIX, client_address, replay_body
 from daifa.api.problems import MEDIA_TYPE, problem
 from daifa.errors import Conflict
 from daifa.services import credentials
@@ -148,7 +148,9 @@ class IdempotencyMiddleware:
         self.read_engine = read_engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        # The console's forms cannot send a header: they carry a CSRF token, and the use cases they call
+        # refuse a second go at what the first did (an approval, a signature).
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].startswith(CONSOLE_PREFIX + "/"):
             await self.app(scope, receive, send)
             return
         path, headers = scope["path"], Headers(scope=scope)

@@ -42,6 +42,7 @@ ERC1271_SELECTOR = bytes.fromhex("1626ba7e")  # isValidSignature(bytes32,bytes),
 BATCH_ITEMS = 100  # JSON-RPC requests per HTTP round trip
 BATCH_BYTES = 512 * 1024  # bytes of JSON per HTTP round trip
 MAX_FEE_PER_GAS = 500 * 10**9  # the relayer's default ceiling on what a transaction pays per gas: 500 gwei
+BLOCK_TIMES_KEPT = 10_000  # block timestamps kept by block_time
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class ChainClient:
         self.batch_items = batch_items
         self.batch_bytes = batch_bytes
         self._token_facts: dict[str, TokenFacts] = {}
+        self._block_times: dict[int, int] = {}
         self.chain_id = int(w3.eth.chain_id)
         self.escrow: Contract = w3.eth.contract(
             address=Web3.to_checksum_address(escrow_address), abi=load_artifact("DaifaEscrow")["abi"]
@@ -191,6 +193,17 @@ class ChainClient:
         """(number, timestamp) of the latest block, in one request."""
         block = self._block("latest")
         return int(block["number"]), int(block["timestamp"])
+
+    def block_time(self, number: int) -> int:
+        """The timestamp of block `number` (statements date their lines with it). Kept for the last
+        BLOCK_TIMES_KEPT blocks asked: a statement of a month asks for the same few hundred blocks again."""
+        kept = self._block_times.get(number)
+        if kept is None:
+            kept = int(self._block(number)["timestamp"])
+            if len(self._block_times) >= BLOCK_TIMES_KEPT:
+                self._block_times.pop(next(iter(self._block_times)))
+            self._block_times[number] = kept
+        return kept
 
     def genesis_hash(self) -> bytes:
         """The hash of block 0: with the chain id, what tells this chain from another (a reset devnet)."""

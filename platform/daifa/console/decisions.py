@@ -1,0 +1,130 @@
+"""The console's forms that change something: the operator's reviews, attestations and dispute splits,
+the payer's credit authorisation and deposits, approvals, materials and disputes. Each checks the
+session's CSRF token, calls the use case the API calls, and sends the browser to the page to see next."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daifa.api.deps import ports, read_uploads, transaction
+from daifa.console.web import Changing, ConsoleRoute, back_to
+from daifa.domain.payroll import to_units
+from daifa.errors import InvalidInput, Problem
+from daifa.services import actions, onboarding, products, records
+from daifa.store import models as m
+
+router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+Comment = Annotated[str, Form(max_length=2_000)]
+Review = Literal["approve", "reject", "request_documents"]
+
+
+@router.post("/parties/{party_id}/{decision}")
+def review_party(
+    request: Request, signed: Changing, party_id: str, decision: Review, comment: Comment = ""
+) -> Response:
+    with transaction(request) as session:
+        if decision == "approve":
+            onboarding.approve(session, ports(request), signed.actor, party_id, comment)
+        elif decision == "reject":
+            onboarding.reject(session, signed.actor, party_id, comment)
+        else:
+            onboarding.request_documents(session, signed.actor, party_id, comment)
+    return back_to(f"/console/parties/{party_id}")
+
+
+@router.post("/products/{product_id}/{decision}")
+def decide_product(
+    request: Request,
+    signed: Changing,
+    product_id: str,
+    decision: Literal["approve", "reject", "request_documents", "authorise_credit", "decline_credit"],
+    comment: Comment = "",
+) -> Response:
+    with transaction(request) as session:
+        if decision == "approve":
+            products.approve(session, signed.actor, product_id, comment)
+        elif decision == "reject":
+            products.reject(session, signed.actor, product_id, comment)
+        elif decision == "request_documents":
+            products.request_documents(session, signed.actor, product_id, comment)
+        elif decision == "authorise_credit":
+            products.authorise_credit(
+                session, ports(request), signed.actor, product_id, None, ports(request).chain.now()
+            )
+        else:
+            products.decline_credit(session, signed.actor, product_id, comment)
+    return back_to(f"/console/products/{product_id}")
+
+
+@router.post("/plans/{plan_id}/deposits")
+def deposit(request: Request, signed: Changing, plan_id: str, indices: Annotated[list[int], Form()]) -> Response:
+    """The payer funds instalments: the platform prepares what its wallet signs (a permit and the
+    deposit, or a wallet transaction), and the browser goes to the first thing to sign."""
+    with transaction(request) as session:
+        action = actions.deposit(session, ports(request), signed.actor, plan_id, indices, "auto")
+        pending = [r for r in _requests_of(session, action) if r.status == "pending"]
+    if pending:
+        return back_to(f"/console/signature_requests/{records.public_id(m.SignatureRequest, pending[0].id)}")
+    return back_to(f"/console/plans/{plan_id}")
+
+
+def _requests_of(session: Session, action: m.PlanAction) -> list[m.SignatureRequest]:
+    subject = f"action:{action.id}"
+    query = select(m.SignatureRequest).where(m.SignatureRequest.subject == subject).order_by(m.SignatureRequest.id)
+    return list(session.scalars(query))
+
+
+@router.post("/plans/{plan_id}/instalments/{index}/{step}")
+async def instalment_step(
+    request: Request,
+    signed: Changing,
+    plan_id: str,
+    index: int,
+    step: Literal["approve", "attest", "materials", "disputes"],
+    reason: Annotated[str, Form(max_length=2_000)] = "",
+    files: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    uploads = await read_uploads(files, ports(request).documents.max_bytes) if step in ("materials", "disputes") else []
+    with transaction(request) as session:
+        if step == "approve":
+            action = actions.approve_release(session, ports(request), signed.actor, plan_id, index)
+        elif step == "attest":
+            action = actions.attest_materials(session, ports(request), signed.actor, plan_id, index)
+        elif step == "materials":
+            action = actions.submit_materials(session, ports(request), signed.actor, plan_id, index, uploads)
+        else:
+            action = actions.dispute(session, ports(request), signed.actor, plan_id, index, reason, uploads)
+        pending = [
+            r for r in _requests_of(session, action) if r.status == "pending" and r.party_id == signed.actor.party_id
+        ]
+    if pending:
+        return back_to(f"/console/signature_requests/{records.public_id(m.SignatureRequest, pending[0].id)}")
+    return back_to(f"/console/plans/{plan_id}")
+
+
+@router.post("/actions/{action_id}/resolve")
+def resolve(
+    request: Request,
+    signed: Changing,
+    action_id: str,
+    to_payee: Annotated[str, Form(max_length=80)],
+    note: Comment = "",
+) -> Response:
+    """The arbiter's split, typed in the token's units (1,250.50), not in base units."""
+    with transaction(request) as session:
+        disputed = records.get_action(session, signed.actor, action_id)
+        plan = session.get(m.Plan, disputed.plan_id)
+        assert plan is not None
+        token = ports(request).chain.token_facts(plan.token)
+        try:
+            amount = to_units(Decimal(to_payee.replace(",", "").strip()), token.decimals, "to_payee")
+        except InvalidOperation:
+            raise InvalidInput([Problem("to_payee", f"write an amount in {token.symbol}, such as 1250.50")]) from None
+        actions.resolve(session, ports(request), signed.actor, action_id, amount, note)
+    return back_to(f"/console/actions/{action_id}")

@@ -1,0 +1,280 @@
+"""The console's pages for everyone signed in: home, a product, a plan, a signature request, a
+document. What each may see and do is what the API lets the same actor see and do: the pages call the
+same use cases with the session's actor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from daifa.api import views
+from daifa.api.deps import ports, reading, transaction
+from daifa.api.routers.documents import content_disposition
+from daifa.console import charts, overview, statements
+from daifa.console.web import Changing, ConsoleRoute, SignedIn, render
+from daifa.describe import describe
+from daifa.errors import InvalidInput, Problem
+from daifa.services import documents, records, signatures, verification
+from daifa.services.health import assess
+from daifa.store import models as m
+
+router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+RECENT = 50  # rows of a party's lists shown on its home page, newest first
+
+# What a document may be shown as inside the console's frame: the bytes are served with a sandbox
+# policy, so even a document that is not what its type says cannot run anything.
+DOCUMENT_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+
+@router.get("")
+def home(request: Request, signed: SignedIn) -> Response:
+    actor = signed.actor
+    if actor.is_operator:
+        return _operator_home(request)
+    chain = ports(request).chain
+    now = chain.now()
+    start, end = overview.month_bounds(now)
+    with reading(request) as session:
+        party = views.party(session, records.get_party(session, actor, actor.require_party()))
+        products = _newest(session, actor, m.Product)
+        plans = _newest(session, actor, m.Plan)
+        pending = list(
+            session.scalars(
+                select(m.SignatureRequest)
+                .where(records.visible(actor, m.SignatureRequest), m.SignatureRequest.status == "pending")
+                .order_by(m.SignatureRequest.id)
+                .limit(RECENT)
+            )
+        )
+        escrow = overview.escrow_by_token(session, actor)
+        due = overview.due_between(session, actor, start, end)
+        upcoming = overview.due_between(session, actor, now, now + 365 * 86_400)
+    tokens = {t: chain.token_facts(t) for t in {*escrow, *(d.token for d in upcoming)}}
+    return render(
+        request,
+        "party_home.html",
+        party=party,
+        products=products,
+        plans=plans,
+        pending=pending,
+        escrow=escrow,
+        due=due,
+        tokens=tokens,
+        month=start,
+        releases_chart=charts.upcoming_releases([d for d in upcoming if d.what == "release"], tokens),
+    )
+
+
+def _newest(session: Any, actor: Any, model: Any) -> list[Any]:
+    query = select(model).where(records.visible(actor, model)).order_by(model.id.desc()).limit(RECENT)
+    return list(session.scalars(query))
+
+
+def _operator_home(request: Request) -> Response:
+    with reading(request) as session:
+        return render(
+            request,
+            "operator_home.html",
+            parties=overview.parties_waiting(session),
+            products=overview.products_waiting(session),
+            materials=overview.materials_to_attest(session),
+            disputes=overview.open_disputes(session),
+            health=assess(session, request.app.state.settings.health),
+        )
+
+
+@router.get("/parties/{party_id}")
+def party_page(request: Request, signed: SignedIn, party_id: str) -> Response:
+    with reading(request) as session:
+        row = records.get_party(session, signed.actor, party_id)
+        return render(
+            request, "party.html", party=views.party(session, row), checks=_checks(request, session, row.id, "party")
+        )
+
+
+@router.get("/products/{product_id}")
+def product_page(request: Request, signed: SignedIn, product_id: str) -> Response:
+    with reading(request) as session:
+        row = records.get_product(session, signed.actor, product_id)
+        product = views.product(session, row)
+        names = {
+            p.id: p.legal_name
+            for p in session.scalars(select(m.Party).where(m.Party.id.in_([row.payer_id, row.payee_id])))
+        }
+        plans = list(
+            session.scalars(select(m.Plan).where(m.Plan.product_id == row.id).order_by(m.Plan.id.desc()).limit(RECENT))
+        )
+        checks = _checks(request, session, row.id, "product")
+    tokens = {t: ports(request).chain.token_facts(t) for t in product.tokens}
+    return render(
+        request, "product.html", product=product, row=row, names=names, plans=plans, checks=checks, tokens=tokens,
+        is_payer=signed.actor.party_id == row.payer_id,
+    )  # fmt: skip
+
+
+def _checks(request: Request, session: Any, subject_id: int, kind: str) -> dict[str, verification.Verification]:
+    """Each document of the subject checked again: its bytes against its hash, its hash against the chain."""
+    subject = f"{kind}:{subject_id}"
+    rows = session.scalars(select(m.Document).where(m.Document.subject == subject).order_by(m.Document.id))
+    return {records.public_id(m.Document, d.id): verification.verify(session, ports(request), d) for d in rows}
+
+
+@router.get("/plans/{plan_id}")
+def plan_page(request: Request, signed: SignedIn, plan_id: str) -> Response:
+    actor = signed.actor
+    with reading(request) as session:
+        row = records.get_plan(session, actor, plan_id)
+        plan = views.plan(session, row)
+        plan_actions = list(
+            session.scalars(select(m.PlanAction).where(m.PlanAction.plan_id == row.id).order_by(m.PlanAction.id.desc()))
+        )
+        names = {
+            p.id: p.legal_name
+            for p in session.scalars(select(m.Party).where(m.Party.id.in_([row.payer_id, row.payee_id])))
+        }
+        chain = ports(request).chain
+        token = chain.token_facts(plan.token)
+        moves = statements.of_plans(session, chain, [row], "", 0, chain.now() + 1).get(row.token)
+    points, balance = [], 0
+    for line in moves.lines if moves else []:
+        balance += line.escrow_change
+        points.append((line.at, balance))
+    return render(
+        request, "plan.html", plan=plan, row=row, token=token, actions=plan_actions, names=names,
+        is_payer=actor.party_id == row.payer_id, is_payee=actor.party_id == row.payee_id,
+        chain_now=chain.now(), balance_chart=charts.escrow_balance(points, token, chain.now()),
+    )  # fmt: skip
+
+
+@router.get("/actions/{action_id}")
+def action_page(request: Request, signed: SignedIn, action_id: str) -> Response:
+    with reading(request) as session:
+        row = records.get_action(session, signed.actor, action_id)
+        action = views.action(session, row)
+        plan = records.get_plan(session, signed.actor, row.plan_id)
+        item = session.scalar(
+            select(m.Instalment).where(m.Instalment.plan_id == plan.id, m.Instalment.index == row.indices[0])
+        )
+    token = ports(request).chain.token_facts(plan.token)
+    texts = {d.id: _text_of(request, d) for d in action.documents if d.content_type == "text/plain"}
+    return render(request, "action.html", action=action, plan=plan, item=item, token=token, texts=texts)
+
+
+def _text_of(request: Request, document: Any) -> str:
+    return ports(request).documents.get(bytes.fromhex(document.hash[2:])).decode("utf-8", errors="replace")
+
+
+@router.get("/signature_requests/{request_id}")
+def signature_request_page(request: Request, signed: SignedIn, request_id: str) -> Response:
+    with reading(request) as session:
+        shown = views.signature_request(signatures.get(session, signed.actor, request_id))
+    return render(request, "sign.html", shown=shown, terms=describe(shown.typed_data, shown.context, "UTC"))
+
+
+class SignatureIn(BaseModel):
+    signature: str = Field(max_length=20_000)
+
+
+@router.post("/signature_requests/{request_id}/sign")
+def sign(request: Request, signed: Changing, request_id: str, body: SignatureIn) -> Response:
+    """What the page's "Sign with wallet" posts: the wallet's eth_signTypedData_v4 answer."""
+    with reading(request) as session:
+        signature = signatures.check(session, ports(request), signed.actor, request_id, body.signature)
+    with transaction(request) as session:
+        done = signatures.submit(session, ports(request), signed.actor, request_id, signature)
+        after = session.scalar(
+            select(m.SignatureRequest.id)
+            .where(
+                m.SignatureRequest.party_id == done.party_id,
+                m.SignatureRequest.subject == done.subject,
+                m.SignatureRequest.status == "pending",
+            )
+            .order_by(m.SignatureRequest.id)
+            .limit(1)
+        )
+    # The next thing this party signs for the same subject (a deposit's permit, then the deposit), else home.
+    following = (
+        "/console" if after is None else f"/console/signature_requests/{records.public_id(m.SignatureRequest, after)}"
+    )
+    return JSONResponse({"next": following})
+
+
+@router.get("/documents/{document_id}")
+def document_content(request: Request, signed: SignedIn, document_id: str) -> Response:
+    """A document's bytes for the page's frame: shown inline, under a sandbox policy."""
+    with reading(request) as session:
+        document = documents.get(session, signed.actor, document_id)
+        data = ports(request).documents.get(document.hash)
+    headers = {
+        "Content-Disposition": content_disposition(document.filename).replace("attachment", "inline", 1),
+        "Content-Security-Policy": DOCUMENT_CSP,
+        "Cache-Control": "private, no-store",
+    }
+    media = "text/plain; charset=utf-8" if document.content_type == "text/plain" else document.content_type
+    return Response(data, media_type=media, headers=headers)
+
+
+@router.get("/machinery")
+def machinery(request: Request, signed: SignedIn) -> Response:
+    signed.actor.require_operator()
+    from daifa.services.reconciliation import reconcile
+
+    with reading(request) as session:
+        health = assess(session, request.app.state.settings.health)
+        waiting = list(
+            session.scalars(
+                select(m.OutboxEntry)
+                .where(m.OutboxEntry.status.not_in(("mined", "failed")))
+                .order_by(m.OutboxEntry.id)
+                .limit(RECENT)
+            )
+        )
+        failed = list(
+            session.scalars(
+                select(m.OutboxEntry)
+                .where(m.OutboxEntry.status == "failed")
+                .order_by(m.OutboxEntry.id.desc())
+                .limit(10)
+            )
+        )
+        hooks = list(session.scalars(select(m.WebhookEndpoint).where(m.WebhookEndpoint.failures > 0).limit(RECENT)))
+        report = reconcile(session, ports(request))
+    return render(request, "machinery.html", health=health, waiting=waiting, failed=failed, hooks=hooks, report=report)
+
+
+@router.get("/statements/{scope}.{kind}")
+def statement(
+    request: Request, signed: SignedIn, scope: str, kind: Literal["csv", "pdf"], party: str | None = None
+) -> Response:
+    """A plan's statement (`pln_3.csv`) or a month's (`2027-01.pdf`) of the signed-in party; the
+    operator names the party (`?party=pty_2`)."""
+    actor = signed.actor
+    chain = ports(request).chain
+    with reading(request) as session:
+        if scope.startswith("pln_"):
+            plans = [records.get_plan(session, actor, scope)]
+            title, start, end = f"Plan {scope}", 0, chain.now() + 1
+        else:
+            start, end = _month(scope)
+            party_id = records.get_party(session, actor, party).id if party else actor.require_party()
+            plans = statements.visible_plans(session, actor, party_id)
+            title = f"Escrow statement {scope} of {records.public_id(m.Party, party_id)}"
+        shown = list(statements.of_plans(session, chain, plans, title, start, end).values())
+    filename = f"daifa-statement-{scope}.{kind}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if kind == "csv":
+        return Response(statements.to_csv(shown), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(statements.to_pdf(shown, title), media_type="application/pdf", headers=headers)
+
+
+def _month(text: str) -> tuple[int, int]:
+    try:
+        first = datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput([Problem("month", "name a month as YYYY-MM, such as 2027-01")]) from None
+    return overview.month_bounds(int(first.timestamp()))
