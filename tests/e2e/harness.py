@@ -123,10 +123,16 @@ class Daifa:
     # ------------------------------------------------------------------------------ parties
 
     def apply(
-        self, name: str, kind: str, legal_name: str | None = None, filename: str = "licence.pdf", address: str = ""
+        self,
+        name: str,
+        kind: str,
+        legal_name: str | None = None,
+        filename: str = "licence.pdf",
+        address: str = "",
+        content: bytes | None = None,
     ) -> Any:
-        """The application of the party whose wallet is named `name` (or is at `address`): the party and its
-        API key."""
+        """The application of the party whose wallet is named `name` (or is at `address`), with its licence
+        (a few bytes of PDF, unless `content` is given): the party and its API key."""
         return self.post(
             "/v1/parties",
             None,
@@ -135,7 +141,7 @@ class Daifa:
                 "legal_name": legal_name or f"{name.title()} Ltd",
                 "kind": kind,
             },
-            files=[("files", (filename, PDF + name.encode(), "application/pdf"))],
+            files=[("files", (filename, content or PDF + name.encode(), "application/pdf"))],
             expect=201,
         )
 

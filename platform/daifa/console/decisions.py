@@ -117,6 +117,7 @@ def resolve(
     note: Comment = "",
 ) -> Response:
     """The arbiter's split, typed in the token's units (1,250.50), not in base units."""
+    signed.actor.require_operator()  # before the dispute is looked up, as the API refuses a party
     with transaction(request) as session:
         disputed = records.get_action(session, signed.actor, action_id)
         plan = session.get(m.Plan, disputed.plan_id)

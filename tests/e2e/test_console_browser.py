@@ -1,0 +1,226 @@
+"""The web console in headless Chromium, on anvil: the operator reviews a party's document inline and
+approves it, the parties sign in with their wallets and sign everything in the browser (the wallet is
+anvil, reached through an injected EIP-1193 provider), the payer funds, time passes, the release shows
+on both timelines and statements, and the arbiter splits a dispute in token units. Every main page is
+screenshotted and checked with axe-core; no page asks any host but the platform for anything."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_typing import HexStr
+
+from daifa.api.app import create_app
+from daifa.api.server import serving
+from daifa.sdk.plans import monthly_plan
+from tests.e2e.browser import ANVIL_KEYS, Visitor, chromium
+from tests.e2e.harness import UNLIMITED, USD, Daifa, Party
+
+pytestmark = pytest.mark.chains("anvil")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with chromium() as b:
+        yield b
+
+
+def sign_in_with_wallet(visitor: Visitor) -> None:
+    page = visitor.go("/console/sign-in")
+    submit(page, "Sign in with wallet")
+
+
+def sign_everything(visitor: Visitor) -> int:
+    """Signs, with the wallet, every request the home page lists; how many."""
+    signed = 0
+    page = visitor.go("/console")
+    while (link := page.locator("section[aria-labelledby=sign-h] a").first).count():
+        link.click()
+        submit(page, "Sign with wallet")
+        signed += 1
+        page = visitor.go("/console")
+    return signed
+
+
+def submit(page: Any, button: str) -> None:
+    """Presses a form's button from the keyboard (focus, Enter), as someone without a mouse does, and
+    waits for the page the platform answers with (the form posts, the platform redirects)."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=button, exact=True).first.focus()
+        page.keyboard.press("Enter")
+
+
+def licence(holder: str) -> bytes:
+    """A one-page business licence as a real PDF, so the review page shows it in the browser's viewer."""
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    page = canvas.Canvas(out)
+    page.setFont("Helvetica-Bold", 20)
+    page.drawString(72, 760, "Business licence")
+    page.setFont("Helvetica", 13)
+    for n, line in enumerate([f"Holder: {holder}", "Licence no. 91310000-MA1K4 (test)", "Valid until 2030-12-31"]):
+        page.drawString(72, 720 - 22 * n, line)
+    page.save()
+    return out.getvalue()
+
+
+def download(page: Any, link: str) -> bytes:
+    """What the browser saves when the link is clicked."""
+    with page.expect_download() as saved:
+        page.get_by_role("link", name=link, exact=True).click()
+    return Path(saved.value.path()).read_bytes()
+
+
+def settle(daifa: Daifa) -> None:
+    """The platform's background work, in a thread of its own: Playwright's sync API keeps an event loop
+    running in this one, and the worker runs its own."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(daifa.settle).result()
+
+
+def check_page(visitor: Visitor, name: str) -> None:
+    visitor.screenshot(name)
+    assert visitor.accessibility_problems() == [], name
+
+
+def test_the_life_of_a_plan_in_the_browser(daifa: Daifa, browser: Any) -> None:
+    wallets = [Account.from_key(k) for k in ANVIL_KEYS]
+    applications = [
+        daifa.apply(name, kind, address=wallet.address, content=licence(f"{name.title()} Ltd"))
+        for name, kind, wallet in (("employer", "payer", wallets[0]), ("labour-firm", "payee", wallets[1]))
+    ]
+    payer, payee = (
+        Party(n, w, a["api_key"], a["party"]["id"])
+        for n, w, a in zip(("employer", "labour-firm"), wallets, applications, strict=True)
+    )
+    daifa.fund(payer, 1_000_000 * USD)
+
+    with serving(create_app(daifa.platform, UNLIMITED)) as base_url:
+        visitors = [
+            operator := Visitor(browser, base_url, daifa.chain),
+            employer := Visitor(browser, base_url, daifa.chain, payer.address),
+            firm := Visitor(browser, base_url, daifa.chain, payee.address),
+        ]
+        page = operator.go("/console")
+        assert page.url.endswith("/console/sign-in")
+        check_page(operator, "sign-in")
+        page.get_by_label("Operator API key").fill(daifa.operator_key)
+        submit(page, "Sign in")
+        assert page.get_by_role("heading", name="Parties waiting for review").is_visible()
+        check_page(operator, "operator-review-queue")
+
+        # The operator opens each applicant, sees its licence inline with its hash, and approves it.
+        for party in (payer, payee):
+            page = operator.go("/console")
+            with page.expect_response(lambda r: "/console/documents/" in r.url) as shown:
+                page.get_by_role("link", name=f"{party.name.title()} Ltd").click()
+            assert shown.value.ok and shown.value.header_value("content-type") == "application/pdf"
+            assert shown.value.header_value("content-security-policy").startswith("sandbox;")
+            document = daifa.get(f"/v1/parties/{party.id}", daifa.operator_key)["documents"][0]
+            assert page.get_by_text(document["hash"]).is_visible()
+            if party is payer:
+                check_page(operator, "operator-party-review")
+            page.get_by_label("Comment for the record").fill("licence checked in the console")
+            submit(page, "Approve")
+            assert "approved" in page.locator("dl.facts").inner_text()
+        settle(daifa)
+        assert daifa.get(f"/v1/parties/{payer.id}", payer.key)["status"] == "active"
+
+        # The payee applies for the product; the operator approves it; the payer authorises credit;
+        # both sign the three agreements in their browsers.
+        product = daifa.apply_for_product(payer, payee)
+        page = operator.go(f"/console/products/{product['id']}")
+        check_page(operator, "operator-product-review")
+        submit(page, "Approve")
+        sign_in_with_wallet(employer)
+        check_page(employer, "payer-home-new")
+        page = employer.go(f"/console/products/{product['id']}")
+        submit(page, "Authorise credit")
+        sign_in_with_wallet(firm)
+        assert sign_everything(employer) == 1
+        assert sign_everything(firm) == 1
+        settle(daifa)
+        assert daifa.get(f"/v1/products/{product['id']}", payer.key)["status"] == "open"
+
+        # The payer asks for a plan (API); both sign it in the browser, the payee reading every term.
+        body = monthly_plan(product["id"], daifa.chain.now(), 100 * USD, 3, deposit_days_ahead=20, spare_months=3)
+        plan = daifa.post("/v1/plans", payer.key, json=body, expect=201)
+        assert sign_everything(employer) == 1
+        page = firm.go("/console")
+        page.locator("section[aria-labelledby=sign-h] a").first.click()
+        terms = page.locator("table.terms").inner_text()
+        assert "300.00 tUSD" in terms and "Employer Ltd" in terms and "arbiter" in terms
+        check_page(firm, "payee-sign-plan")
+        assert sign_everything(firm) == 1
+        settle(daifa)
+        assert daifa.get(f"/v1/plans/{plan['id']}", payer.key)["status"] == "recorded"
+
+        # The payer funds all three instalments with its wallet.
+        page = employer.go(f"/console/plans/{plan['id']}")
+        submit(page, "Deposit with wallet")
+        assert sign_everything(employer) >= 1
+        settle(daifa)
+        funded = daifa.get(f"/v1/plans/{plan['id']}", payer.key)
+        assert [i["status"] for i in funded["instalments"]] == ["funded"] * 3
+        check_page(employer, "payer-home-funded")
+
+        # Time passes the first release: both timelines show it paid; both statements list it.
+        daifa.chain.advance(funded["instalments"][0]["release_at"] - daifa.chain.now() + 60)
+        settle(daifa)
+        released = daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"][0]
+        assert released["status"] == "closed" and released["to_payee"] == str(100 * USD)
+        for visitor, name in ((employer, "payer-plan"), (firm, "payee-plan")):
+            page = visitor.go(f"/console/plans/{plan['id']}")
+            first = page.locator("ol.timeline li").first.inner_text()
+            assert "closed" in first and "100.00 tUSD to the payee" in first
+            check_page(visitor, name)
+            rows = list(csv.DictReader(io.StringIO(download(page, "CSV").decode())))
+            kinds = [(r["kind"], r["amount"]) for r in rows]
+            deposits = [("deposit", "100.000000")] * 3
+            closing = [("release", "100.000000"), ("closing_balance", "200.000000")]
+            assert kinds == [("opening_balance", "0.000000"), *deposits, *closing]
+            assert all(r["transaction"].startswith("0x") and len(r["transaction"]) == 66 for r in rows[1:-1])
+            assert download(page, "PDF").startswith(b"%PDF-")
+        # The statement's release line names the transaction that paid it.
+        receipt = daifa.chain.w3.eth.get_transaction_receipt(HexStr(rows[4]["transaction"]))
+        assert receipt["status"] == 1 and receipt["to"] == daifa.escrow.address
+
+        # The payee disputes the second instalment; the arbiter (the operator) splits it in tUSD.
+        page = firm.go(f"/console/plans/{plan['id']}")
+        page.locator("details summary", has_text="Dispute #1").click()
+        page.get_by_label("Reason").first.fill("the December timesheets were not countersigned")
+        submit(page, "Freeze and dispute")
+        assert sign_everything(firm) == 1
+        settle(daifa)
+        page = operator.go("/console")
+        page.locator("section[aria-labelledby=disputes-h] a").first.click()
+        assert "the December timesheets were not countersigned" in page.locator("main").inner_text()
+        check_page(operator, "operator-dispute")
+        page.get_by_label("To the payee").fill("60.50")
+        page.get_by_label("Note for both parties").fill("half the hours were countersigned later")
+        submit(page, "Split")
+        settle(daifa)
+        split = daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"][1]
+        assert (split["status"], split["to_payee"], split["to_payer"]) == ("closed", str(60_500_000), str(39_500_000))
+        page = employer.go(f"/console/plans/{plan['id']}")
+        assert "39.50 tUSD back to the payer" in page.locator("ol.timeline li").nth(1).inner_text()
+        page = operator.go("/console/machinery")
+        assert "The database agrees with the chain" in page.locator("main").inner_text()
+        check_page(operator, "operator-machinery")
+        page = firm.go("/console")
+        check_page(firm, "payee-home")
+
+        for visitor in visitors:
+            assert f"{base_url}/console/static/console.css" in visitor.requests  # the log sees the page's requests
+            assert visitor.foreign_requests() == []
+            assert visitor.problems == []
+            visitor.close()
+    daifa.reconcile()

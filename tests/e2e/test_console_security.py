@@ -1,0 +1,243 @@
+"""The console faces the internet like the API: its sessions' cookie flags and headers, CSRF refused,
+sign-in messages checked field by field and never used twice, sessions that end, and no page or action
+of one party reachable by another, refused as the API refuses the same thing."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from daifa.store import models as m
+from daifa.store.models import utcnow
+from tests.e2e.harness import PDF, Daifa, Party
+
+pytestmark = [pytest.mark.chains("eth-tester"), pytest.mark.databases("sqlite", "postgresql")]
+ORIGIN = "https://testserver"
+
+
+@pytest.fixture
+def world(daifa: Daifa) -> tuple[Party, Party, dict[str, Any]]:
+    return daifa.recorded_plan()
+
+
+def browser(daifa: Daifa) -> TestClient:
+    """A browser of the console: its own cookies, over HTTPS (the session cookie is Secure)."""
+    return TestClient(daifa.api.app, base_url=ORIGIN, follow_redirects=False)
+
+
+def as_operator(daifa: Daifa) -> TestClient:
+    client = browser(daifa)
+    answer = client.post("/console/sign-in/key", data={"api_key": daifa.operator_key}, headers={"Origin": ORIGIN})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def sign_in_message(client: TestClient, address: str) -> str:
+    answer = client.post("/console/sign-in/wallet/message", json={"address": address}, headers={"Origin": ORIGIN})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["message"])
+
+
+def signed(message: str, wallet: Any) -> str:
+    return "0x" + str(wallet.sign_message(encode_defunct(text=message)).signature.hex())
+
+
+def as_party(daifa: Daifa, party: Party) -> TestClient:
+    client = browser(daifa)
+    message = sign_in_message(client, party.address)
+    answer = client.post(
+        "/console/sign-in/wallet", json={"message": message, "signature": signed(message, party.wallet)}
+    )
+    assert answer.status_code == 200, answer.text
+    return client
+
+
+def csrf_of(client: TestClient) -> str:
+    page = client.get("/console")
+    assert page.status_code == 200, page.text
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page.text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_session_cookie_is_httponly_strict_and_secure_and_pages_lock_the_browser_down(
+    daifa: Daifa, world: tuple[Party, Party, dict[str, Any]]
+) -> None:
+    payer, _, _ = world
+    client = browser(daifa)
+    answer = client.post("/console/sign-in/key", data={"api_key": daifa.operator_key}, headers={"Origin": ORIGIN})
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("daifa_console=")
+    flags = {flag.strip().lower() for flag in cookie.split(";")[1:]}
+    assert {"httponly", "secure", "samesite=strict", "path=/console"} <= flags
+    token = cookie.split(";")[0].split("=", 1)[1]
+    with daifa.platform.sessions() as session:  # only the token's hash is kept
+        assert all(token not in row.token_hash for row in session.query(m.ConsoleSession))
+
+    page = client.get(f"/console/parties/{payer.id}")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy and "form-action 'self'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy and "http" not in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert page.headers["cache-control"] == "no-store"
+    # Every script and style the pages name is the platform's own.
+    for source in re.findall(r'(?:src|href)="([^"#]+)"', page.text):
+        assert source.startswith("/console") or source == "data:,", source
+    document = re.search(r'src="(/console/documents/doc_\d+)"', page.text)
+    assert document is not None
+    shown = client.get(document.group(1))
+    assert shown.status_code == 200 and shown.content.startswith(PDF)
+    assert shown.headers["content-security-policy"].startswith("sandbox;")
+    assert shown.headers["content-disposition"].startswith("inline;")
+
+
+def test_a_form_without_the_sessions_csrf_token_or_from_another_site_changes_nothing(daifa: Daifa) -> None:
+    applicant = daifa.apply("carrier", "payee")["party"]["id"]
+    operator, other = as_operator(daifa), as_operator(daifa)
+    token, others = csrf_of(operator), csrf_of(other)
+    assert token != others
+    action = f"/console/parties/{applicant}/approve"
+    attempts = [
+        ({"comment": "no token"}, {"Origin": ORIGIN}),
+        ({"comment": "wrong", "csrf_token": "0" * 64}, {"Origin": ORIGIN}),
+        ({"comment": "another session's", "csrf_token": others}, {"Origin": ORIGIN}),
+        ({"comment": "from elsewhere", "csrf_token": token}, {"Origin": "https://evil.example"}),
+    ]
+    for form, headers in attempts:
+        answer = operator.post(action, data=form, headers=headers)
+        assert answer.status_code == 403, (form, answer.text)
+        assert daifa.get(f"/v1/parties/{applicant}", daifa.operator_key)["status"] == "submitted"
+    answer = operator.post(action, data={"comment": "licence checked", "csrf_token": token}, headers={"Origin": ORIGIN})
+    assert answer.status_code == 303
+    assert daifa.get(f"/v1/parties/{applicant}", daifa.operator_key)["status"] == "approved"
+
+
+def test_a_party_reaches_nothing_of_another_as_the_api_refuses_it(
+    daifa: Daifa, world: tuple[Party, Party, dict[str, Any]]
+) -> None:
+    payer, payee, plan = world
+    outsider = daifa.onboard("rival-carrier", "payee")
+    client = as_party(daifa, outsider)
+    token = csrf_of(client)
+    product = plan["product"]
+    document = daifa.get(f"/v1/parties/{payer.id}", payer.key)["documents"][0]["id"]
+    request = daifa.get("/v1/signature_requests?limit=1", payer.key)["data"][0]["id"]
+    action = daifa.get(f"/v1/actions?plan={plan['id']}", payer.key)["data"][0]["id"]
+    # (console page or form, the API's request for the same thing): both refused alike.
+    reads = [
+        (f"/console/parties/{payer.id}", f"/v1/parties/{payer.id}"),
+        (f"/console/products/{product}", f"/v1/products/{product}"),
+        (f"/console/plans/{plan['id']}", f"/v1/plans/{plan['id']}"),
+        (f"/console/actions/{action}", f"/v1/actions/{action}"),
+        (f"/console/signature_requests/{request}", f"/v1/signature_requests/{request}"),
+        (f"/console/documents/{document}", f"/v1/documents/{document}/content"),
+        (f"/console/statements/{plan['id']}.csv", f"/v1/plans/{plan['id']}"),
+        ("/console/machinery", "/v1/transactions"),
+    ]
+    api_headers = {"Authorization": f"Bearer {outsider.key}"}
+    for page, api in reads:
+        api_status = daifa.api.get(api, headers=api_headers).status_code
+        console_status = client.get(page).status_code
+        assert api_status in (403, 404) and console_status == api_status, (page, console_status, api_status)
+    writes = [
+        (
+            f"/console/plans/{plan['id']}/deposits",
+            {"indices": "0"},
+            f"/v1/plans/{plan['id']}/deposits",
+            {"indices": [0]},
+        ),
+        (f"/console/plans/{plan['id']}/instalments/0/approve", {}, f"/v1/plans/{plan['id']}/instalments/0/approve", {}),
+        (f"/console/parties/{payee.id}/reject", {"comment": "x"}, f"/v1/parties/{payee.id}/reject", {"reason": "x"}),
+        (f"/console/actions/{action}/resolve", {"to_payee": "1"}, f"/v1/actions/{action}/resolve", {"to_payee": "1"}),
+    ]
+    before = daifa.count(m.PlanAction), daifa.count(m.SignatureRequest)
+    for page, form, api, body in writes:
+        console_status = client.post(page, data={**form, "csrf_token": token}, headers={"Origin": ORIGIN}).status_code
+        api_status = daifa.api.post(api, json=body, headers={**api_headers, "Idempotency-Key": page}).status_code
+        assert api_status in (403, 404) and console_status == api_status, (page, console_status, api_status)
+    assert (daifa.count(m.PlanAction), daifa.count(m.SignatureRequest)) == before
+
+
+def test_a_sign_in_message_is_checked_field_by_field_and_opens_one_session(
+    daifa: Daifa, world: tuple[Party, Party, dict[str, Any]]
+) -> None:
+    payer, _, _ = world
+    client = browser(daifa)
+    message = sign_in_message(client, payer.address)
+    assert f"Chain ID: {daifa.chain.w3.eth.chain_id}\n" in message and "URI: https://testserver/console\n" in message
+
+    def refused(text: str, signature: str | None = None, status: int = 401) -> str:
+        answer = client.post(
+            "/console/sign-in/wallet", json={"message": text, "signature": signature or signed(text, payer.wallet)}
+        )
+        assert answer.status_code == status, answer.text
+        return str(answer.text)
+
+    chain_id = daifa.chain.w3.eth.chain_id
+    assert "chain" in refused(message.replace(f"Chain ID: {chain_id}", f"Chain ID: {chain_id + 1}"))
+    assert "not for this console" in refused(message.replace("testserver wants", "evil.example wants", 1))
+    assert "nonce" in refused(re.sub(r"Nonce: \w+", "Nonce: " + "a" * 32, message))
+    assert "not made by" in refused(message, signed(message, Account.create()))
+    past = re.sub(r"Issued At: \S+", "Issued At: 2020-01-01T00:00:00.000Z", message)
+    assert "expired" in refused(re.sub(r"Expiration Time: \S+", "Expiration Time: 2020-01-01T00:10:00.000Z", past))
+    assert "times" in refused(re.sub(r"Expiration Time: \S+", "Expiration Time: 2999-01-01T00:00:00.000Z", message))
+    stranger = Account.create()
+    strangers = sign_in_message(client, stranger.address)
+    assert "apply" in refused(strangers, signed(strangers, stranger), status=403)
+
+    message = sign_in_message(client, payer.address)
+    first = client.post(
+        "/console/sign-in/wallet", json={"message": message, "signature": signed(message, payer.wallet)}
+    )
+    assert first.status_code == 200
+    # Another browser given the same nonce (say, an eavesdropper's) posts the same signed message.
+    nonce = message.split("Nonce: ")[1].split("\n")[0]
+    again = browser(daifa)
+    again.cookies.set("daifa_sign_in", nonce, path="/console/sign-in")
+    replay = again.post(
+        "/console/sign-in/wallet", json={"message": message, "signature": signed(message, payer.wallet)}
+    )
+    assert replay.status_code == 401 and "already used" in replay.text
+
+
+def test_a_session_ends_on_sign_out_when_idle_and_with_its_operator_key(
+    daifa: Daifa, world: tuple[Party, Party, dict[str, Any]]
+) -> None:
+    payer, _, _ = world
+    client = as_party(daifa, payer)
+    assert client.get("/console").status_code == 200
+    answer = client.post("/console/sign-out", data={"csrf_token": csrf_of(client)}, headers={"Origin": ORIGIN})
+    assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in"
+    assert client.get("/console").headers.get("location") == "/console/sign-in"
+
+    idle = as_party(daifa, payer)
+    with daifa.platform.sessions.begin() as session:
+        session.execute(update(m.ConsoleSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
+    assert idle.get("/console").headers.get("location") == "/console/sign-in"
+
+    key = daifa.post("/v1/api_keys", daifa.operator_key, json={"label": "a clerk's console"})
+    operator = browser(daifa)
+    answer = operator.post("/console/sign-in/key", data={"api_key": key["secret"]}, headers={"Origin": ORIGIN})
+    assert answer.status_code == 303
+    assert operator.get("/console/machinery").status_code == 200
+    daifa.post(f"/v1/api_keys/{key['id']}/revoke", daifa.operator_key)
+    assert operator.get("/console/machinery").headers.get("location") == "/console/sign-in"
+
+
+def test_a_party_key_is_refused_at_the_operators_door(daifa: Daifa, world: tuple[Party, Party, dict[str, Any]]) -> None:
+    payer, _, _ = world
+    client = browser(daifa)
+    answer = client.post("/console/sign-in/key", data={"api_key": payer.key}, headers={"Origin": ORIGIN})
+    assert answer.status_code == 403 and "wallet" in answer.text
+    answer = client.post("/console/sign-in/key", data={"api_key": "dk_wrong"}, headers={"Origin": ORIGIN})
+    assert answer.status_code == 401
+    assert "set-cookie" not in answer.headers
