@@ -12,6 +12,7 @@ database with the chain. Everything runs here: the chain (embedded, or a tempora
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from web3 import Web3
 from web3.contract import Contract
 
-from daifa.api.app import create_app
+from daifa.api.app import ApiSettings, create_app
 from daifa.api.server import serving
 from daifa.bootstrap import Settings, build
 from daifa.chain import embedded
@@ -48,10 +49,19 @@ WAGE = 8_000 * USD
 PDF = b"%PDF-1.4\n"
 
 
-def run(out: CliSettings, chain: str) -> None:
-    """The demo on `chain` (embedded or anvil), printed to `out`'s console."""
+# With --console, the parties are anvil's dev accounts 1 and 2 (mnemonic "test test ... junk"), so that on
+# the devnet a browser wallet holding that mnemonic can sign in as them too.
+CONSOLE_PARTY_KEYS = (
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+)
+
+
+def run(out: CliSettings, chain: str, console: bool = False) -> None:
+    """The demo on `chain` (embedded or anvil), printed to `out`'s console; with `console`, the server
+    then keeps running with the demo's data for the web console, until interrupted."""
     with _chain(chain) as (w3, advance, label):
-        Demo(out.console, w3, advance, label).run()
+        Demo(out.console, w3, advance, label, web_console=console).run()
 
 
 @contextmanager
@@ -75,7 +85,14 @@ class Demo:
     w3: Web3
     advance: Callable[[int], int]
     chain_label: str
+    web_console: bool = False
     seen_transactions: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.web_console:
+            self.payer_wallet, self.payee_wallet = (Wallet(Account.from_key(k)) for k in CONSOLE_PARTY_KEYS)
+        else:
+            self.payer_wallet, self.payee_wallet = Wallet(Account.create()), Wallet(Account.create())
 
     def run(self) -> None:
         c = self.console
@@ -83,6 +100,8 @@ class Demo:
         c.print(f"chain: {self.chain_label}")
         with tempfile.TemporaryDirectory(prefix="daifa-demo-") as folder, self._platform(Path(folder)) as api:
             self._story(api)
+            if self.web_console:
+                self._stay_for_the_console(api)
 
     # ------------------------------------------------------------------------------ set-up
 
@@ -106,8 +125,11 @@ class Demo:
         self.platform = build(settings, self.w3, operator)
         with self.platform.sessions.begin() as session:
             operator_key = credentials.issue(session, Role.OPERATOR)
+        # Development only: with --console the pages offer to sign with the demo parties' keys.
+        signers = {w.address: w for w in (self.payer_wallet, self.payee_wallet)} if self.web_console else {}
+        self.operator_key = operator_key
         try:
-            with serving(create_app(self.platform)) as base_url:
+            with serving(create_app(self.platform, ApiSettings(demo_signers=signers))) as base_url:
                 self.base_url = base_url
                 self.step("serve", f"API on {base_url}, SQLite database, relayer, indexer and scheduler")
                 with Client(base_url, operator_key) as client:
@@ -118,7 +140,7 @@ class Demo:
     # ------------------------------------------------------------------------------ the story
 
     def _story(self, operator: Client) -> None:
-        payer_wallet, payee_wallet = Wallet(Account.create()), Wallet(Account.create())
+        payer_wallet, payee_wallet = self.payer_wallet, self.payee_wallet
         payer = self._onboard(operator, payer_wallet, "Huadong Logistics Co., Ltd.", "payer")
         payee = self._onboard(operator, payee_wallet, "Xinda Labour Services Co., Ltd.", "payee")
         self._faucet(payer_wallet.address, 100_000 * USD)
@@ -132,6 +154,7 @@ class Demo:
             expiry=self._now() + 400 * DAY,
             files=[("staffing-contract.pdf", PDF + b"staffing contract", "application/pdf")],
         )
+        self.product_id = product.id
         self.step("product", f"{product.id}: the payee applies with the staffing contract")
         operator.approve_product(product.id, "contract reviewed")
         payer.authorise_credit(product.id)
@@ -272,6 +295,50 @@ class Demo:
             c.print(f"[bold red]database and chain disagree[/]: {report.mismatches}")
             raise typer.Exit(1)
 
+    # ------------------------------------------------------------------------------ the web console
+
+    def _stay_for_the_console(self, operator: Client) -> None:
+        """Leaves work for each role (a carrier's application to review, a new plan for both parties to
+        sign), prints how to sign in, and keeps the platform working until Ctrl-C."""
+        self._onboard_application(Wallet(Account.create()), "Nanhai Freight Co., Ltd.")
+        payer = Client(self.base_url, self.payer_key)
+        plan = payer.request_plan(self._next_plan())
+        payer.close()
+        c = self.console
+        c.rule("[bold]the web console")
+        c.print(f"open {self.base_url}/console")
+        c.print(f"operator: sign in with the demo's operator API key {self.operator_key}")
+        c.print(
+            "payer and payee: 'Sign in as ...' on the sign-in page (this demo server signs for its parties; "
+            "development only), or, on --chain anvil, a browser wallet holding anvil's test mnemonic "
+            f"(accounts 1 and 2: {self.payer_wallet.address}, {self.payee_wallet.address})"
+        )
+        c.print(f"waiting for you: a carrier's application to review; plan {plan.id} for both parties to sign")
+        c.print("Ctrl-C stops the server")
+        try:
+            while True:
+                self._settle()
+                time.sleep(1)
+        except KeyboardInterrupt:
+            c.print("stopped")
+
+    def _onboard_application(self, wallet: Wallet, name: str) -> None:
+        anonymous = Client(self.base_url)
+        anonymous.apply(wallet.address, name, "payee", [("licence.pdf", PDF + name.encode(), "application/pdf")])
+        anonymous.close()
+
+    def _next_plan(self) -> dict[str, Any]:
+        now = self._now()
+        return {
+            "product": self.product_id,
+            "expiry": now + 120 * DAY,
+            "instalments": [
+                {"deposit_by": now + (30 * month + 20) * DAY, "release_at": now + 30 * (month + 1) * DAY,
+                 "amount": str(5_000 * USD), "rule": "time"}
+                for month in range(2)
+            ],
+        }  # fmt: skip
+
     # ------------------------------------------------------------------------------ helpers
 
     def _onboard(self, operator: Client, wallet: Wallet, name: str, kind: str) -> Client:
@@ -281,7 +348,7 @@ class Demo:
         )
         anonymous.close()
         if kind == "payer":
-            self.payer_id = application.party.id
+            self.payer_id, self.payer_key = application.party.id, application.api_key
         self.step("apply", f"{name} applies as {kind} with its business licence ({application.party.id})")
         operator.approve_party(application.party.id, "licence checked")
         self._settle()

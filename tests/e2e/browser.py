@@ -73,7 +73,7 @@ def chromium() -> Iterator[Any]:
 class Visitor:
     """One person's browser (its own cookies) with its own wallet at `address`, if it has one."""
 
-    def __init__(self, browser: Any, base_url: str, chain: Chain, address: str | None = None) -> None:
+    def __init__(self, browser: Any, base_url: str, chain: Chain | None = None, address: str | None = None) -> None:
         self.base_url = base_url
         self.context = browser.new_context(base_url=base_url, viewport={"width": 1200, "height": 900})
         self.page = self.context.new_page()
@@ -82,7 +82,7 @@ class Visitor:
         self.page.on("request", lambda request: self.requests.append(request.url))
         self.page.on("console", self._console_message)
         self.page.on("pageerror", lambda error: self.problems.append(str(error)))
-        if address is not None:
+        if chain is not None and address is not None:
             self.page.expose_function("__daifaWallet", lambda method, params: _wallet(chain, address, method, params))
             self.context.add_init_script(PROVIDER)
 

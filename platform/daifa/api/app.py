@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
@@ -30,6 +31,7 @@ from daifa.api.routers import (
 from daifa.bootstrap import Platform
 from daifa.services.health import HealthLimits
 from daifa.store.db import bookkeeping_session_factory
+from daifa.wallet import Wallet
 
 DESCRIPTION = """Escrowed pay-on-behalf disbursement. Authenticate with `Authorization: Bearer <API key>`;
 send an `Idempotency-Key` with every POST; errors are RFC 9457 problem details; token amounts are
@@ -43,7 +45,8 @@ class ApiSettings:
     bodies: BodyLimits = field(default_factory=BodyLimits)
     rates: RateLimits = field(default_factory=RateLimits)
     health: HealthLimits = field(default_factory=HealthLimits)
-    console_demo: bool = False  # the console offers the demo parties' development-only signer
+    # Development only (`daifa demo --console`): the demo parties' wallets, which the console signs with.
+    demo_signers: Mapping[str, Wallet] = field(default_factory=dict)
 
 
 class DaifaAPI(FastAPI):
@@ -86,5 +89,5 @@ def create_app(platform: Platform, settings: ApiSettings | None = None) -> FastA
     for module in (parties, products, plans, payroll_runs, actions, signatures, documents, events, keys, operations):
         app.include_router(module.router)
     app.include_router(operations.metrics_router)
-    console.install(app, demo=settings.console_demo)
+    console.install(app, settings.demo_signers)
     return app

@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
 def demo(
     ctx: typer.Context,
     chain: Annotated[str, typer.Option(help="embedded (in process) or anvil (a temporary devnet)")] = "embedded",
+    console: Annotated[
+        bool, typer.Option("--console", help="then keep the server running for the web console, until Ctrl-C")
+    ] = False,
 ) -> None:
     """Run the whole life of a monthly wage plan and print its timeline."""
     if chain not in ("embedded", "anvil"):
@@ -24,4 +27,4 @@ def demo(
     from daifa import demo as scenario
 
     out: Settings = ctx.obj
-    scenario.run(out, chain)
+    scenario.run(out, chain, console)

@@ -7,18 +7,22 @@ served from the package (static/), under a Content-Security-Policy that allows n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from daifa.console import decisions, pages, signin
+from daifa.console import decisions, demo_signer, pages, signin
 from daifa.console.web import HERE
+from daifa.wallet import Wallet
 
 PREFIX = "/console"
 
 
-def install(app: FastAPI, demo: bool = False) -> None:
-    """Adds the console to `app`. `demo`: the pages offer the demo's development-only signer."""
-    app.state.console_demo = demo
+def install(app: FastAPI, demo_signers: Mapping[str, Wallet] | None = None) -> None:
+    """Adds the console to `app`. `demo_signers` (development only, `daifa demo --console`): the demo
+    parties' wallets by address, which the pages then offer to sign with."""
+    app.state.demo_signers = dict(demo_signers or {})
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
-    for module in (signin, pages, decisions):
+    for module in (signin, pages, decisions, *([demo_signer] if demo_signers else [])):
         app.include_router(module.router)

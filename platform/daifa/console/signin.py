@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from daifa.api.deps import client_address, platform, ports
+from daifa.api.deps import client_address, platform, ports, reading
 from daifa.console import sessions, siwe
 from daifa.console.web import Changing, ConsoleRoute, check_origin, render
 from daifa.domain.onboarding import PartyStatus
@@ -35,7 +35,12 @@ class SignInIn(BaseModel):
 
 @router.get("/sign-in")
 def sign_in_page(request: Request) -> Response:
-    return render(request, "sign_in.html")
+    demo_parties: list[m.Party] = []
+    if request.app.state.demo_signers:  # development only: daifa demo --console
+        with reading(request) as session:
+            query = select(m.Party).where(m.Party.address.in_(list(request.app.state.demo_signers)))
+            demo_parties = list(session.scalars(query.order_by(m.Party.id)))
+    return render(request, "sign_in.html", demo_parties=demo_parties)
 
 
 @router.post("/sign-in/key")
@@ -55,7 +60,7 @@ def sign_in_with_key(request: Request, api_key: Annotated[str, Form(max_length=2
         raise Forbidden("parties sign in with their wallet: use 'Sign in with wallet'")
     with platform(request).sessions.begin() as session:
         token = sessions.open_session(session, Role.OPERATOR, utcnow(), key_id=actor.key_id)
-    return _signed_in(RedirectResponse("/console", status_code=303), token)
+    return set_session_cookie(RedirectResponse("/console", status_code=303), token)
 
 
 @router.post("/sign-in/wallet/message")
@@ -100,7 +105,7 @@ def sign_in_with_wallet(request: Request, body: SignInIn) -> Response:
             token = sessions.open_session(session, Role.PARTY, now, party_id=party.id, nonce=message.nonce)
     except IntegrityError:
         raise Unauthenticated("this sign-in message was already used: start the sign-in again") from None
-    response = _signed_in(JSONResponse({"next": "/console"}), token)
+    response = set_session_cookie(JSONResponse({"next": "/console"}), token)
     response.delete_cookie(sessions.NONCE_COOKIE, path="/console/sign-in")
     return response
 
@@ -114,7 +119,7 @@ def sign_out(request: Request, signed: Changing) -> Response:
     return response
 
 
-def _signed_in(response: Response, token: str) -> Response:
+def set_session_cookie(response: Response, token: str) -> Response:
     """Secure always: browsers keep Secure cookies from http://127.0.0.1 and localhost too (a developer's
     machine, the demo), and send them over nothing but HTTPS elsewhere."""
     response.set_cookie(

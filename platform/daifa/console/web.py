@@ -38,13 +38,14 @@ class NotSignedIn(Exception):
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     signed: sessions.Signed | None = getattr(request.state, "signed", None)
     page = templates.get_template(name).render(
-        request=request, signed=signed, csrf=signed.csrf if signed else "", demo=_demo(request), **context
+        request=request, signed=signed, csrf=signed.csrf if signed else "", demo=_demo_parties(request), **context
     )
     return HTMLResponse(page, status_code=status)
 
 
-def _demo(request: Request) -> bool:
-    return bool(getattr(request.app.state, "console_demo", False))
+def _demo_parties(request: Request) -> list[str]:
+    """The addresses the development-only demo signer signs for (none outside `daifa demo --console`)."""
+    return list(getattr(request.app.state, "demo_signers", {}))
 
 
 def signed_in(request: Request) -> sessions.Signed:
