@@ -54,7 +54,7 @@ def home(request: Request, signed: SignedIn) -> Response:
         escrow = overview.escrow_by_token(session, actor)
         due = overview.due_between(session, actor, start, end)
         upcoming = overview.due_between(session, actor, now, now + 365 * 86_400)
-    tokens = {t: chain.token_facts(t) for t in {*escrow, *(d.token for d in upcoming)}}
+    tokens = {t: chain.token_facts(t) for t in {*escrow, *(d.token for d in upcoming), *(p.token for p in plans)}}
     return render(
         request,
         "party_home.html",
@@ -264,7 +264,12 @@ def statement(
             party_id = records.get_party(session, actor, party).id if party else actor.require_party()
             plans = statements.visible_plans(session, actor, party_id)
             title = f"Escrow statement {scope} of {records.public_id(m.Party, party_id)}"
-        shown = list(statements.of_plans(session, chain, plans, title, start, end).values())
+        by_token = statements.of_plans(session, chain, plans, title, start, end)
+        if not scope.startswith("pln_"):
+            holder = session.get(m.Party, party_id)
+            assert holder is not None
+            statements.add_credits(session, chain, by_token, holder.address, title, start, end)
+        shown = list(by_token.values())
     filename = f"daifa-statement-{scope}.{kind}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if kind == "csv":

@@ -115,6 +115,43 @@ def of_plans(
     return statements
 
 
+def add_credits(
+    session: Session,
+    chain: ChainClient,
+    statements: dict[str, Statement],
+    address: str,
+    title: str,
+    start: int,
+    end: int,
+) -> None:
+    """The payments the escrow could not push to `address` and holds for it (PaymentDeferred: the money
+    stays in escrow, as a credit) and its withdrawals of them, into the statements of their tokens.
+    Rare (a token that blocked a transfer), so read across all plans and kept to the party's own."""
+    decoder = EscrowDecoder(chain.escrow)
+    logs = session.scalars(
+        select(m.ChainLog)
+        .where(m.ChainLog.name.in_(CREDIT_EVENTS))
+        .order_by(m.ChainLog.block_number, m.ChainLog.log_index)
+        .limit(MAX_LINES)
+    )
+    for log in logs:
+        event = decoder.decode(as_log_receipt(log))
+        if event is None or str(event.args["account"]).lower() != address.lower():
+            continue
+        token, amount = str(event.args["token"]), int(event.args["amount"])
+        key = next((t for t in statements if t.lower() == token.lower()), token)
+        statement = statements.setdefault(key, Statement(title, chain.token_facts(key), start, end))
+        at = chain.block_time(log.block_number)
+        change = amount if event.name == "PaymentDeferred" else -amount
+        line = Line(at, "", None, "credit" if change > 0 else "withdrawal", amount, change, "0x" + log.tx_hash.hex())
+        if at < start:
+            statement.opening += change
+        elif at < end:
+            statement.lines.append(line)
+    for statement in statements.values():
+        statement.lines.sort(key=lambda line: line.at)
+
+
 def visible_plans(session: Session, actor: Actor, party_id: int | None = None) -> list[m.Plan]:
     """The recorded plans a statement covers: the actor's own (the operator names the party)."""
     query = select(m.Plan).where(records.visible(actor, m.Plan), m.Plan.chain_plan_id.is_not(None))
