@@ -127,6 +127,7 @@ def test_the_life_of_a_plan_in_the_browser(daifa: Daifa, browser: Any) -> None:
             document = daifa.get(f"/v1/parties/{party.id}", daifa.operator_key)["documents"][0]
             assert page.get_by_text(document["hash"]).is_visible()
             if party is payer:
+                page.wait_for_timeout(1500)  # the picture only: the PDF viewer draws the page after the load
                 check_page(operator, "operator-party-review")
             page.get_by_label("Comment for the record").fill("licence checked in the console")
             submit(page, "Approve")
@@ -170,6 +171,8 @@ def test_the_life_of_a_plan_in_the_browser(daifa: Daifa, browser: Any) -> None:
         settle(daifa)
         funded = daifa.get(f"/v1/plans/{plan['id']}", payer.key)
         assert [i["status"] for i in funded["instalments"]] == ["funded"] * 3
+        page = employer.go("/console")
+        assert page.locator("section[aria-labelledby=escrow-h] ul").inner_text() == "300.00 tUSD"
         check_page(employer, "payer-home-funded")
 
         # Time passes the first release: both timelines show it paid; both statements list it.
