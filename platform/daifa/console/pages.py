@@ -162,7 +162,11 @@ def action_page(request: Request, signed: SignedIn, action_id: str) -> Response:
         )
     token = ports(request).chain.token_facts(plan.token)
     texts = {d.id: _text_of(request, d) for d in action.documents if d.content_type == "text/plain"}
-    return render(request, "action.html", action=action, plan=plan, item=item, token=token, texts=texts)
+    status = views.instalment_status(item.chain_status) if item is not None else ""
+    return render(
+        request, "action.html", action=action, plan=plan, item=item, token=token, texts=texts, instalment_status=status,
+        splittable=action.kind == "dispute" and action.status == "mined" and status == "disputed",
+    )  # fmt: skip
 
 
 def _text_of(request: Request, document: Any) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Engine
 
 from daifa.api.deps import platform
@@ -26,7 +26,12 @@ HERE = Path(__file__).parent
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
-templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(), auto_reload=False)
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(),
+    auto_reload=False,
+    undefined=StrictUndefined,  # a name a page does not pass is an error, not an empty string
+)
 formatting.install(templates)
 templates.filters["pid"] = lambda row: records.public_id(type(row), row.id)  # a row's public id: pln_3
 
