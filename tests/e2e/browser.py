@@ -33,6 +33,10 @@ ANVIL_KEYS = (
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
 )
 
+# What the test wallet does, each by anvil: it signs and sends for its unlocked accounts.
+WALLET_METHODS = frozenset(
+    {"personal_sign", "eth_signTypedData_v4", "eth_sendTransaction", "eth_getTransactionReceipt", "eth_chainId"}
+)
 PROVIDER = """
 window.ethereum = {
   isDaifaTestWallet: true,
@@ -127,7 +131,7 @@ def _wallet(chain: Chain, address: str, method: str, params: list[Any]) -> dict[
     try:
         if method in ("eth_requestAccounts", "eth_accounts"):
             return {"result": [address]}
-        if method in ("personal_sign", "eth_signTypedData_v4", "eth_sendTransaction", "eth_chainId"):
+        if method in WALLET_METHODS:
             return {"result": chain.rpc(method, params)}
         return {"error": f"this wallet does not do {method}"}
     except Exception as error:  # the page sees the wallet's refusal, as from a real wallet

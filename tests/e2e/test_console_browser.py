@@ -227,3 +227,35 @@ def test_the_life_of_a_plan_in_the_browser(daifa: Daifa, browser: Any) -> None:
             assert visitor.problems == []
             visitor.close()
     daifa.reconcile()
+
+
+def test_a_token_without_permit_is_deposited_by_the_browser_wallets_transactions(daifa: Daifa) -> None:
+    """USDT has no permit: the payer's wallet approves the escrow and sends the deposit itself, each
+    transaction mined before the next, from the page. (The world is made before the browser starts:
+    Playwright keeps an event loop running in this thread while it runs.)"""
+    minter = daifa.chain.account("minter")
+    token = daifa.chain.deploy("NoReturnToken", sender=minter)
+    payer = daifa.onboard("employer", "payer", wallet=Account.from_key(ANVIL_KEYS[0]))
+    payee = daifa.onboard("labour-firm", "payee", wallet=Account.from_key(ANVIL_KEYS[1]))
+    daifa.chain.send(token.functions.mint(payer.address, 10_000 * USD), minter)
+    product = daifa.open_product(payer, payee, token=token.address)
+    body = {**monthly_plan(product["id"], daifa.chain.now(), 1_000 * USD, 2), "token": token.address}
+    plan = daifa.agree_plan(payer, payee, body)
+
+    with chromium() as browser, serving(create_app(daifa.platform, UNLIMITED)) as base_url:
+        employer = Visitor(browser, base_url, daifa.chain, payer.address)
+        sign_in_with_wallet(employer)
+        page = employer.go(f"/console/plans/{plan['id']}")
+        submit(page, "Deposit with wallet")
+        assert "/console/actions/" in page.url
+        steps = page.locator("main ol").inner_text()
+        assert "let the escrow take the deposit" in steps and "the deposit" in steps
+        check_page(employer, "payer-wallet-deposit")
+        submit(page, "Send with wallet")
+        assert page.url.endswith(f"/console/plans/{plan['id']}")
+        settle(daifa)
+        assert [i["status"] for i in daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"]] == ["funded"] * 2
+        assert int(token.functions.balanceOf(daifa.escrow.address).call()) == 2_000 * USD
+        assert employer.problems == [] and employer.foreign_requests() == []
+        employer.close()
+    daifa.reconcile()

@@ -17,6 +17,7 @@ from daifa.console.web import Changing, ConsoleRoute, back_to
 from daifa.domain.payroll import to_units
 from daifa.errors import InvalidInput, Problem
 from daifa.services import actions, onboarding, products, records
+from daifa.services.subjects import Subject
 from daifa.store import models as m
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -71,11 +72,12 @@ def deposit(request: Request, signed: Changing, plan_id: str, indices: Annotated
         pending = [r for r in _requests_of(session, action) if r.status == "pending"]
     if pending:
         return back_to(f"/console/signature_requests/{records.public_id(m.SignatureRequest, pending[0].id)}")
-    return back_to(f"/console/plans/{plan_id}")
+    # A token without permit: the action lists the transactions the payer's wallet sends.
+    return back_to(f"/console/actions/{records.public_id(m.PlanAction, action.id)}")
 
 
 def _requests_of(session: Session, action: m.PlanAction) -> list[m.SignatureRequest]:
-    subject = f"action:{action.id}"
+    subject = str(Subject.of(action))
     query = select(m.SignatureRequest).where(m.SignatureRequest.subject == subject).order_by(m.SignatureRequest.id)
     return list(session.scalars(query))
 

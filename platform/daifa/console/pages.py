@@ -5,12 +5,13 @@ same use cases with the session's actor."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from daifa.api import views
 from daifa.api.deps import ports, reading, transaction
@@ -20,9 +21,13 @@ from daifa.console.web import Changing, ConsoleRoute, SignedIn, render
 from daifa.describe import describe
 from daifa.errors import InvalidInput, Problem
 from daifa.services import documents, records, signatures, verification
+from daifa.services.context import Actor
 from daifa.services.health import assess
+from daifa.services.reconciliation import reconcile
+from daifa.services.subjects import Subject
 from daifa.store import models as m
 
+Row = TypeVar("Row", bound=m.Base)
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 RECENT = 50  # rows of a party's lists shown on its home page, newest first
 
@@ -70,9 +75,16 @@ def home(request: Request, signed: SignedIn) -> Response:
     )
 
 
-def _newest(session: Any, actor: Any, model: Any) -> list[Any]:
-    query = select(model).where(records.visible(actor, model)).order_by(model.id.desc()).limit(RECENT)
+def _newest(session: Session, actor: Actor, model: type[Row]) -> list[Row]:
+    key: Any = model.id  # type: ignore[attr-defined]
+    query = select(model).where(records.visible(actor, model)).order_by(key.desc()).limit(RECENT)
     return list(session.scalars(query))
+
+
+def _names(session: Session, *party_ids: int) -> dict[int, str]:
+    """The parties' legal names by id."""
+    query = select(m.Party.id, m.Party.legal_name).where(m.Party.id.in_(party_ids))
+    return {party_id: name for party_id, name in session.execute(query).tuples()}
 
 
 def _operator_home(request: Request) -> Response:
@@ -92,9 +104,7 @@ def _operator_home(request: Request) -> Response:
 def party_page(request: Request, signed: SignedIn, party_id: str) -> Response:
     with reading(request) as session:
         row = records.get_party(session, signed.actor, party_id)
-        return render(
-            request, "party.html", party=views.party(session, row), checks=_checks(request, session, row.id, "party")
-        )
+        return render(request, "party.html", party=views.party(session, row), checks=_checks(request, session, row))
 
 
 @router.get("/products/{product_id}")
@@ -102,14 +112,11 @@ def product_page(request: Request, signed: SignedIn, product_id: str) -> Respons
     with reading(request) as session:
         row = records.get_product(session, signed.actor, product_id)
         product = views.product(session, row)
-        names = {
-            p.id: p.legal_name
-            for p in session.scalars(select(m.Party).where(m.Party.id.in_([row.payer_id, row.payee_id])))
-        }
+        names = _names(session, row.payer_id, row.payee_id)
         plans = list(
             session.scalars(select(m.Plan).where(m.Plan.product_id == row.id).order_by(m.Plan.id.desc()).limit(RECENT))
         )
-        checks = _checks(request, session, row.id, "product")
+        checks = _checks(request, session, row)
     tokens = {t: ports(request).chain.token_facts(t) for t in product.tokens}
     return render(
         request, "product.html", product=product, row=row, names=names, plans=plans, checks=checks, tokens=tokens,
@@ -117,11 +124,11 @@ def product_page(request: Request, signed: SignedIn, product_id: str) -> Respons
     )  # fmt: skip
 
 
-def _checks(request: Request, session: Any, subject_id: int, kind: str) -> dict[str, verification.Verification]:
-    """Each document of the subject checked again: its bytes against its hash, its hash against the chain."""
-    subject = f"{kind}:{subject_id}"
-    rows = session.scalars(select(m.Document).where(m.Document.subject == subject).order_by(m.Document.id))
-    return {records.public_id(m.Document, d.id): verification.verify(session, ports(request), d) for d in rows}
+def _checks(request: Request, session: Session, row: m.Party | m.Product) -> dict[str, verification.Verification]:
+    """Each document of a party or product checked again: its bytes against its hash, its hash against the
+    chain (the review page shows the result beside the document)."""
+    shown = documents.of_subject(session, Subject.of(row))
+    return {records.public_id(m.Document, d.id): verification.verify(session, ports(request), d) for d in shown}
 
 
 @router.get("/plans/{plan_id}")
@@ -130,13 +137,9 @@ def plan_page(request: Request, signed: SignedIn, plan_id: str) -> Response:
     with reading(request) as session:
         row = records.get_plan(session, actor, plan_id)
         plan = views.plan(session, row)
-        plan_actions = list(
-            session.scalars(select(m.PlanAction).where(m.PlanAction.plan_id == row.id).order_by(m.PlanAction.id.desc()))
-        )
-        names = {
-            p.id: p.legal_name
-            for p in session.scalars(select(m.Party).where(m.Party.id.in_([row.payer_id, row.payee_id])))
-        }
+        query = select(m.PlanAction).where(m.PlanAction.plan_id == row.id).order_by(m.PlanAction.id.desc())
+        plan_actions = list(session.scalars(query.limit(RECENT)))
+        names = _names(session, row.payer_id, row.payee_id)
         chain = ports(request).chain
         token = chain.token_facts(plan.token)
         moves = statements.of_plans(session, chain, [row], "", 0, chain.now() + 1).get(row.token)
@@ -226,8 +229,6 @@ def document_content(request: Request, signed: SignedIn, document_id: str) -> Re
 @router.get("/machinery")
 def machinery(request: Request, signed: SignedIn) -> Response:
     signed.actor.require_operator()
-    from daifa.services.reconciliation import reconcile
-
     with reading(request) as session:
         health = assess(session, request.app.state.settings.health)
         waiting = list(

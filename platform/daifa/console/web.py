@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -98,10 +97,6 @@ def check_origin(request: Request) -> None:
 def back_to(path: str) -> RedirectResponse:
     """After a form that changed something: the page to show next (303, so a reload does not resend)."""
     return RedirectResponse(path, status_code=303)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 class ConsoleRoute(APIRoute):

@@ -1,5 +1,6 @@
 // The console's one script: the browser wallet (EIP-1193, window.ethereum) signs in (EIP-4361 via
-// personal_sign) and signs typed data (eth_signTypedData_v4); everything else is plain forms.
+// personal_sign), signs typed data (eth_signTypedData_v4) and sends a deposit's transactions
+// (eth_sendTransaction, each mined before the next); everything else is plain forms.
 "use strict";
 
 function csrf() {
@@ -72,9 +73,38 @@ async function signTyped(button) {
   }
 }
 
+async function receiptOf(hash) {
+  // The wallet's node answers null until the transaction is mined.
+  for (;;) {
+    const receipt = await wallet().request({ method: "eth_getTransactionReceipt", params: [hash] });
+    if (receipt) return receipt;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+async function sendTransactions(button) {
+  try {
+    const transactions = JSON.parse(document.getElementById("wallet-transactions").textContent);
+    const [from] = await wallet().request({ method: "eth_requestAccounts" });
+    for (const [n, tx] of transactions.entries()) {
+      say("send-status", `Confirm ${n + 1} of ${transactions.length} in your wallet: ${tx.description}…`);
+      const hash = await wallet().request({ method: "eth_sendTransaction", params: [{ from, to: tx.to, data: tx.data }] });
+      say("send-status", `Waiting for ${tx.description} (${hash}) to be mined…`);
+      const receipt = await receiptOf(hash);
+      if (receipt.status !== "0x1") throw new Error(`${tx.description} failed on chain (${hash})`);
+    }
+    say("send-status", "Sent. The deposit shows on the plan once the platform has read it from the chain.");
+    window.location.assign(button.dataset.sendTransactions);
+  } catch (error) {
+    say("send-status", "Not sent: " + (error.message || error));
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const signInButton = document.querySelector("[data-wallet-sign-in]");
   if (signInButton) signInButton.addEventListener("click", signIn);
   const signButton = document.querySelector("[data-sign-typed]");
   if (signButton) signButton.addEventListener("click", () => signTyped(signButton));
+  const sendButton = document.querySelector("[data-send-transactions]");
+  if (sendButton) sendButton.addEventListener("click", () => sendTransactions(sendButton));
 });
