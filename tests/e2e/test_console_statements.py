@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from eth_typing import HexStr
 
+from daifa.console import overview
 from daifa.sdk.plans import monthly_plan
+from daifa.services.context import Actor, Role
 from tests.e2e.console_client import as_operator, as_party
-from tests.e2e.harness import USD, Daifa
+from tests.e2e.harness import DAY, USD, Daifa
 from tests.e2e.test_stablecoins import send_all
 
 pytestmark = pytest.mark.chains("eth-tester")
@@ -97,3 +99,24 @@ def test_a_payment_the_token_refused_is_a_credit_until_it_is_withdrawn(daifa: Da
     assert ("withdrawal", thousand, "-" + thousand) in lines
     assert balance(rows, "closing_balance") == "0." + "0" * 18
     assert int(token.functions.balanceOf(payee.address).call()) == 1_000 * unit
+
+
+def test_what_falls_due_and_what_the_escrow_holds_are_read_from_the_instalments(daifa: Daifa) -> None:
+    payer, payee, plan = daifa.recorded_plan(instalments=3, amount=100 * USD)
+    daifa.chain.advance(plan["instalments"][0]["release_at"] - daifa.chain.now() + 60)
+    daifa.settle()
+    now = daifa.chain.now()
+    with daifa.platform.readers() as session:
+        for party in (payer, payee):
+            actor = Actor(Role.PARTY, int(party.id.removeprefix("pty_")))
+            due = overview.due_between(session, actor, now, now + 365 * DAY)
+            assert [(d.what, d.index, d.amount, d.plan) for d in due] == [
+                ("release", 1, 100 * USD, plan["id"]),
+                ("release", 2, 100 * USD, plan["id"]),
+            ]
+            assert overview.escrow_by_token(session, actor) == {daifa.token.address: 200 * USD}
+        outsider = Actor(Role.PARTY, 999)
+        assert (
+            overview.due_between(session, outsider, 0, 2**40) == []
+            and overview.escrow_by_token(session, outsider) == {}
+        )

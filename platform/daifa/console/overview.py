@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Result, select
 from sqlalchemy.orm import Session
 
 from daifa.domain.onboarding import PartyStatus
@@ -44,10 +45,13 @@ def month_bounds(now: int) -> tuple[int, int]:
     return int(start.timestamp()), int(end.timestamp())
 
 
-def _instalments(session: Session, actor: Actor):  # type: ignore[no-untyped-def]
+def _instalments(session: Session, actor: Actor) -> Result[Any]:
+    """The instalments of the actor's recorded plans, with their plan's id and token."""
     return session.execute(
         select(
-            m.Plan.id, m.Plan.token, m.Instalment.index, m.Instalment.deposit_by, m.Instalment.release_at,
+            # Labelled: a result row is a tuple, and `index` is also the name of its method to a type checker.
+            m.Plan.id.label("plan_id"), m.Plan.token, m.Instalment.index.label("number"), m.Instalment.deposit_by,
+            m.Instalment.release_at,
             m.Instalment.amount, m.Instalment.chain_status,
         )
         .join(m.Plan, m.Plan.id == m.Instalment.plan_id)
@@ -68,11 +72,11 @@ def due_between(session: Session, actor: Actor, start: int, end: int) -> list[Du
     """Deposits not yet made and releases not yet paid whose time falls in [start, end), soonest first."""
     due = []
     for row in _instalments(session, actor):
-        plan = records.public_id(m.Plan, row.id)
+        plan = records.public_id(m.Plan, row.plan_id)
         if start <= row.deposit_by < end and not row.chain_status & (FUNDED | CLOSED):
-            due.append(Due(plan, row.index, "deposit", row.deposit_by, row.amount, row.token))
+            due.append(Due(plan, row.number, "deposit", row.deposit_by, row.amount, row.token))
         if start <= row.release_at < end and not row.chain_status & CLOSED:
-            due.append(Due(plan, row.index, "release", row.release_at, row.amount, row.token))
+            due.append(Due(plan, row.number, "release", row.release_at, row.amount, row.token))
     return sorted(due, key=lambda d: (d.at, d.plan, d.index))
 
 
