@@ -74,6 +74,9 @@ def test_a_form_without_the_sessions_csrf_token_or_from_another_site_changes_not
         answer = operator.post(action, data=form, headers=headers)
         assert answer.status_code == 403, (form, answer.text)
         assert daifa.get(f"/v1/parties/{applicant}", daifa.operator_key)["status"] == "submitted"
+    malformed = operator.post(f"/console/parties/{applicant}/promote", data={"csrf_token": token})
+    assert malformed.status_code == 422 and malformed.headers["content-type"].startswith("text/html")
+    assert "decision" in malformed.text
     answer = operator.post(action, data={"comment": "licence checked", "csrf_token": token}, headers={"Origin": ORIGIN})
     assert answer.status_code == 303
     assert daifa.get(f"/v1/parties/{applicant}", daifa.operator_key)["status"] == "approved"

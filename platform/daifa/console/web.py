@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -116,6 +117,9 @@ class ConsoleRoute(APIRoute):
             except InvalidInput as error:
                 details = [f"{p.where()}: {p.message}" for p in error.problems]
                 return _error(request, error.http_status, "Please check the form", error.message, details)
+            except RequestValidationError as error:  # a form field missing or malformed, a path that is not one
+                details = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in error.errors()]
+                return _error(request, 422, "Please check the form", "fix these and send it again", details)
             except DaifaError as error:
                 return _error(request, error.http_status, error.code.replace("_", " ").capitalize(), error.message)
 
