@@ -19,9 +19,9 @@ from eth_typing import HexStr
 
 from daifa.api.app import create_app
 from daifa.api.server import serving
-from daifa.sdk.plans import monthly_plan
+from daifa.sdk.plans import instalment, monthly_plan, plan_request
 from tests.e2e.browser import ANVIL_KEYS, Visitor, chromium
-from tests.e2e.harness import UNLIMITED, USD, Daifa, Party
+from tests.e2e.harness import DAY, UNLIMITED, USD, Daifa, Party
 
 pytestmark = pytest.mark.chains("anvil")
 
@@ -258,4 +258,61 @@ def test_a_token_without_permit_is_deposited_by_the_browser_wallets_transactions
         assert int(token.functions.balanceOf(daifa.escrow.address).call()) == 2_000 * USD
         assert employer.problems == [] and employer.foreign_requests() == []
         employer.close()
+    daifa.reconcile()
+
+
+def test_an_approval_and_delivered_materials_release_from_the_browser(daifa: Daifa) -> None:
+    """The payer approves one wage, the payee delivers the timesheets of another and the operator attests
+    them from its queue, each in the browser; when their times come both are paid."""
+    payer = daifa.onboard("employer", "payer", wallet=Account.from_key(ANVIL_KEYS[0]))
+    payee = daifa.onboard("labour-firm", "payee", wallet=Account.from_key(ANVIL_KEYS[1]))
+    daifa.fund(payer, 10_000 * USD)
+    product = daifa.open_product(payer, payee)
+    now = daifa.chain.now()
+    body = plan_request(
+        product["id"],
+        now + 200 * DAY,
+        [
+            instalment(now + 10 * DAY, now + 30 * DAY, 500 * USD, "payer_approval"),
+            instalment(now + 10 * DAY, now + 40 * DAY, 700 * USD, "materials", required_materials=["timesheets"]),
+        ],
+    )
+    plan = daifa.agree_plan(payer, payee, body)
+    daifa.post(f"/v1/plans/{plan['id']}/deposits", payer.key, json={"indices": [0, 1]}, expect=201)
+    daifa.sign_pending(payer)
+    daifa.settle()
+
+    with chromium() as browser, serving(create_app(daifa.platform, UNLIMITED)) as base_url:
+        firm = Visitor(browser, base_url, daifa.chain, payee.address)
+        sign_in_with_wallet(firm)
+        page = firm.go(f"/console/plans/{plan['id']}")
+        page.get_by_label("Materials for #1").set_input_files(
+            files=[{"name": "timesheets.pdf", "mimeType": "application/pdf", "buffer": licence("Timesheets, March")}]
+        )
+        submit(page, "Deliver")
+        assert sign_everything(firm) == 1
+        settle(daifa)
+
+        operator = Visitor(browser, base_url)
+        page = operator.go("/console/sign-in")
+        page.get_by_label("Operator API key").fill(daifa.operator_key)
+        submit(page, "Sign in")
+        page.locator("section[aria-labelledby=materials-h] a").first.click()
+        submit(page, "Attest materials #1")
+        settle(daifa)
+
+        employer = Visitor(browser, base_url, daifa.chain, payer.address)
+        sign_in_with_wallet(employer)
+        page = employer.go(f"/console/plans/{plan['id']}")
+        submit(page, "Approve release #0")
+        assert "/console/signature_requests/" in page.url  # the approval, for the payer's wallet to sign
+        assert sign_everything(employer) == 1
+        settle(daifa)
+        daifa.chain.advance(45 * DAY)
+        settle(daifa)
+        paid = daifa.get(f"/v1/plans/{plan['id']}", payer.key)["instalments"]
+        assert [(i["status"], i["to_payee"]) for i in paid] == [("closed", str(500 * USD)), ("closed", str(700 * USD))]
+        for visitor in (firm, operator, employer):
+            assert visitor.problems == [] and visitor.foreign_requests() == []
+            visitor.close()
     daifa.reconcile()
