@@ -12,6 +12,7 @@ import pytest
 from eth_account import Account
 from sqlalchemy import update
 
+from daifa.services import housekeeping
 from daifa.store import models as m
 from daifa.store.models import utcnow
 from tests.e2e.console_client import ORIGIN, as_operator, as_party, browser, csrf_of, sign_in_message, signed
@@ -179,6 +180,12 @@ def test_a_session_ends_on_sign_out_when_idle_and_with_its_operator_key(
     answer = client.post("/console/sign-out", data={"csrf_token": csrf_of(client)}, headers={"Origin": ORIGIN})
     assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in"
     assert client.get("/console").headers.get("location") == "/console/sign-in"
+    # A day after it ended, housekeeping removes the signed-out session's row.
+    assert daifa.count(m.ConsoleSession) == 1
+    with daifa.platform.sessions.begin() as session:
+        session.execute(update(m.ConsoleSession).values(expires_at=utcnow() - timedelta(days=1, minutes=1)))
+    housekeeping.purge(daifa.platform.sessions)
+    assert daifa.count(m.ConsoleSession) == 0
 
     idle = as_party(daifa, payer)
     with daifa.platform.sessions.begin() as session:

@@ -5,8 +5,9 @@ way out.
   written while the request runs carry it (daifa.logs).
 - Security headers on every response: `X-Content-Type-Options: nosniff`, a Content-Security-Policy
   that lets a browser run and load nothing (the API serves data, not pages; the interactive docs get
-  the little they need), `Referrer-Policy: no-referrer` and `Cache-Control: no-store` (some answers
-  carry a secret shown once).
+  the little they need; the web console its own scripts, styles and frames), `Referrer-Policy:
+  no-referrer` (the console: same-origin) and `Cache-Control: no-store` (some answers carry a secret
+  shown once).
 - Request bodies bounded before they are read: a Content-Length over the route's limit is refused at
   once; a body that grows past it while it streams in is cut off. Both get 413.
 - Bodies a JSON parser may see are read whole (they are small) and refused when nested deeper than
