@@ -209,3 +209,20 @@ def test_a_party_key_is_refused_at_the_operators_door(daifa: Daifa, world: tuple
     answer = client.post("/console/sign-in/key", data={"api_key": "dk_wrong"}, headers={"Origin": ORIGIN})
     assert answer.status_code == 401
     assert "set-cookie" not in answer.headers
+
+
+def test_a_contract_wallet_signs_in_with_its_owners_signature_as_erc_1271_accepts_it(daifa: Daifa) -> None:
+    owner = Account.create()
+    operator = daifa.chain.account("platform-operator")
+    accepting = daifa.chain.deploy("MockERC1271Wallet", owner.address, True, sender=operator)
+    refusing = daifa.chain.deploy("MockERC1271Wallet", owner.address, False, sender=operator)
+    for wallet in (accepting, refusing):
+        application = daifa.apply("treasury", "payer", address=wallet.address)
+        daifa.post(f"/v1/parties/{application['party']['id']}/approve", daifa.operator_key, json={"comment": "ok"})
+    daifa.settle()
+
+    for wallet, status in ((accepting, 200), (refusing, 401)):
+        client = browser(daifa)
+        message = sign_in_message(client, wallet.address)
+        answer = client.post("/console/sign-in/wallet", json={"message": message, "signature": signed(message, owner)})
+        assert answer.status_code == status, answer.text

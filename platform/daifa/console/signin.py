@@ -92,6 +92,7 @@ def sign_in_with_wallet(request: Request, body: SignInIn) -> Response:
             chain_id=ports(request).chain.chain_id,
             nonce=request.cookies.get(sessions.NONCE_COOKIE, ""),
             now=now,
+            contract_accepts=_contract_accepts(request),
         )
     except siwe.SignInRefused as refused:
         raise Unauthenticated(str(refused)) from None
@@ -127,6 +128,16 @@ def set_session_cookie(response: Response, token: str) -> Response:
         httponly=True, samesite="strict", secure=True,
     )  # fmt: skip
     return response
+
+
+def _contract_accepts(request: Request) -> siwe.ContractCheck:
+    """A contract wallet's own word on a sign-in signature (a Safe's owners signed it), asked of the chain."""
+    chain = ports(request).chain
+
+    def accepts(address: str, digest: bytes, signature: bytes) -> bool:
+        return chain.has_code(address) and chain.erc1271_refusal(address, digest, signature) is None
+
+    return accepts
 
 
 def _domain(request: Request) -> str:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils.address import is_checksum_address
+from eth_utils.crypto import keccak
 
 STATEMENT = "Sign in to the Daifa console. This signature moves no money and costs no gas."
 VALID_FOR = timedelta(minutes=10)  # how long a written message may be signed and posted
@@ -88,11 +90,31 @@ def parse(text: str) -> SignInMessage:
     )
 
 
+# Whether the contract wallet at an address accepts a signature of a digest (ERC-1271): EIP-4361 asks
+# that a message whose address is a contract be checked so.
+ContractCheck = Callable[[str, bytes, bytes], bool]
+
+
+def digest(text: str) -> bytes:
+    """What `personal_sign` signs (EIP-191, version 0x45): the message with its prefix and length, hashed."""
+    data = text.encode()
+    return keccak(b"\x19Ethereum Signed Message:\n" + str(len(data)).encode() + data)
+
+
 def verify(
-    text: str, signature: str, *, domain: str, uri: str, chain_id: int, nonce: str, now: datetime
+    text: str,
+    signature: str,
+    *,
+    domain: str,
+    uri: str,
+    chain_id: int,
+    nonce: str,
+    now: datetime,
+    contract_accepts: ContractCheck | None = None,
 ) -> SignInMessage:
     """The message, when it is the one the platform would write for this sign-in and its signature is
-    its address's; SignInRefused saying what is wrong otherwise."""
+    its address's (a key's, or, for a contract wallet, one `contract_accepts`); SignInRefused saying what
+    is wrong otherwise."""
     message = parse(text)
     if message.domain != domain or message.uri != uri:
         raise SignInRefused(f"the message is for {message.domain}, not for this console ({domain})")
@@ -106,11 +128,21 @@ def verify(
         raise SignInRefused("the sign-in message expired: start the sign-in again")
     try:
         signer = Account.recover_message(encode_defunct(text=text), signature=signature)
-    except Exception:  # eth_account raises several kinds for a malformed signature
-        raise SignInRefused("the signature is not a valid 65-byte signature of the message") from None
-    if signer != message.address:
-        raise SignInRefused("the signature was not made by the address in the message")
-    return message
+    except Exception:  # eth_account raises several kinds for a malformed signature, a contract's among them
+        signer = None
+    if signer == message.address:
+        return message
+    raw = _bytes(signature)
+    if contract_accepts is not None and raw is not None and contract_accepts(message.address, digest(text), raw):
+        return message
+    raise SignInRefused("the signature was not made by the address in the message (nor accepted by its contract)")
+
+
+def _bytes(signature: str) -> bytes | None:
+    try:
+        return bytes.fromhex(signature.removeprefix("0x"))
+    except ValueError:
+        return None
 
 
 def _iso(at: datetime) -> str:
