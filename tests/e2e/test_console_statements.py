@@ -19,7 +19,7 @@ from tests.e2e.console_client import as_operator, as_party
 from tests.e2e.harness import DAY, USD, Daifa
 from tests.e2e.test_stablecoins import send_all
 
-pytestmark = pytest.mark.chains("eth-tester")
+pytestmark = [pytest.mark.chains("eth-tester"), pytest.mark.databases("sqlite", "postgresql")]
 
 
 def rows_of(answer: Any) -> list[dict[str, str]]:
