@@ -206,8 +206,10 @@ class Daifa:
         token: str | None = None,
         business_name: str = "Warehouse staffing 2027",
         days: int = 400,
+        contract: bytes | None = None,
     ) -> dict[str, Any]:
-        """The payee's application for a product with `payer`, for `days`, its contract attached."""
+        """The payee's application for a product with `payer`, for `days`, its contract attached (a few
+        bytes of PDF, unless `contract` is given)."""
         return self.post(  # type: ignore[no-any-return]
             "/v1/products",
             payee.key,
@@ -218,7 +220,7 @@ class Daifa:
                 "tokens": [token or self.token.address],
                 "expiry": str(self.chain.now() + days * DAY),
             },
-            files=[("files", ("contract.pdf", PDF + b"staffing contract", "application/pdf"))],
+            files=[("files", ("contract.pdf", contract or PDF + b"staffing contract", "application/pdf"))],
             expect=201,
         )
 

@@ -227,7 +227,9 @@ def document_content(request: Request, signed: SignedIn, document_id: str) -> Re
 
 
 @router.get("/machinery")
-def machinery(request: Request, signed: SignedIn) -> Response:
+def machinery(request: Request, signed: SignedIn, reconciliation: bool = False) -> Response:
+    """The platform's health; with `?reconciliation=true`, the database checked against the chain too (it
+    reads every plan's state on chain, so it runs when asked, not on every view)."""
     signed.actor.require_operator()
     with reading(request) as session:
         health = assess(session, request.app.state.settings.health)
@@ -248,7 +250,7 @@ def machinery(request: Request, signed: SignedIn) -> Response:
             )
         )
         hooks = list(session.scalars(select(m.WebhookEndpoint).where(m.WebhookEndpoint.failures > 0).limit(RECENT)))
-        report = reconcile(session, ports(request))
+        report = reconcile(session, ports(request)) if reconciliation else None
     return render(request, "machinery.html", health=health, waiting=waiting, failed=failed, hooks=hooks, report=report)
 
 

@@ -100,11 +100,17 @@ async function sendTransactions(button) {
   }
 }
 
+// The wallet's buttons come disabled, so that none is pressed before it does anything; each is enabled
+// once its handler is attached.
+function wire(selector, handler) {
+  const button = document.querySelector(selector);
+  if (!button) return;
+  button.addEventListener("click", () => handler(button));
+  button.disabled = false;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  const signInButton = document.querySelector("[data-wallet-sign-in]");
-  if (signInButton) signInButton.addEventListener("click", signIn);
-  const signButton = document.querySelector("[data-sign-typed]");
-  if (signButton) signButton.addEventListener("click", () => signTyped(signButton));
-  const sendButton = document.querySelector("[data-send-transactions]");
-  if (sendButton) sendButton.addEventListener("click", () => sendTransactions(sendButton));
+  wire("[data-wallet-sign-in]", signIn);
+  wire("[data-sign-typed]", signTyped);
+  wire("[data-send-transactions]", sendTransactions);
 });
