@@ -23,6 +23,26 @@ from daifa.store import models as m
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 Comment = Annotated[str, Form(max_length=2_000)]
 Review = Literal["approve", "reject", "request_documents"]
+Files = Annotated[list[UploadFile], File()]
+
+
+# Registered before the decisions below, whose `{decision}` would otherwise take "documents" for one.
+@router.post("/parties/{party_id}/documents")
+async def add_party_documents(request: Request, signed: Changing, party_id: str, files: Files) -> Response:
+    """An applicant adds the documents the operator asked for (or more, while under review)."""
+    uploads = await read_uploads(files, ports(request).documents.max_bytes)
+    with transaction(request) as session:
+        onboarding.add_documents(session, ports(request), signed.actor, party_id, uploads)
+    return back_to(f"/console/parties/{party_id}")
+
+
+@router.post("/products/{product_id}/documents")
+async def add_product_documents(request: Request, signed: Changing, product_id: str, files: Files) -> Response:
+    """The payee adds the documents the operator asked for; the payer may add its copy of the contract."""
+    uploads = await read_uploads(files, ports(request).documents.max_bytes)
+    with transaction(request) as session:
+        products.add_documents(session, ports(request), signed.actor, product_id, uploads)
+    return back_to(f"/console/products/{product_id}")
 
 
 @router.post("/parties/{party_id}/{decision}")

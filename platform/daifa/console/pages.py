@@ -30,6 +30,7 @@ from daifa.store import models as m
 Row = TypeVar("Row", bound=m.Base)
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 RECENT = 50  # rows of a party's lists shown on its home page, newest first
+DUE_SHOWN = 100  # rows of "due this month" (an employer's month may hold thousands; its statement has all)
 
 # What a document may be shown as inside the console's frame: the bytes are served with a sandbox
 # policy, so even a document that is not what its type says cannot run anything.
@@ -68,7 +69,8 @@ def home(request: Request, signed: SignedIn) -> Response:
         plans=plans,
         pending=pending,
         escrow=escrow,
-        due=due,
+        due=due[:DUE_SHOWN],
+        due_more=max(0, len(due) - DUE_SHOWN),
         tokens=tokens,
         month=start,
         releases_chart=charts.upcoming_releases([d for d in upcoming if d.what == "release"], tokens),
@@ -104,7 +106,10 @@ def _operator_home(request: Request) -> Response:
 def party_page(request: Request, signed: SignedIn, party_id: str) -> Response:
     with reading(request) as session:
         row = records.get_party(session, signed.actor, party_id)
-        return render(request, "party.html", party=views.party(session, row), checks=_checks(request, session, row))
+        return render(
+            request, "party.html", party=views.party(session, row), checks=_checks(request, session, row),
+            is_self=signed.actor.party_id == row.id, month=_this_month(request),
+        )  # fmt: skip
 
 
 @router.get("/products/{product_id}")
@@ -120,7 +125,7 @@ def product_page(request: Request, signed: SignedIn, product_id: str) -> Respons
     tokens = {t: ports(request).chain.token_facts(t) for t in product.tokens}
     return render(
         request, "product.html", product=product, row=row, names=names, plans=plans, checks=checks, tokens=tokens,
-        is_payer=signed.actor.party_id == row.payer_id,
+        is_payer=signed.actor.party_id == row.payer_id, is_party=signed.actor.party_id in (row.payer_id, row.payee_id),
     )  # fmt: skip
 
 
@@ -282,6 +287,11 @@ def statement(
     if kind == "csv":
         return Response(statements.to_csv(shown), media_type="text/csv; charset=utf-8", headers=headers)
     return Response(statements.to_pdf(shown, title), media_type="application/pdf", headers=headers)
+
+
+def _this_month(request: Request) -> str:
+    """The chain's current month as a statement names it: 2027-01."""
+    return datetime.fromtimestamp(ports(request).chain.now(), UTC).strftime("%Y-%m")
 
 
 def _month(text: str) -> tuple[int, int]:
