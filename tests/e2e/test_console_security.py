@@ -226,3 +226,33 @@ def test_a_contract_wallet_signs_in_with_its_owners_signature_as_erc_1271_accept
         message = sign_in_message(client, wallet.address)
         answer = client.post("/console/sign-in/wallet", json={"message": message, "signature": signed(message, owner)})
         assert answer.status_code == status, answer.text
+
+
+def test_the_arbiters_split_takes_only_a_plain_amount_in_token_units(
+    daifa: Daifa, world: tuple[Party, Party, dict[str, Any]]
+) -> None:
+    _, payee, plan = world
+    dispute = daifa.post(
+        f"/v1/plans/{plan['id']}/instalments/0/disputes", payee.key, data={"reason": "hours missing"}, expect=201
+    )
+    daifa.sign_pending(payee)
+    daifa.settle()
+    operator = as_operator(daifa)
+    token = csrf_of(operator)
+    resolutions = daifa.count(m.PlanAction, m.PlanAction.kind == "resolution")
+    # An exponent would have the platform build a billion-digit integer; infinity and NaN are no amounts.
+    for typed in ("1e999999999", "Infinity", "NaN", "-5", "60.1234567", "sixty"):
+        answer = operator.post(
+            f"/console/actions/{dispute['id']}/resolve",
+            data={"to_payee": typed, "csrf_token": token},
+            headers={"Origin": ORIGIN},
+        )
+        assert answer.status_code == 422 and "to_payee" in answer.text, (typed, answer.text)
+    assert daifa.count(m.PlanAction, m.PlanAction.kind == "resolution") == resolutions
+    answer = operator.post(
+        f"/console/actions/{dispute['id']}/resolve",
+        data={"to_payee": "60.50", "csrf_token": token},
+        headers={"Origin": ORIGIN},
+    )
+    assert answer.status_code == 303
+    assert daifa.count(m.PlanAction, m.PlanAction.kind == "resolution") == resolutions + 1

@@ -4,7 +4,6 @@ session's CSRF token, calls the use case the API calls, and sends the browser to
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -14,8 +13,7 @@ from sqlalchemy.orm import Session
 
 from daifa.api.deps import ports, read_uploads, transaction
 from daifa.console.web import Changing, ConsoleRoute, back_to
-from daifa.domain.payroll import to_units
-from daifa.errors import InvalidInput, Problem
+from daifa.domain.payroll import units_of
 from daifa.services import actions, onboarding, products, records
 from daifa.services.subjects import Subject
 from daifa.store import models as m
@@ -145,9 +143,6 @@ def resolve(
         plan = session.get(m.Plan, disputed.plan_id)
         assert plan is not None
         token = ports(request).chain.token_facts(plan.token)
-        try:
-            amount = to_units(Decimal(to_payee.replace(",", "").strip()), token.decimals, "to_payee")
-        except InvalidOperation:
-            raise InvalidInput([Problem("to_payee", f"write an amount in {token.symbol}, such as 1250.50")]) from None
+        amount = units_of(to_payee.replace(",", "").strip(), token.decimals, "to_payee")
         actions.resolve(session, ports(request), signed.actor, action_id, amount, note)
     return back_to(f"/console/actions/{action_id}")

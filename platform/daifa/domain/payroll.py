@@ -127,6 +127,15 @@ def parse(filename: str, data: bytes, schedule: RunSchedule) -> tuple[list[Payro
     return rows, problems
 
 
+def units_of(text: str, decimals: int, field: str) -> int:
+    """An amount a person typed in the token's units (`1250.50`), in its smallest unit; InvalidInput for
+    anything but a plain decimal (no sign, exponent, NaN or infinity, so no huge integer is ever built)
+    or one with more decimals than the token has."""
+    if not _AMOUNT.match(text):
+        raise InvalidInput([Problem(field, f"{text[:40]!r} is not an amount in the token's units: 1250.50")])
+    return to_units(Decimal(text), decimals, field)
+
+
 def to_units(amount: Decimal, decimals: int, field: str = "amounts") -> int:
     """`amount` in the token's smallest unit, exactly, or InvalidInput if the token cannot show it."""
     scaled = amount.scaleb(decimals)
