@@ -1,20 +1,24 @@
 """The console's forms that change something: the operator's reviews, attestations and dispute splits,
-the payer's credit authorisation and deposits, approvals, materials and disputes. Each checks the
-session's CSRF token, calls the use case the API calls, and sends the browser to the page to see next."""
+the payer's credit authorisation and deposits, approvals, materials and disputes, the parties'
+signatures and documents. Each checks the session's CSRF token, calls the use case the API calls, and
+sends the browser to the page to see next."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daifa.api.deps import ports, read_uploads, transaction
+from daifa.api.deps import ports, read_uploads, reading, transaction
 from daifa.console.web import Changing, ConsoleRoute, back_to
 from daifa.domain.payroll import units_of
-from daifa.services import actions, onboarding, products, records
+from daifa.domain.signature_requests import SignatureStatus
+from daifa.services import actions, onboarding, products, records, signatures
+from daifa.services.context import Actor
 from daifa.services.subjects import Subject
 from daifa.store import models as m
 
@@ -87,17 +91,25 @@ def deposit(request: Request, signed: Changing, plan_id: str, indices: Annotated
     deposit, or a wallet transaction), and the browser goes to the first thing to sign."""
     with transaction(request) as session:
         action = actions.deposit(session, ports(request), signed.actor, plan_id, indices, "auto")
-        pending = [r for r in _requests_of(session, action) if r.status == "pending"]
-    if pending:
-        return back_to(f"/console/signature_requests/{records.public_id(m.SignatureRequest, pending[0].id)}")
-    # A token without permit: the action lists the transactions the payer's wallet sends.
-    return back_to(f"/console/actions/{records.public_id(m.PlanAction, action.id)}")
+        to_sign = _next_to_sign(session, signed.actor, str(Subject.of(action)))
+    # A token without permit: nothing to sign; the action lists the transactions the payer's wallet sends.
+    return back_to(to_sign or f"/console/actions/{records.public_id(m.PlanAction, action.id)}")
 
 
-def _requests_of(session: Session, action: m.PlanAction) -> list[m.SignatureRequest]:
-    subject = str(Subject.of(action))
-    query = select(m.SignatureRequest).where(m.SignatureRequest.subject == subject).order_by(m.SignatureRequest.id)
-    return list(session.scalars(query))
+def _next_to_sign(session: Session, actor: Actor, subject: str) -> str | None:
+    """The page of the oldest request about `subject` the actor has yet to sign (a deposit's permit, then
+    the deposit itself), or None."""
+    first = session.scalar(
+        select(m.SignatureRequest.id)
+        .where(
+            m.SignatureRequest.party_id == actor.party_id,
+            m.SignatureRequest.subject == subject,
+            m.SignatureRequest.status == SignatureStatus.PENDING,
+        )
+        .order_by(m.SignatureRequest.id)
+        .limit(1)
+    )
+    return None if first is None else f"/console/signature_requests/{records.public_id(m.SignatureRequest, first)}"
 
 
 @router.post("/plans/{plan_id}/instalments/{index}/{step}")
@@ -120,12 +132,8 @@ async def instalment_step(
             action = actions.submit_materials(session, ports(request), signed.actor, plan_id, index, uploads)
         else:
             action = actions.dispute(session, ports(request), signed.actor, plan_id, index, reason, uploads)
-        pending = [
-            r for r in _requests_of(session, action) if r.status == "pending" and r.party_id == signed.actor.party_id
-        ]
-    if pending:
-        return back_to(f"/console/signature_requests/{records.public_id(m.SignatureRequest, pending[0].id)}")
-    return back_to(f"/console/plans/{plan_id}")
+        to_sign = _next_to_sign(session, signed.actor, str(Subject.of(action)))
+    return back_to(to_sign or f"/console/plans/{plan_id}")
 
 
 @router.post("/actions/{action_id}/resolve")
@@ -146,3 +154,19 @@ def resolve(
         amount = units_of(to_payee.replace(",", "").strip(), token.decimals, "to_payee")
         actions.resolve(session, ports(request), signed.actor, action_id, amount, note)
     return back_to(f"/console/actions/{action_id}")
+
+
+class SignatureIn(BaseModel):
+    signature: str = Field(max_length=20_000)
+
+
+@router.post("/signature_requests/{request_id}/sign")
+def sign(request: Request, signed: Changing, request_id: str, body: SignatureIn) -> Response:
+    """What the page's "Sign with wallet" posts (JSON, the CSRF token in a header): the wallet's
+    eth_signTypedData_v4 answer. The script goes next to what is left to sign of the same subject, else home."""
+    with reading(request) as session:
+        signature = signatures.check(session, ports(request), signed.actor, request_id, body.signature)
+    with transaction(request) as session:
+        done = signatures.submit(session, ports(request), signed.actor, request_id, signature)
+        to_sign = _next_to_sign(session, signed.actor, done.subject)
+    return JSONResponse({"next": to_sign or "/console"})

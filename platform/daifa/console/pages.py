@@ -1,6 +1,7 @@
 """The console's pages for everyone signed in: home, a product, a plan, a signature request, a
-document. What each may see and do is what the API lets the same actor see and do: the pages call the
-same use cases with the session's actor."""
+document, statements (the forms that change something are daifa.console.decisions). What each may see
+and do is what the API lets the same actor see and do: the pages call the same use cases with the
+session's actor."""
 
 from __future__ import annotations
 
@@ -8,16 +9,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daifa.api import views
-from daifa.api.deps import ports, reading, transaction
+from daifa.api.deps import ports, reading
 from daifa.api.routers.documents import content_disposition
 from daifa.console import charts, overview, statements
-from daifa.console.web import Changing, ConsoleRoute, SignedIn, render
+from daifa.console.web import ConsoleRoute, SignedIn, render
 from daifa.describe import describe
 from daifa.errors import InvalidInput, Problem
 from daifa.services import documents, records, signatures, verification
@@ -186,34 +186,6 @@ def signature_request_page(request: Request, signed: SignedIn, request_id: str) 
     with reading(request) as session:
         shown = views.signature_request(signatures.get(session, signed.actor, request_id))
     return render(request, "sign.html", shown=shown, terms=describe(shown.typed_data, shown.context, "UTC"))
-
-
-class SignatureIn(BaseModel):
-    signature: str = Field(max_length=20_000)
-
-
-@router.post("/signature_requests/{request_id}/sign")
-def sign(request: Request, signed: Changing, request_id: str, body: SignatureIn) -> Response:
-    """What the page's "Sign with wallet" posts: the wallet's eth_signTypedData_v4 answer."""
-    with reading(request) as session:
-        signature = signatures.check(session, ports(request), signed.actor, request_id, body.signature)
-    with transaction(request) as session:
-        done = signatures.submit(session, ports(request), signed.actor, request_id, signature)
-        after = session.scalar(
-            select(m.SignatureRequest.id)
-            .where(
-                m.SignatureRequest.party_id == done.party_id,
-                m.SignatureRequest.subject == done.subject,
-                m.SignatureRequest.status == "pending",
-            )
-            .order_by(m.SignatureRequest.id)
-            .limit(1)
-        )
-    # The next thing this party signs for the same subject (a deposit's permit, then the deposit), else home.
-    following = (
-        "/console" if after is None else f"/console/signature_requests/{records.public_id(m.SignatureRequest, after)}"
-    )
-    return JSONResponse({"next": following})
 
 
 @router.get("/documents/{document_id}")
