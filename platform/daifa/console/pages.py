@@ -195,7 +195,7 @@ def document_content(request: Request, signed: SignedIn, document_id: str) -> Re
         document = documents.get(session, signed.actor, document_id)
         data = ports(request).documents.get(document.hash)
     headers = {
-        "Content-Disposition": content_disposition(document.filename).replace("attachment", "inline", 1),
+        "Content-Disposition": content_disposition(document.filename, "inline"),
         "Content-Security-Policy": DOCUMENT_CSP,
         "Cache-Control": "private, no-store",
     }
@@ -255,7 +255,7 @@ def statement(
             statements.add_credits(session, chain, by_token, holder.address, title, start, end)
         shown = list(by_token.values())
     filename = f"daifa-statement-{scope}.{kind}"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    headers = {"Content-Disposition": content_disposition(filename)}
     if kind == "csv":
         return Response(statements.to_csv(shown), media_type="text/csv; charset=utf-8", headers=headers)
     return Response(statements.to_pdf(shown, title), media_type="application/pdf", headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
@@ -23,12 +24,13 @@ class VerificationOut(BaseModel):
     detail: str
 
 
-def content_disposition(filename: str) -> str:
-    """`attachment` with the name as RFC 6266 asks: an ASCII fallback in quotes, of letters, digits and
-    ` ._-()` only (anything else is `_`), and the exact name UTF-8 percent-encoded in `filename*`, so no
-    name can add, end or smuggle a parameter."""
+def content_disposition(filename: str, disposition: Literal["attachment", "inline"] = "attachment") -> str:
+    """`attachment` (or `inline`: shown in the page, as the console frames a document) with the name as
+    RFC 6266 asks: an ASCII fallback in quotes, of letters, digits and ` ._-()` only (anything else is
+    `_`), and the exact name UTF-8 percent-encoded in `filename*`, so no name can add, end or smuggle a
+    parameter."""
     fallback = "".join(ch if ch.isascii() and (ch.isalnum() or ch in " ._-()") else "_" for ch in filename)
-    return f"attachment; filename=\"{fallback or 'document'}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return f"{disposition}; filename=\"{fallback or 'document'}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @router.get("/{document_id}", response_model=s.DocumentOut)
