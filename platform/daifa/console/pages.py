@@ -30,6 +30,7 @@ from daifa.store import models as m
 Row = TypeVar("Row", bound=m.Base)
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 RECENT = 50  # rows of a party's lists shown on its home page, newest first
+YEAR = 365 * 86_400  # how far ahead the home page's chart of releases looks
 DUE_SHOWN = 100  # rows of "due this month" (an employer's month may hold thousands; its statement has all)
 
 # What a document may be shown as inside the console's frame: the bytes are served with a sandbox
@@ -58,9 +59,11 @@ def home(request: Request, signed: SignedIn) -> Response:
             )
         )
         escrow = overview.escrow_by_token(session, actor)
-        due = overview.due_between(session, actor, start, end)
-        upcoming = overview.due_between(session, actor, now, now + 365 * 86_400)
-    tokens = {t: chain.token_facts(t) for t in {*escrow, *(d.token for d in upcoming), *(p.token for p in plans)}}
+        # One read of the instalments for both: this month's (from its first day) and the year ahead.
+        ahead = overview.due_between(session, actor, start, max(end, now + YEAR))
+    due = [d for d in ahead if d.at < end]
+    upcoming = [d for d in ahead if now <= d.at < now + YEAR]
+    tokens = {t: chain.token_facts(t) for t in {*escrow, *(d.token for d in ahead), *(p.token for p in plans)}}
     return render(
         request,
         "party_home.html",
@@ -147,7 +150,8 @@ def plan_page(request: Request, signed: SignedIn, plan_id: str) -> Response:
         names = _names(session, row.payer_id, row.payee_id)
         chain = ports(request).chain
         token = chain.token_facts(plan.token)
-        moves = statements.of_plans(session, chain, [row], "", 0, chain.now() + 1).get(row.token)
+        now = chain.now()
+        moves = statements.of_plans(session, chain, [row], "", 0, now + 1).get(row.token)
     points, balance = [], 0
     for line in moves.lines if moves else []:
         balance += line.escrow_change
@@ -155,7 +159,7 @@ def plan_page(request: Request, signed: SignedIn, plan_id: str) -> Response:
     return render(
         request, "plan.html", plan=plan, row=row, token=token, actions=plan_actions, names=names,
         is_payer=actor.party_id == row.payer_id, is_payee=actor.party_id == row.payee_id,
-        chain_now=chain.now(), balance_chart=charts.escrow_balance(points, token, chain.now()),
+        chain_now=now, balance_chart=charts.escrow_balance(points, token, now),
     )  # fmt: skip
 
 
