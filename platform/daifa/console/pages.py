@@ -19,6 +19,8 @@ from daifa.api.routers.documents import content_disposition
 from daifa.console import charts, overview, statements
 from daifa.console.web import ConsoleRoute, SignedIn, render
 from daifa.describe import describe
+from daifa.domain.outbox import OutboxStatus
+from daifa.domain.signature_requests import SignatureStatus
 from daifa.errors import InvalidInput, Problem
 from daifa.services import documents, records, signatures, verification
 from daifa.services.context import Actor
@@ -53,7 +55,7 @@ def home(request: Request, signed: SignedIn) -> Response:
         pending = list(
             session.scalars(
                 select(m.SignatureRequest)
-                .where(records.visible(actor, m.SignatureRequest), m.SignatureRequest.status == "pending")
+                .where(records.visible(actor, m.SignatureRequest), m.SignatureRequest.status == SignatureStatus.PENDING)
                 .order_by(m.SignatureRequest.id)
                 .limit(RECENT)
             )
@@ -217,7 +219,7 @@ def machinery(request: Request, signed: SignedIn, reconciliation: bool = False) 
         waiting = list(
             session.scalars(
                 select(m.OutboxEntry)
-                .where(m.OutboxEntry.status.not_in(("mined", "failed")))
+                .where(m.OutboxEntry.status.not_in((OutboxStatus.MINED, OutboxStatus.FAILED)))
                 .order_by(m.OutboxEntry.id)
                 .limit(RECENT)
             )
@@ -225,7 +227,7 @@ def machinery(request: Request, signed: SignedIn, reconciliation: bool = False) 
         failed = list(
             session.scalars(
                 select(m.OutboxEntry)
-                .where(m.OutboxEntry.status == "failed")
+                .where(m.OutboxEntry.status == OutboxStatus.FAILED)
                 .order_by(m.OutboxEntry.id.desc())
                 .limit(10)
             )
@@ -245,17 +247,15 @@ def statement(
     chain = ports(request).chain
     with reading(request) as session:
         if scope.startswith("pln_"):
+            title = f"Plan {scope}"
             plans = [records.get_plan(session, actor, scope)]
-            title, start, end = f"Plan {scope}", 0, chain.now() + 1
+            by_token = statements.of_plans(session, chain, plans, title, 0, chain.now() + 1)
         else:
             start, end = _month(scope)
-            party_id = records.get_party(session, actor, party).id if party else actor.require_party()
-            plans = statements.visible_plans(session, actor, party_id)
-            title = f"Escrow statement {scope} of {records.public_id(m.Party, party_id)}"
-        by_token = statements.of_plans(session, chain, plans, title, start, end)
-        if not scope.startswith("pln_"):
-            holder = session.get(m.Party, party_id)
-            assert holder is not None
+            holder = records.get_party(session, actor, party or actor.require_party())
+            title = f"Escrow statement {scope} of {records.public_id(m.Party, holder.id)}"
+            plans = statements.visible_plans(session, actor, holder.id)
+            by_token = statements.of_plans(session, chain, plans, title, start, end)
             statements.add_credits(session, chain, by_token, holder.address, title, start, end)
         shown = list(by_token.values())
     filename = f"daifa-statement-{scope}.{kind}"
