@@ -47,8 +47,14 @@ def as_party(daifa: Daifa, party: Party) -> TestClient:
 
 
 def csrf_of(client: TestClient) -> str:
+    """The session's CSRF token, read from its home page."""
     page = client.get("/console")
     assert page.status_code == 200, page.text
-    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page.text)
+    return form_token(page.text)
+
+
+def form_token(page: str) -> str:
+    """The CSRF token a page's forms carry."""
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page)
     assert found is not None
     return found.group(1)

@@ -4,20 +4,12 @@ for a product's contract. No one adds documents to another's application."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.e2e.console_client import ORIGIN, as_operator, as_party, csrf_of
+from tests.e2e.console_client import ORIGIN, as_operator, as_party, csrf_of, form_token
 from tests.e2e.harness import PDF, Daifa, Party
 
 pytestmark = [pytest.mark.chains("eth-tester"), pytest.mark.databases("sqlite", "postgresql")]
-
-
-def form_token(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page)
-    assert found is not None
-    return found.group(1)
 
 
 def test_an_applicant_uploads_the_documents_the_operator_asked_for(daifa: Daifa) -> None:
