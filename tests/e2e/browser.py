@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from playwright.sync_api import expect
+
 from tests.chain_harness import Chain
 from tests.needs import missing
 
@@ -136,3 +138,47 @@ def _wallet(chain: Chain, address: str, method: str, params: list[Any]) -> dict[
         return {"error": f"this wallet does not do {method}"}
     except Exception as error:  # the page sees the wallet's refusal, as from a real wallet
         return {"error": str(error)}
+
+
+# ------------------------------------------------------------------------------ the console's forms
+
+
+def submit(page: Any, button: str) -> None:
+    """Presses a form's button from the keyboard (focus, Enter), as someone without a mouse does, and
+    waits for the page the platform answers with (the form posts, the platform redirects)."""
+    pressed = page.get_by_role("button", name=button, exact=True).first
+    expect(pressed).to_be_enabled()  # a wallet's button waits for the page's script
+    try:
+        with page.expect_navigation():
+            pressed.focus()
+            page.keyboard.press("Enter")
+    except Exception as error:  # what the page said instead (a script's status line)
+        raise AssertionError(f"{button}: {page.url}: {page.locator('main').inner_text()}") from error
+    refusal = page.locator("main [role=alert]")
+    assert not refusal.count(), f"{button}: {page.url}: {refusal.first.inner_text()}"
+
+
+def sign_in_with_key(visitor: Visitor, api_key: str) -> Any:
+    """The operator's sign-in; the page it lands on (its review queue)."""
+    page = visitor.go("/console/sign-in")
+    page.get_by_label("Operator API key").fill(api_key)
+    submit(page, "Sign in")
+    return page
+
+
+def sign_in_with_wallet(visitor: Visitor) -> None:
+    page = visitor.go("/console/sign-in")
+    submit(page, "Sign in with wallet")
+
+
+def sign_everything(visitor: Visitor) -> int:
+    """Signs, with the wallet, every request the home page lists; how many."""
+    signed = 0
+    page = visitor.go("/console")
+    while (link := page.locator("section[aria-labelledby=sign-h] a").first).count():
+        with page.expect_navigation():
+            link.click()
+        submit(page, "Sign with wallet")
+        signed += 1
+        page = visitor.go("/console")
+    return signed

@@ -16,12 +16,19 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_typing import HexStr
-from playwright.sync_api import expect
 
 from daifa.api.app import create_app
 from daifa.api.server import serving
 from daifa.sdk.plans import instalment, monthly_plan, plan_request
-from tests.e2e.browser import ANVIL_KEYS, Visitor, chromium
+from tests.e2e.browser import (
+    ANVIL_KEYS,
+    Visitor,
+    chromium,
+    sign_everything,
+    sign_in_with_key,
+    sign_in_with_wallet,
+    submit,
+)
 from tests.e2e.harness import DAY, UNLIMITED, USD, Daifa, Party
 
 pytestmark = pytest.mark.chains("anvil")
@@ -31,39 +38,6 @@ pytestmark = pytest.mark.chains("anvil")
 def browser() -> Iterator[Any]:
     with chromium() as b:
         yield b
-
-
-def sign_in_with_wallet(visitor: Visitor) -> None:
-    page = visitor.go("/console/sign-in")
-    submit(page, "Sign in with wallet")
-
-
-def sign_everything(visitor: Visitor) -> int:
-    """Signs, with the wallet, every request the home page lists; how many."""
-    signed = 0
-    page = visitor.go("/console")
-    while (link := page.locator("section[aria-labelledby=sign-h] a").first).count():
-        with page.expect_navigation():
-            link.click()
-        submit(page, "Sign with wallet")
-        signed += 1
-        page = visitor.go("/console")
-    return signed
-
-
-def submit(page: Any, button: str) -> None:
-    """Presses a form's button from the keyboard (focus, Enter), as someone without a mouse does, and
-    waits for the page the platform answers with (the form posts, the platform redirects)."""
-    pressed = page.get_by_role("button", name=button, exact=True).first
-    expect(pressed).to_be_enabled()  # a wallet's button waits for the page's script
-    try:
-        with page.expect_navigation():
-            pressed.focus()
-            page.keyboard.press("Enter")
-    except Exception as error:  # what the page said instead (a script's status line)
-        raise AssertionError(f"{button}: {page.url}: {page.locator('main').inner_text()}") from error
-    refusal = page.locator("main [role=alert]")
-    assert not refusal.count(), f"{button}: {page.url}: {refusal.first.inner_text()}"
 
 
 def licence(holder: str) -> bytes:
@@ -121,8 +95,7 @@ def test_the_life_of_a_plan_in_the_browser(daifa: Daifa, browser: Any) -> None:
         page = operator.go("/console")
         assert page.url.endswith("/console/sign-in")
         check_page(operator, "sign-in")
-        page.get_by_label("Operator API key").fill(daifa.operator_key)
-        submit(page, "Sign in")
+        page = sign_in_with_key(operator, daifa.operator_key)
         assert page.get_by_role("heading", name="Parties waiting for review").is_visible()
         check_page(operator, "operator-review-queue")
 
@@ -307,9 +280,7 @@ def test_an_approval_and_delivered_materials_release_from_the_browser(daifa: Dai
         settle(daifa)
 
         operator = Visitor(browser, base_url)
-        page = operator.go("/console/sign-in")
-        page.get_by_label("Operator API key").fill(daifa.operator_key)
-        submit(page, "Sign in")
+        page = sign_in_with_key(operator, daifa.operator_key)
         page.locator("section[aria-labelledby=materials-h] a").first.click()
         submit(page, "Attest materials #1")
         settle(daifa)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.browser import Visitor, chromium
+from tests.e2e.browser import Visitor, chromium, sign_in_with_key
 
 
 @pytest.fixture
@@ -62,10 +62,7 @@ def test_the_demo_keeps_its_console_open_and_signs_for_its_parties(demo: tuple[s
             parties.append(party)
 
         operator = Visitor(browser, base_url)
-        page = operator.go("/console/sign-in")
-        page.get_by_label("Operator API key").fill(operator_key)
-        with page.expect_navigation():
-            page.get_by_role("button", name="Sign in", exact=True).click()
+        page = sign_in_with_key(operator, operator_key)
         assert page.get_by_role("link", name="Nanhai Freight Co., Ltd.").is_visible()
         for visitor in (*parties, operator):
             assert visitor.problems == [] and visitor.foreign_requests() == []
